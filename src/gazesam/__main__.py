@@ -1,0 +1,3 @@
+from gazesam.cli.main import main
+
+raise SystemExit(main())

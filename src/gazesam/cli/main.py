@@ -1,0 +1,70 @@
+"""``gazesam`` entry point.
+
+Subcommands live in their own modules (``gazesam.cli.<module>``), each exposing
+``add_arguments(parser)`` and ``run(args) -> int``. Modules must import heavy libraries (torch, Qt)
+inside ``run`` so that ``gazesam --help`` and argument errors stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from gazesam import __version__
+from gazesam.errors import GazesamError
+
+# (command, module, one-line help). A module that does not exist yet is simply not offered.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("demo", "demo", "run the offline demo on a bundled sample image"),
+    ("segment", "segment", "segment an image from a box or points"),
+    ("record", "record", "record gaze from a source to a lossless TSV file"),
+    ("gaze-info", "gaze_info", "summarise a gaze recording (rate, validity, fixations)"),
+    ("replay", "replay", "replay gaze on one image through the full pipeline"),
+    ("eval", "evaluate", "evaluate prompt policies on a dataset with (real or simulated) gaze"),
+    ("segment-volume", "segment_volume", "segment a 3D volume from gaze or a box on one slice"),
+    ("eval-volume", "eval_volume", "evaluate gaze-prompted 3D segmentation against a label volume"),
+    ("app", "app", "open the desktop app"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and a one-line message (its default) - kept explicit."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gazesam", description="Look at what you want segmented, and the mask appears.")
+    parser.add_argument("--version", action="version", version=f"gazesam {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name, help_text in COMMANDS:
+        try:
+            module = importlib.import_module(f"gazesam.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"gazesam.cli.{module_name}":
+                continue
+            raise
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except GazesamError as exc:
+        print(f"gazesam {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"gazesam {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""Shared fixtures. Data-dependent tests skip with a reason when ../shared/data is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("GAZESAM_SHARED_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("../shared/data is absent (set GAZESAM_SHARED_DATA to point at it)")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Exported models may be reused across runs (they are keyed by checkpoint hash), everything else not."""
+    os.environ.setdefault("GAZESAM_CACHE_DIR", str(REPO / ".gazesam-cache"))
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
