@@ -1,0 +1,1 @@
+"""SAM-family segmentation engine: models, checkpoints, runtimes (ONNX Runtime / PyTorch), embedding cache."""
