@@ -86,3 +86,21 @@ def test_grey_and_float_images_are_accepted_and_bad_ones_rejected() -> None:
 def test_scale_coords_per_axis() -> None:
     out = scale_coords(np.array([[100.0, 50.0]]), (200, 400), (128, 256))
     np.testing.assert_allclose(out, [[64.0, 32.0]])
+
+
+@pytest.mark.parametrize("model,original", [("sam_vit_b", (480, 640)), ("litemedsam", (531, 700)),
+                                            ("medsam_vit_b", (300, 500)), ("litemedsam", (1024, 1024))])
+def test_masks_computed_on_the_positive_region_equal_full_thresholding(model: str, original) -> None:
+    from gazesam.engine.transforms import postprocess_masks
+
+    spec = get_spec(model)
+    hw = input_size_for(spec, original)
+    rng = np.random.default_rng(5)
+    low = np.full((4, 256, 256), -3.0, np.float32)
+    low[0, 40:90, 100:180] = rng.normal(1.0, 2.0, size=(50, 80))  # a blob
+    low[1] = rng.normal(size=(256, 256))  # speckle everywhere
+    low[2, 255, 0] = 5.0  # a corner cell (possibly in the padding)
+    # low[3]: nothing positive
+    full = postprocess_logits(spec, low, hw, original) > 0
+    np.testing.assert_array_equal(postprocess_masks(spec, low, hw, original), full)
+    assert not full[3].any()

@@ -22,7 +22,7 @@ import numpy as np
 from gazesam import paths
 from gazesam.engine.registry import ModelSpec
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # bump whenever the exported graphs change
 OPSET = 17
 Precision = Literal["fp32", "int8"]
 DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input")
