@@ -9,6 +9,7 @@ says ``voxel``/``plane``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ class VolumeSegmenter:
     def __init__(self, volume: Volume, predictor: Any, *, window: Window | str | None = None,
                  view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
                  config: PropagationConfig = PropagationConfig(), box_policy: BoxPolicy | None = None,
-                 encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool = True,
+                 encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool | str | Path = True,
                  precision: str = "fp16", guided: bool = True) -> None:
         if not isinstance(window, Window):
             window = parse_window(window, volume.array, volume.modality)
