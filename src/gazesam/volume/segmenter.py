@@ -145,11 +145,17 @@ class VolumeSegmenter:
             raise InputError("fixations must be an (N, 3) array of voxel indices (or (N, 2) in-plane)")
         _, px = self.source.voxels_to_display(fx)
         prior = None
+        support = None
         if value is not None and value in self.tracks:
             m = self.tracks[value].masks().get(s)
             prior = m.mask if m is not None else None
+            model = self.intensity.get(value)
+            if self.guided and model is not None and model.usable and self.tracks[value].anchors:
+                values = self.display_values(s)
+                support = lambda mask: model.support(values, mask)  # noqa: E731
         return SliceGaze(s, fx, px, None if durations is None else np.asarray(durations, float),
-                         self.source.image(s), self.encoder.get(s), self.predictor, self.px_per_degree, prior)
+                         self.source.image(s), self.encoder.get(s), self.predictor, self.px_per_degree, prior,
+                         support)
 
     def gaze_box(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
                  value: int | None = None) -> Box:
