@@ -13,7 +13,8 @@
 
 Other jobs share these 2 cores, so the load average is printed next to the numbers.
 
-    .venv/bin/python benchmarks/bench_volume.py [--skip-rss] [--precision fp32|int8] [--requests 200]
+    .venv/bin/python benchmarks/bench_volume.py [--threads 2] [--workers 2] [--skip-rss | --only-rss]
+                                                [--precision fp32|int8] [--requests 200]
 """
 
 from __future__ import annotations
@@ -72,14 +73,14 @@ def write_synthetic_ct(path: Path, shape: tuple[int, int, int]) -> None:
 
 def rss_child(args: argparse.Namespace) -> int:
     """Open the 512x512x300 volume from disk, encode every slice into a fresh cache, report peak RSS."""
-    from gazesam.engine import load_predictor
+    from gazesam.volume.encoder import load_volume_predictors
     from gazesam.volume.io import read_volume
     from gazesam.volume.segmenter import VolumeSegmenter
 
     vol = read_volume(args.rss_child)
     nz = vol.shape[2]
-    predictor = load_predictor("litemedsam", runtime="onnx", threads=args.threads, precision=args.precision)
-    seg = VolumeSegmenter(vol, predictor, window="ct-soft")
+    predictor, enc = load_volume_predictors("litemedsam", "onnx", None, args.threads, args.precision)
+    seg = VolumeSegmenter(vol, predictor, window="ct-soft", workers=args.workers, encode_predictor=enc)
     t0 = time.perf_counter()
     seg.encoder.encode_all(focus=nz // 2, show_progress=True, desc="encoding 512x512x300")
     t_enc = time.perf_counter() - t0
@@ -108,7 +109,7 @@ def run_rss(args: argparse.Namespace, tmp: str) -> int:
     big = Path(tmp) / "synthetic_512x512x300.mha"
     write_synthetic_ct(big, tuple(args.rss_shape))
     cmd = [sys.executable, __file__, "--rss-child", str(big), "--threads", str(args.threads), "--precision",
-           args.precision]
+           args.precision, "--workers", str(args.workers)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
     if out.returncode != 0 or not line:
@@ -121,7 +122,9 @@ def run_rss(args: argparse.Namespace, tmp: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2,
+                   help="decoder threads; the background encoders run one thread each")
+    p.add_argument("--workers", type=int, default=2, help="background encoder threads")
     p.add_argument("--precision", default="fp32", choices=["fp32", "int8"], help="encoder precision")
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--skip-rss", action="store_true")
@@ -136,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_rss:
         return run_rss(args, tmp)
 
-    from gazesam.engine import load_predictor
-    from gazesam.volume.encoder import SliceEncoder
+    from gazesam.volume.encoder import SliceEncoder, load_volume_predictors
     from gazesam.volume.io import read_volume
     from gazesam.volume.segmenter import VolumeSegmenter
     from gazesam.volume.slices import mask_box
@@ -147,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     if not image.exists():
         print(f"skipping: {image} not found", file=sys.stderr)
         return 0
-    print(f"bench_volume: threads={args.threads} encoder={args.precision} | {_load()}")
-    predictor = load_predictor("litemedsam", runtime="onnx", threads=args.threads, precision=args.precision)
+    print(f"bench_volume: threads={args.threads} workers={args.workers} encoder={args.precision} | {_load()}")
+    predictor, enc = load_volume_predictors("litemedsam", "onnx", None, args.threads, args.precision)
     vol = read_volume(image)
     label = read_volume(data / "brats-flair" / "label.nii.gz").array > 0
 
     # 2. full encode from an empty disk cache
-    seg = VolumeSegmenter(vol, predictor, disk=Path(tmp) / "embeddings", memory_bytes=64 << 20)
+    seg = VolumeSegmenter(vol, predictor, disk=Path(tmp) / "embeddings", memory_bytes=64 << 20,
+                          workers=args.workers, encode_predictor=enc)
     predictor.cache.clear()
     t0 = time.perf_counter()
     seg.encoder.encode_all(focus=52, show_progress=True, desc="encoding brats-flair")

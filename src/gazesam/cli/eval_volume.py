@@ -34,7 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="litemedsam")
     p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     p.add_argument("--checkpoint")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for the mask decoder (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="slice encoders running in parallel, one thread each (default 2)")
     p.add_argument("--labels-out", metavar="FILE", help="also write the predicted label volume here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -49,7 +51,7 @@ def parse_gaze(spec: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from gazesam.engine import load_predictor
+    from gazesam.volume.encoder import load_volume_predictors
     from gazesam.volume.evaluate import check_same_grid, evaluate_volume, target_mask, write_report
     from gazesam.volume.io import read_volume
 
@@ -68,10 +70,11 @@ def run(args: argparse.Namespace) -> int:
     label = read_volume(args.label)
     check_same_grid(volume, label)  # before loading the model: fail fast
     target_mask(label, args.label_value)
-    predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint, threads=args.threads)
+    predictor, enc_predictor = load_volume_predictors(args.model, args.runtime, args.checkpoint, args.threads)
     result = evaluate_volume(volume, label, predictor, label_value=args.label_value, window=args.window,
                              view=args.view, seed=seed, max_prompts=args.max_prompts, fixations=fixations,
-                             refine=not args.no_refine, labels_out=args.labels_out, show_progress=not args.quiet)
+                             refine=not args.no_refine, labels_out=args.labels_out, show_progress=not args.quiet,
+                             segmenter_kwargs={"encode_predictor": enc_predictor, "workers": args.workers})
     result.seconds_total = round(time.perf_counter() - t0, 2)  # include reading and model loading
     paths = write_report(result, args.report, extra={"volume": str(args.volume), "label": str(args.label),
                                                      "model": args.model, "runtime": args.runtime})

@@ -41,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="litemedsam", help="segmentation model (default: litemedsam)")
     p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     p.add_argument("--checkpoint", help="model weights (default: the model's own, located automatically)")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for the model (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for the mask decoder (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="slice encoders running in parallel, one thread each (default 2)")
     p.add_argument("--no-disk-cache", action="store_true", help="keep slice embeddings in memory only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -96,7 +98,7 @@ def read_voxel_fixations(path: str | Path) -> dict[int, tuple["np.ndarray", "np.
 
 
 def run(args: argparse.Namespace) -> int:
-    from gazesam.engine import load_predictor
+    from gazesam.volume.encoder import load_volume_predictors
     from gazesam.volume.io import read_volume
     from gazesam.volume.propagation import PropagationConfig
     from gazesam.volume.segmenter import VolumeSegmenter
@@ -124,18 +126,23 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"every fixation on slice z={z} lies outside the slice (x 0..{nx - 1}, y 0..{ny - 1})")
             prompts.append((z, (vox[~bad], None if dur is None else dur[~bad])))
 
-    predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint, threads=args.threads)
+    predictor, enc_predictor = load_volume_predictors(args.model, args.runtime, args.checkpoint, args.threads)
     seg = VolumeSegmenter(volume, predictor, window=args.window, axis=2, disk=not args.no_disk_cache,
-                          config=PropagationConfig())
+                          config=PropagationConfig(), encode_predictor=enc_predictor, workers=args.workers)
     obj = seg.add_object(args.label_name, args.colour, args.label_value)
     focus = prompts[0][0]
     seg.encoder.encode_all(focus=focus, show_progress=not args.quiet, desc="encoding slices")
+    from tqdm import tqdm
+
+    bar = tqdm(desc="propagating", unit="slice", disable=args.quiet, leave=False)
+    seg.on_propagated = lambda m: bar.update(1)
     for z, prompt in prompts:
         if args.box_slice:
             seg.prompt_plane_box(obj.value, z, prompt, propagate=not args.no_propagate)  # type: ignore[arg-type]
         else:
             vox, dur = prompt  # type: ignore[misc]
             seg.prompt_gaze(obj.value, z, vox, dur, propagate=not args.no_propagate)
+    bar.close()
     if not args.no_refine:
         seg.refine(obj.value)
     out = seg.labels.write(args.output, fmt=args.format)

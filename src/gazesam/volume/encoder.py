@@ -224,24 +224,34 @@ class SliceEncoder:
     """Encodes the slices of one :class:`SliceSource` in the background, nearest to the focus first.
 
     ``get(s)`` returns the embedding of slice ``s`` at once when cached, else encodes it right away
-    (taking priority over the background work). ``progress`` is called from the worker thread with
+    (taking priority over the background work). ``progress`` is called from a worker thread with
     (cached, total) after each slice; keep it cheap.
+
+    ``workers``: background threads, each running one encoder call at a time. With an encoding predictor
+    on one intra-op thread, one worker leaves the second core to the mask decoder while the user works,
+    and two workers encode a whole volume faster than one call on two intra-op threads, more so when
+    other processes share the cores (benchmarks/bench_volume.py).
     """
 
     def __init__(self, predictor: Predictor, source: SliceSource, store: EmbeddingStore | None = None, *,
                  memory_bytes: int = 256 << 20, disk: bool | str | Path = True, precision: str = "fp16",
-                 progress: ProgressCallback | None = None) -> None:
+                 progress: ProgressCallback | None = None, workers: int = 1) -> None:
+        # ``predictor`` only needs ``encode``: it may be a second predictor of the same model on one
+        # intra-op thread (see :func:`load_volume_predictors`), so workers do not fight the decoder's threads.
         self.predictor = predictor
         self.source = source
         self.store = store or EmbeddingStore(f"{source.key}-{model_key(predictor)}", memory_bytes=memory_bytes,
                                              disk=disk, precision=precision)
         self.progress = progress
+        self.workers = max(1, int(workers))
         self._focus = 0
         self._cancel = threading.Event()
         self._paused = threading.Event()
-        self._encode_lock = threading.Lock()  # one encoder run at a time (2 cores; engine cache)
-        self._thread: threading.Thread | None = None
+        self._claim_lock = threading.Condition()
+        self._claimed: set[int] = set()  # slices being encoded right now (by any thread)
+        self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
+        self._room = True
         self.encode_seconds: list[float] = []
 
     # ---- state --------------------------------------------------------------------------------
@@ -259,14 +269,14 @@ class SliceEncoder:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return any(t.is_alive() for t in self._threads)
 
     def set_focus(self, s: int) -> None:
-        """The slice the user is on now; the worker continues from the uncached slice nearest to it."""
+        """The slice the user is on now; the workers continue from the uncached slices nearest to it."""
         self._focus = int(min(max(s, 0), self.total - 1))
 
     def pause(self) -> None:
-        """Hold the worker between slices (e.g. while a latency-critical decode runs)."""
+        """Hold the workers between slices (e.g. while a latency-critical decode runs)."""
         self._paused.set()
 
     def resume(self) -> None:
@@ -286,12 +296,29 @@ class SliceEncoder:
             arrays = self._encode(s, memory="lru")
         return ImageEmbedding.from_arrays(arrays)
 
+    def _claim(self, s: int, wait: bool) -> bool:
+        """Reserve slice ``s`` for this thread; with ``wait``, block while another thread encodes it."""
+        with self._claim_lock:
+            while s in self._claimed:
+                if not wait:
+                    return False
+                self._claim_lock.wait(0.05)
+            self._claimed.add(s)
+            return True
+
+    def _release(self, s: int) -> None:
+        with self._claim_lock:
+            self._claimed.discard(s)
+            self._claim_lock.notify_all()
+
     def _encode(self, s: int, memory: str) -> dict[str, np.ndarray] | None:
-        image = self.source.image(s)
-        with self._encode_lock:
-            cached = self.store.get_arrays(s)  # encoded by the other thread while we waited
+        if not self._claim(s, wait=memory == "lru"):
+            return {}  # a worker got there first; nothing to do
+        try:
+            cached = self.store.get_arrays(s)  # encoded by another thread while we waited
             if cached is not None:
                 return cached
+            image = self.source.image(s)
             t0 = time.perf_counter()
             emb = self.predictor.encode(image)
             self.encode_seconds.append(time.perf_counter() - t0)
@@ -299,6 +326,8 @@ class SliceEncoder:
             # Round-trip through the stored precision now, so a fresh slice and a cached slice give
             # the same mask (otherwise results would depend on cache state).
             kept = self.store.put_arrays(s, arrays, memory=memory)
+        finally:
+            self._release(s)
         if not kept and memory == "if-room":
             return None
         return _unpack(_pack(arrays, self.store.precision))
@@ -312,44 +341,53 @@ class SliceEncoder:
             return
         self._cancel.clear()
         self._error = None
-        self._thread = threading.Thread(target=self._run, name="gazesam-slice-encoder", daemon=True)
-        self._thread.start()
+        self._room = True
+        self._threads = [threading.Thread(target=self._run, name=f"gazesam-slice-encoder-{i}", daemon=True)
+                         for i in range(self.workers)]
+        self._report()
+        for t in self._threads:
+            t.start()
 
     def cancel(self, wait: bool = True) -> None:
-        """Stop after the slice being encoded now; what is cached stays cached."""
+        """Stop after the slices being encoded now; what is cached stays cached."""
         self._cancel.set()
         self._paused.clear()
-        if wait and self._thread is not None:
-            self._thread.join()
+        if wait:
+            for t in self._threads:
+                t.join()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the worker stops; True when every slice is cached. Re-raises a worker error."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Block until the workers stop; True when every slice is cached. Re-raises a worker error."""
+        for t in self._threads:
+            t.join(timeout)
         if self._error is not None:
             raise self._error
         return self.complete
 
     def _next(self) -> int | None:
         cached = self.store.cached()
+        with self._claim_lock:
+            busy = set(self._claimed)
         for s in nearest_first(self.total, self._focus):
-            if s not in cached:
+            if s not in cached and s not in busy:
                 return s
         return None
 
     def _run(self) -> None:
         try:
-            self._report()
-            while not self._cancel.is_set():
+            while not self._cancel.is_set() and self._room and self._error is None:
                 if self._paused.is_set():
                     time.sleep(0.005)
                     continue
                 s = self._next()
                 if s is None:
                     break
-                if self._encode(s, memory="if-room") is None:
-                    break  # memory full and no disk cache: the rest are encoded on demand
-                self._report()
+                result = self._encode(s, memory="if-room")
+                if result is None:
+                    self._room = False  # memory full and no disk cache: the rest are encoded on demand
+                    break
+                if result:
+                    self._report()
         except BaseException as exc:  # surfaced by wait()
             self._error = exc
 
@@ -364,10 +402,12 @@ class SliceEncoder:
         bar = tqdm(total=self.total, initial=self.done, desc=desc, unit="slice", disable=not show_progress,
                    leave=False)
         user_cb = self.progress
+        lock = threading.Lock()
 
         def cb(done: int, total: int) -> None:
-            bar.n = done
-            bar.refresh()
+            with lock:
+                bar.n = done
+                bar.refresh()
             if user_cb is not None:
                 user_cb(done, total)
 
@@ -375,7 +415,7 @@ class SliceEncoder:
         try:
             self.start(focus)
             while self.running:
-                self._thread.join(0.2)  # type: ignore[union-attr]
+                time.sleep(0.1)
             self.wait()
         except KeyboardInterrupt:
             self.cancel()
@@ -383,3 +423,21 @@ class SliceEncoder:
         finally:
             self.progress = user_cb
             bar.close()
+
+
+def load_volume_predictors(model: str = "litemedsam", runtime: str = "onnx", checkpoint: str | None = None,
+                           threads: int = 2, precision: str = "fp32"):
+    """(predictor, encode_predictor) for the 3D mode on a small CPU.
+
+    The predictor (``threads`` intra-op threads) answers prompts: the decoder is latency-critical. The
+    encode predictor runs the same weights on one intra-op thread for the background workers, so two
+    workers keep two cores busy without oversubscribing them. With ``threads <= 1`` both are the same.
+    """
+    from gazesam.engine import load_predictor
+
+    pred = load_predictor(model, runtime=runtime, checkpoint=checkpoint, threads=threads, precision=precision)
+    if threads <= 1:
+        return pred, pred
+    enc = load_predictor(model, runtime=runtime, checkpoint=checkpoint, threads=1, precision=precision,
+                         cache_size=0)
+    return pred, enc

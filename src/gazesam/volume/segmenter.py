@@ -10,7 +10,7 @@ says ``voxel``/``plane``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,15 +31,17 @@ class VolumeSegmenter:
     def __init__(self, volume: Volume, predictor: Any, *, window: Window | str | None = None,
                  view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
                  config: PropagationConfig = PropagationConfig(), box_policy: BoxPolicy | None = None,
-                 encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool | str | Path = True,
-                 precision: str = "fp16", guided: bool = True) -> None:
+                 encoder: SliceEncoder | None = None, memory_bytes: int = 192 << 20, disk: bool | str | Path = True,
+                 precision: str = "fp16", guided: bool = True, workers: int = 1,
+                 encode_predictor: Any = None) -> None:
         if not isinstance(window, Window):
             window = parse_window(window, volume.array, volume.modality)
         self.volume = volume
         self.predictor = predictor
         self.source = SliceSource.create(volume, window, view=view, axis=axis)
-        self.encoder = encoder or SliceEncoder(predictor, self.source, memory_bytes=memory_bytes, disk=disk,
-                                               precision=precision)
+        self.encoder = encoder or SliceEncoder(encode_predictor or predictor, self.source,
+                                               memory_bytes=memory_bytes, disk=disk, precision=precision,
+                                               workers=workers)
         self.labels = labels or LabelVolume(volume)
         self.config = config
         self.box_policy: BoxPolicy = box_policy or FixationBoxSearch()
@@ -49,6 +51,8 @@ class VolumeSegmenter:
         self.last_refine: RefineReport | None = None
         # Intensity-guided propagation (see IntensityModel); off = the model's masks as they come.
         self.guided = guided
+        # called with each propagated SliceMask (e.g. to advance a progress bar or redraw a slice)
+        self.on_propagated: Callable[[SliceMask], None] | None = None
         self.intensity: dict[int, IntensityModel] = {}
 
     # ---- objects --------------------------------------------------------------------------------
@@ -182,7 +186,8 @@ class VolumeSegmenter:
         track = self._track(value)
         track.anchors[anchor.slice] = anchor  # so the intensity model sees it
         self._fit_intensity(value)
-        track.set_anchor(anchor, self._step_fn(value), self.config, propagate_runs=propagate)
+        track.set_anchor(anchor, self._step_fn(value), self.config, propagate_runs=propagate,
+                         on_slice=self.on_propagated)
         self.write_labels(value)
         return anchor
 
