@@ -67,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: object) -> None:  # SIGTERM: stop cleanly, like Ctrl-C
         stop["flag"] = True
 
-    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        old = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded use): no SIGTERM handling
+        old = None
     n_fix = 0
     last_state = ""
     bar = tqdm(total=round(args.duration, 1), unit="s", desc="recording", disable=args.quiet or None,
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                 n_fix += e.kind == "end"
     finally:
         bar.close()
-        signal.signal(signal.SIGTERM, old)
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
         st = src.status()
         src.close()
         writer.close({"status": st.state, "valid": st.valid, "dropped_eye_readings": st.dropped,
