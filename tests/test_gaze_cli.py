@@ -74,7 +74,20 @@ def test_bad_arguments_give_one_line_errors(tmp_path: Path, capsys) -> None:
     _one_line_error(capsys, main(["gaze-info", str(tmp_path / "nothing.tsv")]), "no such file")
     (tmp_path / "junk.txt").write_text("hello\nworld\n")
     _one_line_error(capsys, main(["gaze-info", str(tmp_path / "junk.txt")]), "unknown gaze file format")
-    _one_line_error(capsys, main(["gaze-info", str(tmp_path / "junk.txt"), "--format", "edf"]), "unknown gaze file format")
+    _one_line_error(capsys, main(["gaze-info", str(tmp_path / "junk.txt"), "--format", "edf"]),
+                    "unknown gaze file format")
     with pytest.raises(SystemExit) as exc:
         main(["record", "--duration", "1", "-o", str(out)])  # --source missing: argparse, exit 2
     assert exc.value.code == 2
+
+
+@pytest.mark.data
+def test_record_a_replayed_fixation_table(shared_data: Path, tmp_path: Path, capsys) -> None:
+    table = shared_data / "kvasir-gaze" / "fixations.csv"
+    out = tmp_path / "fx.tsv"
+    rc = main(["record", "--source", f"replay:{table}@max?trial=cju2lyynuymli0855g7fxgbhe.jpg", "--duration", "10",
+               "-o", str(out), "--quiet"])
+    assert rc == 0 and "recorded 11 fixations" in capsys.readouterr().out
+    rec = load_recording(out)
+    assert rec.samples == [] and len(rec.events) == 22
+    assert {e.trial for e in rec.events} == {"cju2lyynuymli0855g7fxgbhe.jpg"}

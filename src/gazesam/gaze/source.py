@@ -180,6 +180,10 @@ class GazeSource:
         """Sources with ``provides_fixations`` yield their events here; others yield nothing."""
         return iter(())
 
+    def poll_fixations(self) -> list[FixationEvent]:
+        """Fixation events that arrived since the last call (``provides_fixations`` sources only)."""
+        return []
+
     def __enter__(self) -> "GazeSource":
         return self.open()
 

@@ -201,6 +201,16 @@ class FixationReplaySource(GazeSource):
         self._ev_subs.append(callback)
         return lambda: self._ev_subs.remove(callback) if callback in self._ev_subs else None
 
+    def poll_fixations(self) -> list[FixationEvent]:
+        out = []
+        while True:
+            try:
+                e = self._events.get_nowait()
+            except queue.Empty:
+                return out
+            if e is not None:
+                out.append(e)
+
     def fixation_events(self, timeout: float | None = None) -> Iterator[FixationEvent]:
         last = time.monotonic()
         while True:
