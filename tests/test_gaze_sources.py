@@ -215,9 +215,10 @@ class FakeTobiiSDK:
 def test_tobii_adapter_with_sdk_dictionaries(shared_data: Path) -> None:
     rows = np.loadtxt(shared_data / "tobii-raw" / "participant2" / "3.txt", skiprows=1)
     sdk = FakeTobiiSDK(rows)
-    src = TobiiSource(None, sdk=sdk, retry_s=0.1).open()
+    src = TobiiSource(None, sdk=sdk, retry_s=0.1)
     arrivals = []
-    src.subscribe(lambda s: arrivals.append((time.monotonic(), s)))
+    src.subscribe(lambda s: arrivals.append((time.monotonic(), s)))  # before open(): see every sample
+    src.open()
     deadline = time.monotonic() + 10
     while len(arrivals) < 300 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -227,7 +228,7 @@ def test_tobii_adapter_with_sdk_dictionaries(shared_data: Path) -> None:
     n = len(got)
     assert n >= 300
     # values: exactly the SDK's, per eye; device clock kept as source_t
-    assert [s.source_t for s in got] == pytest.approx((rows[:n, 0] / 1e6).tolist())
+    assert [s.source_t for s in got] == (rows[:n, 0] / 1e6).tolist()
     lv = rows[:n, 13] <= 1
     assert [s.left.valid for s in got] == lv.tolist()
     i = int(np.flatnonzero(lv & (rows[:n, 26] <= 1))[0])
