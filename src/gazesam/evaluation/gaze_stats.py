@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage, stats
@@ -92,6 +93,29 @@ class TargetGeometry:
             bbox=(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())),
         )
 
+    def depth_of(self, inside: np.ndarray) -> np.ndarray:
+        """Normalised depth from the inside distance: 0 on the boundary pixels, 1 at the deepest ones.
+        An object with no interior (a pixel, a 1-2 px line) is all 'deepest': 1."""
+        if self.depth_max <= 1.0:
+            return np.ones_like(np.asarray(inside, dtype=float))
+        return np.clip((np.asarray(inside, dtype=float) - 1.0) / (self.depth_max - 1.0), 0.0, 1.0)
+
+    @cached_property
+    def depth_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Object pixels sorted by depth: (depth (K,), xy (K, 2) int). Depth as in :meth:`lookup`."""
+        ys, xs = np.nonzero(self.mask)
+        depth = self.depth_of(self.inside[ys, xs])
+        order = np.argsort(depth, kind="stable")
+        return depth[order], np.stack([xs[order], ys[order]], axis=1)
+
+    @cached_property
+    def offrel_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Background pixels sorted by distance to the object / its radius: (rel (K,), xy (K, 2) int)."""
+        ys, xs = np.nonzero(~self.mask)
+        rel = self.outside[ys, xs] / self.radius
+        order = np.argsort(rel, kind="stable")
+        return rel[order], np.stack([xs[order], ys[order]], axis=1)
+
     def lookup(self, x_px: np.ndarray, y_px: np.ndarray) -> dict[str, np.ndarray]:
         """Per point (image px, continuous): on target, depth (0 edge..1 deepest), relative distance off it,
         and the position in the bounding box (0..1). Points off the image are off target; their distance
@@ -105,7 +129,7 @@ class TargetGeometry:
         cx = np.clip(ix, 0, w - 1)
         cy = np.clip(iy, 0, h - 1)
         on = in_img & self.mask[cy, cx]
-        depth = np.where(on, (self.inside[cy, cx] - 0.5) / max(self.depth_max - 0.5, 0.5), np.nan)
+        depth = np.where(on, self.depth_of(self.inside[cy, cx]), np.nan)
         dist = np.where(in_img, self.outside[cy, cx], np.nan)
         if (~in_img).any():
             ys, xs = np.nonzero(self.mask)
@@ -154,6 +178,7 @@ def scanpath_stats(trials: list[FixationTrial], geometry: ViewingGeometry | None
     """Measure a set of fixation trials (each with its target mask)."""
     geometry = geometry or ViewingGeometry()
     acc: dict[str, list] = {k: [] for k in ScanpathStats.__dataclass_fields__ if k != "extra"}
+    geometries: dict[int, TargetGeometry] = {}  # trials of one image (several seeds) share the mask array
     for tr in trials:
         if tr.target is None:
             raise InputError(f"trial {tr.name} has no target mask: scanpath statistics need one")
@@ -161,7 +186,9 @@ def scanpath_stats(trials: list[FixationTrial], geometry: ViewingGeometry | None
             continue
         w, h = tr.image_size
         layout = ImageLayout.fit(tr.image_size, geometry)
-        tg = TargetGeometry.from_mask(tr.target)
+        tg = geometries.get(id(tr.target.mask))
+        if tg is None:
+            tg = geometries[id(tr.target.mask)] = TargetGeometry.from_mask(tr.target)
         xp, yp = tr.x * w, tr.y * h
         look = tg.lookup(xp, yp)
         on = look["on"]

@@ -279,20 +279,13 @@ def _draw_q(rng: np.random.Generator, q: tuple[float, ...], size: int | None = N
 
 
 class _Sampler:
-    """Draws positions on and off a target by depth / relative distance (sorted pixel tables)."""
+    """Draws positions on and off a target by depth / relative distance (sorted pixel tables, built once
+    per target and cached on its TargetGeometry so repeated seeds do not pay for them again)."""
 
     def __init__(self, tg: TargetGeometry):
         self.tg = tg
-        ys, xs = np.nonzero(tg.mask)
-        depth = np.clip((tg.inside[ys, xs] - 0.5) / max(tg.depth_max - 0.5, 0.5), 0.0, 1.0)
-        order = np.argsort(depth, kind="stable")
-        self.on_xy = np.stack([xs[order], ys[order]], axis=1)
-        self.on_key = depth[order]
-        bys, bxs = np.nonzero(~tg.mask)
-        rel = tg.outside[bys, bxs] / tg.radius
-        order = np.argsort(rel, kind="stable")
-        self.off_xy = np.stack([bxs[order], bys[order]], axis=1)
-        self.off_key = rel[order]
+        self.on_key, self.on_xy = tg.depth_table
+        self.off_key, self.off_xy = tg.offrel_table
 
     @property
     def has_background(self) -> bool:
