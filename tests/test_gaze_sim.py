@@ -206,8 +206,9 @@ def test_signal_statistics_match_the_fitted_parameters(many: list) -> None:
     gaps = r.gaps_ms
     assert (gaps < 75).sum() / total == pytest.approx(P.dropout_rate, rel=0.25)
     assert ((gaps >= 75) & (gaps <= 600)).sum() / total == pytest.approx(P.blink_rate, rel=0.3)
-    sd = np.nanmedian(r.sd_deg, axis=0)
-    np.testing.assert_allclose(sd, P.noise_sd_deg, rtol=0.2)
+    # the noise's time structure (mean squared displacement at lag k within fixations) is what was fitted
+    lags = np.array([1, 6, 30, 60])
+    np.testing.assert_allclose(r.structure_deg2[lags - 1], P.noise_structure(lags), rtol=0.3)
     # expected share of lost samples: dropouts + blinks + track loss, per second of recording
     drop_s = P.dropout_rate * np.mean(P.dropout_len_q) / P.sampling_hz
     from scipy.stats import norm
@@ -242,9 +243,10 @@ def test_noise_option_scales_precision(target: TargetGeometry) -> None:
     ok = np.isfinite(clean).all(axis=1)
     n1, n2 = one[ok] - clean[ok], two[ok] - clean[ok]
     np.testing.assert_allclose(n2, 2 * n1, atol=1e-12)
-    sd_deg = np.array(SimConfig().geometry.norm_to_deg(*np.std(n1, axis=0)))
-    # per-eye SD ~ P.noise_sd_deg (varies per trial and eye); the binocular mean averages part of it away
-    assert np.all(sd_deg > 0.2 * np.array(P.noise_sd_deg)) and np.all(sd_deg < 3 * np.array(P.noise_sd_deg))
+    step_deg = np.array(SimConfig().geometry.norm_to_deg(*np.sqrt(np.mean(np.diff(n1, axis=0) ** 2, axis=0))))
+    # sample-to-sample noise of the binocular mean: per eye ~ sqrt(D(1)), varying per trial and eye
+    per_eye = np.sqrt(P.noise_structure(np.array([1]))[0])
+    assert np.all(step_deg > 0.2 * per_eye) and np.all(step_deg < 3 * per_eye)
 
 
 def test_other_sampling_rate(target: TargetGeometry) -> None:

@@ -40,7 +40,11 @@ BLINK_MAX_MS = 600.0
 VEL_THRESHOLD_K = 8.0
 VEL_THRESHOLD_MIN_DEG_S = 30.0
 MIN_FIXATION_MS = 60.0
+SACCADE_LOSS_MARGIN_S = 0.020
 FIXATION_TRIM_SAMPLES = 2
+# Lags (samples) of the noise structure function: up to 200 ms at 300 Hz. What a fixation detector sees
+# depends on how fast the noise moves (its spectrum), not only on its RMS and SD.
+NOISE_LAGS = 90
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,6 +258,8 @@ class RawStats:
     blink_edge_deg: np.ndarray  # signed vertical excursion (deg, + = down) of the sample next to a long gap
     noise_rms_sd_ratio: np.ndarray  # per (trial, eye): radial RMS-S2S / radial SD (1.41 = white noise)
     pupil_mm: np.ndarray  # per trial: median pupil diameter over both eyes
+    structure_deg2: np.ndarray  # (NOISE_LAGS, 2): per-eye mean squared displacement at lag k within
+    #                             fixations (median over fixations per trial and eye, then over those)
 
 
 def _runs(flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -309,6 +315,18 @@ def _precision(pos_deg: np.ndarray, periods: list[tuple[int, int]]) -> tuple[np.
     return np.median(np.array(rms), axis=0), np.median(np.array(sd), axis=0)
 
 
+def _structure(pos_deg: np.ndarray, periods: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Per fixation long enough: mean squared displacement at lags 1..NOISE_LAGS, (NOISE_LAGS, 2)."""
+    out = []
+    t = FIXATION_TRIM_SAMPLES
+    for a, b in periods:
+        seg = pos_deg[a + t : b - t]
+        if len(seg) < NOISE_LAGS + 10 or np.isnan(seg).any():
+            continue
+        out.append(np.array([np.mean((seg[k:] - seg[:-k]) ** 2, axis=0) for k in range(1, NOISE_LAGS + 1)]))
+    return out
+
+
 def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -> RawStats:
     """Measure a set of raw binocular trials (positions in normalised display units)."""
     geometry = geometry or ViewingGeometry()
@@ -319,8 +337,9 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
         dx, dy = geometry.norm_to_deg(xy[:, 0], xy[:, 1])
         return np.stack([dx, dy], axis=1)
 
-    dts, jitter = [], []
-    acc: dict[str, list] = {k: [] for k in RawStats.__dataclass_fields__ if k not in ("sampling_hz", "dt_sd_ms")}
+    dts, jitter, structure = [], [], []
+    skip = ("sampling_hz", "dt_sd_ms", "structure_deg2")
+    acc: dict[str, list] = {k: [] for k in RawStats.__dataclass_fields__ if k not in skip}
     for tr in trials:
         if len(tr) < 20:
             continue
@@ -340,6 +359,9 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
         acc["rms_s2s_combined_deg"].append([float(np.hypot(*rms_c))])
         acc["sd_combined_deg"].append([float(np.hypot(*sd_c))])
         for eye in (tr.left, tr.right):
+            per_fix = _structure(to_deg(eye), periods)
+            if per_fix:  # median per (trial, eye) first, so long trials do not outvote short ones
+                structure.append(np.median(np.array(per_fix), axis=0))
             rms, sd = _precision(to_deg(eye), periods)
             acc["rms_s2s_deg"].append(rms[None])
             acc["sd_deg"].append(sd[None])
@@ -350,13 +372,13 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
         if both.sum() > 10:
             acc["lr_offset_deg"].append(np.median(to_deg(tr.left[both] - tr.right[both]), axis=0)[None])
 
-        # Saccades: runs of fast samples flanked by valid data; amplitude between the flanking samples.
+        # Saccades: runs of fast samples with valid data around them; amplitude between the flanking
+        # samples. Runs near data loss are left out: eyelid artefacts at blink edges are fast, not saccades.
         v = _velocity(comb, dt)
         fs, fe = _runs(fast)
+        margin = int(round(SACCADE_LOSS_MARGIN_S / dt))
         for a, b in zip(fs, fe):
-            if a < 1 or b >= len(comb) or not (np.isfinite(comb[a - 1]).all() and np.isfinite(comb[b]).all()):
-                continue
-            if np.isnan(comb[a:b]).any():
+            if a - margin < 0 or b + margin > len(comb) or np.isnan(comb[a - margin : b + margin]).any():
                 continue
             acc["saccade_amp_deg"].append([float(np.hypot(*(comb[b] - comb[a - 1])))])
             acc["saccade_dur_ms"].append([(b - a + 1) * dt * 1000.0])
@@ -383,6 +405,7 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
             out[k] = np.concatenate(parts) if parts else np.zeros((0, 2))
         else:
             out[k] = np.concatenate([np.asarray(p, dtype=float) for p in parts]) if parts else np.zeros(0)
+    out["structure_deg2"] = np.median(np.array(structure), axis=0) if structure else np.full((NOISE_LAGS, 2), np.nan)
     return RawStats(sampling_hz=1.0 / float(np.median(dts)), dt_sd_ms=float(np.median(jitter)) * 1000.0, **out)
 
 
@@ -465,7 +488,7 @@ def summarize_scanpath(s: ScanpathStats) -> dict[str, str]:
         "share of fixations on target (all)": f"{s.on_target.mean():.1%}",
         "share on target after first hit": f"{s.on_target[s.after_hit].mean():.1%}" if s.after_hit.any() else "n/a",
         "on target: depth (0 edge .. 1 deepest)": _med_iqr(s.depth),
-        "on target: |u-0.5|, |v-0.5| in bbox": f"{np.median(np.abs(s.bbox_uv[:, 0] - 0.5)):.3f}, {np.median(np.abs(s.bbox_uv[:, 1] - 0.5)):.3f}" if len(s.bbox_uv) else "n/a",
+        "on target: distance from bbox centre x / y (bbox fraction)": f"{np.median(np.abs(s.bbox_uv[:, 0] - 0.5)):.3f} / {np.median(np.abs(s.bbox_uv[:, 1] - 0.5)):.3f}" if len(s.bbox_uv) else "n/a",
         "off target: distance / object radius": _med_iqr(s.off_rel),
         "off target: distance deg": _med_iqr(s.off_deg),
         "off target: share within 0.25 radius of the edge": f"{np.mean(s.off_rel <= 0.25):.1%}" if s.off_rel.size else "n/a",
@@ -498,12 +521,18 @@ def summarize_raw(r: RawStats, geometry: ViewingGeometry | None = None) -> dict[
         "per-eye SD within fixations deg (radial)": _med_iqr(sd),
         "per-eye SD deg x / y": f"{np.nanmedian(r.sd_deg[:, 0]):.3f} / {np.nanmedian(r.sd_deg[:, 1]):.3f}",
         "RMS-S2S / SD (1.41 = white noise)": _med_iqr(r.noise_rms_sd_ratio),
+        "per-eye RMS displacement at lag 1 / 6 / 30 / 60 samples, x, deg": " / ".join(
+            f"{math.sqrt(r.structure_deg2[k - 1, 0]):.3f}" for k in (1, 6, 30, 60)
+        ),
+        "per-eye RMS displacement at lag 1 / 6 / 30 / 60 samples, y, deg": " / ".join(
+            f"{math.sqrt(r.structure_deg2[k - 1, 1]):.3f}" for k in (1, 6, 30, 60)
+        ),
         "combined RMS-S2S deg": _med_iqr(r.rms_s2s_combined_deg),
         "combined SD deg": _med_iqr(r.sd_combined_deg),
         "per-eye RMS-S2S normalised screen units x / y": f"{float(nx):.4f} / {float(ny):.4f}",
-        "left-right offset deg |x|, |y|": f"{np.median(np.abs(r.lr_offset_deg[:, 0])):.2f}, {np.median(np.abs(r.lr_offset_deg[:, 1])):.2f}" if len(r.lr_offset_deg) else "n/a",
+        "left-right offset per trial, median abs deg x / y": f"{np.median(np.abs(r.lr_offset_deg[:, 0])):.2f} / {np.median(np.abs(r.lr_offset_deg[:, 1])):.2f}" if len(r.lr_offset_deg) else "n/a",
         "pupil diameter mm (trial medians)": _med_iqr(r.pupil_mm),
-        "blink edge |vertical excursion| deg": _med_iqr(np.abs(r.blink_edge_deg)),
+        "blink edge vertical excursion, abs deg": _med_iqr(np.abs(r.blink_edge_deg)),
         "saccade amplitude deg (raw)": _med_iqr(r.saccade_amp_deg),
         "saccade duration ms (raw)": _med_iqr(r.saccade_dur_ms),
         "saccade peak velocity deg/s (raw)": _med_iqr(r.saccade_peak_deg_s),

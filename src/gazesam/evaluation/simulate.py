@@ -21,8 +21,10 @@ The model, per trial (one image, one seed):
 2. Samples, per eye, in degrees on the display: fixations with random-walk drift (zero-mean, so the
    fixation centroid is the scanpath position), saccades with a minimum-jerk position profile over the
    gap (bell-shaped velocity, peak 1.875 x mean velocity), a constant left/right disagreement per trial,
-   a constant tracker offset (option), and AR(1) noise per axis whose level varies between trials and
-   eyes, partly correlated between the eyes. Then data loss: short dropouts, blinks (placed at saccades,
+   a constant tracker offset (option), and noise per axis (white plus a coloured AR(1) part; with the
+   drift it reproduces the real noise's structure function, i.e. how far the signal wanders at each
+   lag, which is what a velocity or dispersion detector reacts to) whose level varies between trials
+   and eyes and is partly correlated between the eyes. Then data loss: short dropouts, blinks (placed at saccades,
    with the vertical excursion trackers show at a blink's edges), track loss, and single-eye losses.
    Samples are converted to normalised display coordinates for an image that fills the display
    (``ImageLayout.fit``) and are returned as :class:`gazesam.gaze.GazeSample`.
@@ -57,6 +59,7 @@ from gazesam.gaze.sample import EyeSample, FixationEvent, GazeSample
 SPEC_PREFIX = "simulated"
 BLINK_EDGE_SAMPLES = 3  # samples on each side of a blink that carry the eyelid excursion
 PUPIL_NOISE_MM = 0.02
+BURN_IN = 2000  # samples run through the slow noise filter first, so it starts in its stationary state
 
 
 # --------------------------------------------------------------------------------------------------
@@ -481,7 +484,7 @@ def simulate_gaze(
     f_lo = bounds[:n].copy()
     f_lo[0] = 0  # the first fixation is already under way when the trial starts
     f_hi = bounds[n:]
-    step = math.sqrt(2.0 * p.drift_deg2_per_s / hz)
+    step = np.sqrt(2.0 * np.array(p.drift_deg2_per_s) / hz)
     end_pos = np.empty((n, 2))
     start_pos = np.empty((n, 2))
     for i in range(n):
@@ -507,18 +510,19 @@ def simulate_gaze(
     eye += np.array(offset_deg)
     lr = r_noise.normal(0.0, 1.0, 2) * np.array(p.lr_offset_sd_deg)
     trial_f = r_noise.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_trial)
-    common = r_noise.normal(size=(count + 200, 2))
+    common = r_noise.normal(size=(count, 2))
     rho = p.noise_eye_corr
+    common_slow = r_noise.normal(size=(count + BURN_IN, 2))
     signals = []
     for sign in (+1.0, -1.0):
-        eye_f = r_noise.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_eye)
-        sd = np.array(p.noise_sd_deg) * np.exp(trial_f + eye_f) * config.noise
-        innov = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * r_noise.normal(size=(count + 200, 2))
+        level = np.exp(trial_f + r_noise.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_eye)) * config.noise
+        white = math.sqrt(rho) * common[:count] + math.sqrt(1.0 - rho) * r_noise.normal(size=(count, 2))
+        innov = math.sqrt(rho) * common_slow + math.sqrt(1.0 - rho) * r_noise.normal(size=(count + BURN_IN, 2))
         noise = np.empty((count, 2))
         for a in range(2):
-            phi = p.noise_ar[a]
-            ar = sps.lfilter([math.sqrt(1.0 - phi**2)], [1.0, -phi], innov[:, a])
-            noise[:, a] = ar[200:] * sd[a]
+            phi = p.noise_slow_ar[a]
+            slow = sps.lfilter([math.sqrt(1.0 - phi**2)], [1.0, -phi], innov[:, a])[BURN_IN:]
+            noise[:, a] = level[a] * (p.noise_white_deg[a] * white[:, a] + p.noise_slow_deg[a] * slow)
         signals.append(eye + sign * lr / 2.0 + noise)
 
     # ---- data loss ----

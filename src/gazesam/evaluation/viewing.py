@@ -9,7 +9,7 @@ Default display: the Tobii TX300 set-up of the ``tobii-raw`` recordings (Hessels
 example configuration): 1920x1080 px, 50.9174 x 28.6411 cm, viewed from 65 cm. The GazeMedSeg
 (kvasir-gaze) recordings do not document their display; we assume the same display with the image
 scaled (aspect preserved) to fill it and centred, as SR Research Experiment Builder's full-screen image
-display does. Under that assumption a Kvasir image (~620x530 px) spans about 28x25 degrees.
+display does. Under that assumption a Kvasir image (~620x530 px) spans about 29 x 25 degrees.
 
 Angles are converted with the local pixel pitch at the screen centre (a linear approximation): at the
 image's edge (14 degrees eccentric) one pixel is 6 % fewer degrees than at the centre, well inside the
