@@ -45,6 +45,13 @@ FIXATION_TRIM_SAMPLES = 2
 # Lags (samples) of the noise structure function: up to 200 ms at 300 Hz. What a fixation detector sees
 # depends on how fast the noise moves (its spectrum), not only on its RMS and SD.
 NOISE_LAGS = 90
+# Single-sample spikes: one eye's sample jumps away and the next comes back (a glint or eyelash taken for
+# the pupil). Counted where a sample deviates from the mean of its two neighbours by more than
+# SPIKE_MIN_DEG and SPIKE_NOISE_FACTOR robust SDs of that deviation in its trial (so that heavy noise is
+# not counted as spikes) while the neighbours agree within SPIKE_NEIGHBOURS_DEG.
+SPIKE_MIN_DEG = 1.5
+SPIKE_NOISE_FACTOR = 6.0
+SPIKE_NEIGHBOURS_DEG = 0.5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,6 +265,9 @@ class RawStats:
     blink_edge_deg: np.ndarray  # signed vertical excursion (deg, + = down) of the sample next to a long gap
     noise_rms_sd_ratio: np.ndarray  # per (trial, eye): radial RMS-S2S / radial SD (1.41 = white noise)
     pupil_mm: np.ndarray  # per trial: median pupil diameter over both eyes
+    spike_rate: np.ndarray  # (2,): single-sample spikes per eye-sample, x and y
+    spike_deg: np.ndarray  # signed deviation of every spike (deg), both axes pooled
+    spike_counts: np.ndarray  # (trial*eye, 2): spikes (both axes) and testable samples per trial and eye
     structure_deg2: np.ndarray  # (NOISE_LAGS, 2): per-eye mean squared displacement at lag k within
     #                             fixations (median over fixations per trial and eye, then over those)
 
@@ -327,6 +337,18 @@ def _structure(pos_deg: np.ndarray, periods: list[tuple[int, int]]) -> list[np.n
     return out
 
 
+def _spikes(pos_deg: np.ndarray) -> tuple[np.ndarray, list[float], int]:
+    """Per axis: number of single-sample spikes; their signed deviations; number of testable samples."""
+    dev = pos_deg[1:-1] - (pos_deg[:-2] + pos_deg[2:]) / 2.0
+    if not np.isfinite(dev).any():
+        return np.zeros(2, int), [], 0
+    agree = np.abs(pos_deg[:-2] - pos_deg[2:]) < SPIKE_NEIGHBOURS_DEG
+    robust_sd = 1.4826 * np.nanmedian(np.abs(dev - np.nanmedian(dev, axis=0)), axis=0)
+    hit = agree & (np.abs(dev) > np.maximum(SPIKE_MIN_DEG, SPIKE_NOISE_FACTOR * robust_sd))
+    testable = int(np.all(np.isfinite(dev), axis=1).sum())
+    return hit.sum(axis=0), dev[hit].tolist(), testable
+
+
 def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -> RawStats:
     """Measure a set of raw binocular trials (positions in normalised display units)."""
     geometry = geometry or ViewingGeometry()
@@ -338,7 +360,8 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
         return np.stack([dx, dy], axis=1)
 
     dts, jitter, structure = [], [], []
-    skip = ("sampling_hz", "dt_sd_ms", "structure_deg2")
+    spike_n, spike_dev, spike_tested, spike_counts = np.zeros(2), [], 0, []
+    skip = ("sampling_hz", "dt_sd_ms", "structure_deg2", "spike_rate", "spike_deg", "spike_counts")
     acc: dict[str, list] = {k: [] for k in RawStats.__dataclass_fields__ if k not in skip}
     for tr in trials:
         if len(tr) < 20:
@@ -359,6 +382,11 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
         acc["rms_s2s_combined_deg"].append([float(np.hypot(*rms_c))])
         acc["sd_combined_deg"].append([float(np.hypot(*sd_c))])
         for eye in (tr.left, tr.right):
+            n_sp, dev_sp, tested = _spikes(to_deg(eye))
+            spike_n += n_sp
+            spike_dev += dev_sp
+            spike_tested += tested
+            spike_counts.append((int(n_sp.sum()), tested))
             per_fix = _structure(to_deg(eye), periods)
             if per_fix:  # median per (trial, eye) first, so long trials do not outvote short ones
                 structure.append(np.median(np.array(per_fix), axis=0))
@@ -405,6 +433,9 @@ def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -
             out[k] = np.concatenate(parts) if parts else np.zeros((0, 2))
         else:
             out[k] = np.concatenate([np.asarray(p, dtype=float) for p in parts]) if parts else np.zeros(0)
+    out["spike_rate"] = spike_n / max(spike_tested, 1)
+    out["spike_deg"] = np.array(spike_dev)
+    out["spike_counts"] = np.array(spike_counts, dtype=float).reshape(-1, 2)
     out["structure_deg2"] = np.median(np.array(structure), axis=0) if structure else np.full((NOISE_LAGS, 2), np.nan)
     return RawStats(sampling_hz=1.0 / float(np.median(dts)), dt_sd_ms=float(np.median(jitter)) * 1000.0, **out)
 
@@ -526,6 +557,9 @@ def summarize_raw(r: RawStats, geometry: ViewingGeometry | None = None) -> dict[
         ),
         "per-eye RMS displacement at lag 1 / 6 / 30 / 60 samples, y, deg": " / ".join(
             f"{math.sqrt(r.structure_deg2[k - 1, 1]):.3f}" for k in (1, 6, 30, 60)
+        ),
+        "single-sample spikes per 1000 eye-samples x / y; size deg": (
+            f"{r.spike_rate[0] * 1000:.2f} / {r.spike_rate[1] * 1000:.2f}; {_med_iqr(np.abs(r.spike_deg))}"
         ),
         "combined RMS-S2S deg": _med_iqr(r.rms_s2s_combined_deg),
         "combined SD deg": _med_iqr(r.sd_combined_deg),

@@ -85,6 +85,10 @@ class SimParams:
     noise_log_sd_trial: tuple[float, float]  # spread of log noise SD between trials (x, y)
     noise_log_sd_eye: tuple[float, float]  # and between the eyes of one trial
     noise_eye_corr: float  # correlation of the two eyes' noise
+    spike_p: tuple[float, float]  # per eye-sample and axis (x, y): a single-sample spike
+    spike_shape: float  # spikes cluster in some trials: the rate per trial and eye is scaled by a
+    #                     gamma(shape, 1/shape) factor (negative-binomial counts, moment fit)
+    spike_q: tuple[float, ...]  # spike size (deg, absolute; the sign is random)
     lr_offset_sd_deg: tuple[float, float]  # left-minus-right constant offset per trial
     dropout_rate: float  # per second; length in samples from dropout_len_q
     dropout_len_q: tuple[float, ...]
@@ -158,6 +162,16 @@ def _fit_noise_structure(structure: np.ndarray, hz: float) -> tuple[tuple[float,
         for lst, v in zip((white, slow, ar, drift), fit.x):
             lst.append(float(v))
     return tuple(white), tuple(slow), tuple(ar), tuple(drift)
+
+
+def _fit_overdispersion(counts: np.ndarray) -> float:
+    """Gamma shape k of the per-unit rate multiplier from counts (n_i, exposure_i): Var = m + m^2 / k
+    (method of moments on counts rescaled to the mean exposure). Large k = evenly spread."""
+    n, e = counts[:, 0], counts[:, 1]
+    ok = e > 0
+    scaled = n[ok] * e[ok].mean() / e[ok]
+    m, v = scaled.mean(), scaled.var(ddof=1)
+    return float(np.clip(m**2 / (v - m), 0.05, 100.0)) if v > m and m > 0 else 100.0
 
 
 def fit_sim_params(shared_data: str | Path, geometry: ViewingGeometry | None = None) -> SimParams:
@@ -268,6 +282,9 @@ def fit_sim_params(shared_data: str | Path, geometry: ViewingGeometry | None = N
         noise_log_sd_trial=tuple(float(x) for x in np.sqrt(trial_var)),
         noise_log_sd_eye=tuple(float(x) for x in np.sqrt(eye_var)),
         noise_eye_corr=eye_corr,
+        spike_p=tuple(float(x) for x in r.spike_rate),
+        spike_shape=_fit_overdispersion(r.spike_counts),
+        spike_q=q(np.abs(r.spike_deg)),
         # robust: a couple of trials with a poor calibration of one eye would inflate a plain RMS
         lr_offset_sd_deg=tuple(float(x) for x in np.median(np.abs(r.lr_offset_deg), axis=0) / 0.6745),
         dropout_rate=drop.size / total_s,
@@ -319,6 +336,9 @@ DEFAULT_PARAMS = SimParams(
     noise_log_sd_trial=(0.276024, 0.478826),
     noise_log_sd_eye=(0.158793, 0.2114),
     noise_eye_corr=0.225577,
+    spike_p=(0.000314235, 0.00183304),
+    spike_shape=0.620869,
+    spike_q=(1.511, 1.5198, 1.5224, 1.5703, 1.5817, 1.5855, 1.5968, 1.6044, 1.6334, 1.6511, 1.6587, 1.6915, 1.7622, 1.7811, 1.9061, 1.9945, 2.0551, 2.0778, 2.1156, 2.1257, 2.305, 2.3151, 2.4918, 2.5171, 2.7519, 2.7544, 2.7556, 2.8743, 3.0043, 3.1874, 3.3148, 3.3388, 3.4158, 3.787, 4.2086, 18.1527, 18.781, 19.0189, 19.277, 19.8717, 20.9466),
     lr_offset_sd_deg=(0.249531, 0.400498),
     dropout_rate=0.474489,
     dropout_len_q=(1, 1, 1, 1.2, 1.6, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2.4, 2.8, 3, 3, 3, 3.8, 4.6, 5, 5, 5),

@@ -24,7 +24,8 @@ The model, per trial (one image, one seed):
    a constant tracker offset (option), and noise per axis (white plus a coloured AR(1) part; with the
    drift it reproduces the real noise's structure function, i.e. how far the signal wanders at each
    lag, which is what a velocity or dispersion detector reacts to) whose level varies between trials
-   and eyes and is partly correlated between the eyes. Then data loss: short dropouts, blinks (placed at saccades,
+   and eyes and is partly correlated between the eyes, plus single-sample spikes (one eye's sample
+   jumps 1.5-3 degrees and comes back, as real remote trackers do). Then data loss: short dropouts, blinks (placed at saccades,
    with the vertical excursion trackers show at a blink's edges), track loss, and single-eye losses.
    Samples are converted to normalised display coordinates for an image that fills the display
    (``ImageLayout.fit``) and are returned as :class:`gazesam.gaze.GazeSample`.
@@ -514,6 +515,7 @@ def simulate_gaze(
     rho = p.noise_eye_corr
     common_slow = r_noise.normal(size=(count + BURN_IN, 2))
     signals = []
+    spike_rate = np.array(p.spike_p) * r_noise.gamma(p.spike_shape, 1.0 / p.spike_shape)  # per trial
     for sign in (+1.0, -1.0):
         level = np.exp(trial_f + r_noise.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_eye)) * config.noise
         white = math.sqrt(rho) * common[:count] + math.sqrt(1.0 - rho) * r_noise.normal(size=(count, 2))
@@ -523,6 +525,9 @@ def simulate_gaze(
             phi = p.noise_slow_ar[a]
             slow = sps.lfilter([math.sqrt(1.0 - phi**2)], [1.0, -phi], innov[:, a])[BURN_IN:]
             noise[:, a] = level[a] * (p.noise_white_deg[a] * white[:, a] + p.noise_slow_deg[a] * slow)
+            spike = r_noise.random(count) < spike_rate[a]
+            size = _draw_q(r_noise, p.spike_q, int(spike.sum())) * r_noise.choice([-1.0, 1.0], int(spike.sum()))
+            noise[spike, a] += size * config.noise
         signals.append(eye + sign * lr / 2.0 + noise)
 
     # ---- data loss ----
