@@ -29,7 +29,7 @@ from gazesam.evaluation.gaze_stats import (  # noqa: E402
     summarize_raw,
     summarize_scanpath,
 )
-from gazesam.evaluation.simulate import SimConfig, simulate_gaze  # noqa: E402
+from gazesam.evaluation.simulate import parse_gaze_spec, simulate_gaze, with_seed  # noqa: E402
 
 
 def table(title: str, real: dict[str, str], sim: dict[str, str], real_name: str) -> str:
@@ -60,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
-    from gazesam.evaluation.simulate import parse_gaze_spec, with_seed
-
     base = parse_gaze_spec(args.spec)
     args.out.mkdir(parents=True, exist_ok=True)
     kvasir = load_kvasir_fixations(args.data / "kvasir-gaze")
@@ -90,8 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     # Another dataset without gaze: GrabCut (the 128 band is ignored by scoring, not by the simulator).
     grab = sorted((args.data / "grabcut" / "masks").glob("*.png"))
     if grab:
-        from gazesam.evaluation.gaze_data import FixationTrial  # noqa: F401 (documented type of fixation_trial)
-
         gsims = []
         for p in tqdm(grab, desc="grabcut", leave=False):
             tm = load_target_mask(p)

@@ -132,6 +132,9 @@ def test_fixations_and_events_are_consistent(target: TargetGeometry) -> None:
     assert events[1].duration_s == pytest.approx(f[0].duration_s) and events[1].t_start == pytest.approx(5.0 + f[0].start_s)
     table = g.fixation_trial()
     assert len(table) == len(f) and table.target is g.target
+    assert g.to_image(events[1].x, events[1].y) == pytest.approx((f[0].x, f[0].y))
+    assert g.to_image(0.0, 0.5) is None  # left of the image (it is centred with black bars)
+    assert g.to_image(float("nan"), 0.5) is None
 
 
 def test_samples_follow_the_scanpath(target: TargetGeometry) -> None:

@@ -207,7 +207,17 @@ class SimulatedGaze:
         return float(self.t[-1]) if self.t.size else 0.0
 
     def combined(self) -> np.ndarray:
+        """Binocular mean per sample (N, 2) in normalised display coordinates, NaN where no eye is valid."""
         return self.raw_trial().combined()
+
+    def to_image(self, x: float, y: float) -> tuple[float, float] | None:
+        """Normalised display point -> image pixel (x, y), or None off the image: the mapping a pipeline
+        needs (``GazePipeline.set_image(image, sim.to_image)``)."""
+        ix, iy = self.layout.display_to_image(x, y)
+        w, h = self.layout.image_size
+        if not (math.isfinite(float(ix)) and math.isfinite(float(iy))) or not (0 <= ix < w and 0 <= iy < h):
+            return None
+        return float(ix), float(iy)
 
     def raw_trial(self) -> RawTrial:
         """The samples as a :class:`RawTrial`, for ``gaze_stats.raw_stats``."""
