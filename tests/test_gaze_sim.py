@@ -126,7 +126,7 @@ def test_fixations_and_events_are_consistent(target: TargetGeometry) -> None:
     assert g.duration_s == pytest.approx(ends[-1], abs=2.0 / P.sampling_hz)
     events = g.fixation_events(t0=5.0)
     assert len(events) == 2 * len(f) and all(isinstance(e, FixationEvent) for e in events)
-    assert [e.kind for e in events[:2]] == ["start", "end"]
+    assert [e.kind for e in events[:2]] == ["start", "end"] and events[0].trial == "b"
     ex, ey = g.layout.display_to_image(events[1].x, events[1].y)
     assert (float(ex), float(ey)) == pytest.approx((f[0].x, f[0].y))
     assert events[1].duration_s == pytest.approx(f[0].duration_s) and events[1].t_start == pytest.approx(5.0 + f[0].start_s)

@@ -274,10 +274,9 @@ class SimulatedGaze:
             x, y = self.layout.image_to_display(f.x, f.y)
             ts = t0 + f.start_s
             n = max(int(round(f.duration_s * hz)), 1)
-            events.append(FixationEvent("start", ts, ts, float(x), float(y), 0.0, n_samples=1, fixation_id=i))
-            events.append(
-                FixationEvent("end", ts, ts + f.duration_s, float(x), float(y), f.duration_s, n_samples=n, fixation_id=i)
-            )
+            common = {"fixation_id": i, "trial": self.key}
+            events.append(FixationEvent("start", ts, ts, float(x), float(y), 0.0, n_samples=1, **common))
+            events.append(FixationEvent("end", ts, ts + f.duration_s, float(x), float(y), f.duration_s, n_samples=n, **common))
         return events
 
 
