@@ -252,9 +252,15 @@ def test_noise_option_scales_precision(target: TargetGeometry) -> None:
     assert np.all(step_deg > 0.2 * per_eye) and np.all(step_deg < 3 * per_eye)
 
 
-def test_other_sampling_rate(target: TargetGeometry) -> None:
-    g = simulate_gaze(target, "simulated:1:hz=60", key="h")
-    assert np.median(np.diff(g.t)) == pytest.approx(1 / 60, rel=1e-3)
+@pytest.mark.parametrize("hz", [10, 60, 1000])
+def test_other_sampling_rates(target: TargetGeometry, hz: int) -> None:
+    g = simulate_gaze(target, f"simulated:1:hz={hz},noise=0,loss=0", key="h")
+    assert np.median(np.diff(g.t)) == pytest.approx(1 / hz, rel=1e-3)
+    assert np.isfinite(g.combined()).all()  # every sample placed on the trajectory
+    c = g.combined()
+    ix, iy = g.layout.display_to_image(c[:, 0], c[:, 1])
+    w, h = g.layout.image_size
+    assert np.all((ix > -0.1 * w) & (ix < 1.1 * w) & (iy > -0.1 * h) & (iy < 1.1 * h))
 
 
 # ---- odd targets --------------------------------------------------------------------------------

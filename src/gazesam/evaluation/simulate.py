@@ -493,7 +493,8 @@ def simulate_gaze(
     bounds = np.searchsorted(t, np.r_[start_s, start_s + dur_s])
     f_lo = bounds[:n].copy()
     f_lo[0] = 0  # the first fixation is already under way when the trial starts
-    f_hi = bounds[n:]
+    f_hi = bounds[n:].copy()
+    f_hi[-1] = count  # the trial ends with the last fixation: every sample belongs somewhere
     step = np.sqrt(2.0 * np.array(p.drift_deg2_per_s) / hz)
     end_pos = np.empty((n, 2))
     start_pos = np.empty((n, 2))
