@@ -102,12 +102,14 @@ def table_gaze(root: Path, table_path: Path | None = None) -> GazeProvider:
 
 def simulated_gaze(spec: str) -> GazeProvider:
     """Gaze from the simulator (``simulated[:SEED[:options]]``): raw samples on the target."""
-    from gazesam.evaluation.simulate import parse_simulated_spec, simulate_for_eval
+    from gazesam.evaluation.simulate import parse_gaze_spec, simulate_gaze
 
-    options = parse_simulated_spec(spec)
+    config = parse_gaze_spec(spec)  # raises InputError on a malformed spec
 
     def provide(item: Item, truth: np.ndarray):
-        return simulate_for_eval(truth, options, key=item.name)
+        # Raw 300 Hz samples, so the pipeline's own fixation detector runs as it would live.
+        sim = simulate_gaze(truth, config, key=item.name)
+        return sim.samples(), sim.to_image
 
     provide.description = spec  # type: ignore[attr-defined]
     return provide

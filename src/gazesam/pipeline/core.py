@@ -81,6 +81,7 @@ class GazePipeline:
         self._image: np.ndarray | None = None
         self._to_image: ToImage | None = None
         self._embedding: Any = None
+        self._memo: dict = {}
         self._pending = False
         self._pending_gaze_t = math.nan
         self._needs_encode = False
@@ -102,6 +103,7 @@ class GazePipeline:
             size = self._image.shape[:2]
             self._to_image = to_image or normalised_to_image(size)
             self._embedding = None
+            self._memo = {}
             self._needs_encode = True
             self.policy.reset((int(size[0]), int(size[1])))
             self.detector.reset()
@@ -197,7 +199,8 @@ class GazePipeline:
             state = self.policy.snapshot()
             embedding = self._embedding
             image = self._image
-        decoder = EngineDecoder(self.predictor, embedding)
+            memo = self._memo
+        decoder = EngineDecoder(self.predictor, embedding, memo)
         decision = self.policy.decide(state, decoder)
         if decision is None:
             return None
