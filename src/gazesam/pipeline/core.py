@@ -89,6 +89,7 @@ class GazePipeline:
         self._running = False
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._busy = False
         self.last_update: MaskUpdate | None = None
         self.errors: list[str] = []
 
@@ -249,6 +250,8 @@ class GazePipeline:
                     return
                 needs_encode = self._needs_encode
             try:
+                with self._lock:
+                    self._busy = True
                 if needs_encode:
                     self.encode_now()
                 else:
@@ -260,6 +263,21 @@ class GazePipeline:
                     self._pending = False
                     if needs_encode:
                         self._needs_encode = False
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the worker has nothing to do (tests, clean shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._busy or self._needs_encode or (self._pending and self._embedding is not None):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._running:
+                    return False
+                self._wake.wait(min(left, 0.1))
+            return True
 
     # -- replay / evaluation ------------------------------------------------------------------------------
     def run_sync(self, events: Iterable[GazeSample | FixationEvent]) -> list[MaskUpdate]:
