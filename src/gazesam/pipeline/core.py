@@ -280,21 +280,35 @@ class GazePipeline:
             return True
 
     # -- replay / evaluation ------------------------------------------------------------------------------
-    def run_sync(self, events: Iterable[GazeSample | FixationEvent]) -> list[MaskUpdate]:
-        """Feed a recording in order on this thread; decide after every event that asks. Deterministic."""
+    def run_sync(self, events: Iterable[GazeSample | FixationEvent], min_interval_s: float = 0.0) -> list[MaskUpdate]:
+        """Feed a recording in order on this thread and decide when the policy asks. Deterministic.
+
+        ``min_interval_s`` models an engine that cannot answer every 3 ms sample: a request is decided
+        only once gaze time has advanced that much since the last decision (the newest state wins, as
+        live), and any request still pending at the end is decided then.
+        """
         self.encode_now()
         updates: list[MaskUpdate] = []
+        last_t = -math.inf
+
+        def decide(t: float, force: bool = False) -> None:
+            nonlocal last_t
+            if not force and t - last_t < min_interval_s:
+                return
+            u = self._decide_once()
+            if u is not None:
+                updates.append(u)
+                last_t = t
+
         for ev in events:
             if isinstance(ev, FixationEvent):
                 self.submit_fixation(ev)
             else:
                 self.submit_sample(ev)
-            u = self._decide_once()
-            if u is not None:
-                updates.append(u)
-        for ev in self.detector.flush():
+            decide(ev.t)
+        with self._lock:
+            flushed = self.detector.flush()
+        for ev in flushed:
             self.submit_fixation(ev)
-            u = self._decide_once()
-            if u is not None:
-                updates.append(u)
+        decide(math.inf, force=True)
         return updates

@@ -88,7 +88,9 @@ def replay(predictor: Any, policy: Any, image: np.ndarray, gaze: GazeInput,
 
     pipe = GazePipeline(predictor, policy)
     pipe.set_image(image, gaze.to_image)
-    updates = pipe.run_sync(gaze.events)
+    from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
+
+    updates = pipe.run_sync(gaze.events, SAMPLE_POLICY_INTERVAL_S if policy.uses_samples else 0.0)
     trace = []
     for u in updates:
         row = {"seq": u.seq, "gaze_t": round(u.gaze_t, 4), "target_id": u.target_id,

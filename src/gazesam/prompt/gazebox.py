@@ -41,6 +41,7 @@ from gazesam.prompt.base import Decision, Decoder, ImageFixation, Prompt, Prompt
 @dataclass(frozen=True)
 class GazeBoxParams:
     scales: tuple[float, ...] = (0.03, 0.045, 0.065, 0.095, 0.14, 0.2, 0.3, 0.45)  # half-side / longest side
+    refine_top: int = 4  # only the best first-pass candidates are redrawn and decoded again
     p_on: float = 0.75  # share of fixations on the target (real kvasir-gaze: 0.78)
     w_likelihood: float = 1.0
     w_iou: float = 1.0
@@ -210,8 +211,12 @@ class GazeBoxPolicy(PromptPolicy):
         cx = round(weighted_median(np.asarray(s.xs), ws) / g) * g
         cy = round(weighted_median(np.asarray(s.ys), ws) / g) * g
         boxes = self.candidate_boxes(cx, cy)
-        masks, _, _ = decode.batch_boxes(boxes)
-        tight = [tight_box(m) or tuple(b) for m, b in zip(masks, boxes)]
+        masks, ious1, _ = decode.batch_boxes(boxes)
+        # First pass: likelihood + predicted IoU (consistency 1 for all), then redraw only the best few.
+        first = self.score(masks, masks, ious1, s)
+        top = np.sort(np.argsort(-first, kind="stable")[: self.p.refine_top])
+        masks = masks[top]
+        tight = [tight_box(m) or tuple(b) for m, b in zip(masks, boxes[top])]
         redrawn = np.round(np.asarray([self._margin(b) for b in tight]))
         refined, ious2, logits2 = decode.batch_boxes(redrawn)
         scores = self.score(masks, refined, ious2, s)
@@ -227,7 +232,7 @@ class GazeBoxPolicy(PromptPolicy):
             stable = all(iou(history[-1], h) >= self.p.stable_iou for h in history[:-1])
         return Decision(Prompt(box=tuple(float(v) for v in box)), mask, pred_iou, s.target_id,
                         s.t0, s.t, stable, logits,
-                        info={"score": score, "scale": self.p.scales[k], "center": (cx, cy)})
+                        info={"score": score, "scale": self.p.scales[int(top[k])], "center": (cx, cy)})
 
     def _margin(self, b) -> tuple[float, float, float, float]:
         h, w = self.image_size
