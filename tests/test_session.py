@@ -305,29 +305,30 @@ def _volume_session(path: Path, out: Path) -> Session:
     import SimpleITK as sitk
 
     img = sitk.ReadImage(str(path))
-    ref = DocumentRef.for_volume(path, sitk.GetArrayFromImage(img).shape, spacing=img.GetSpacing(),
-                                 origin=img.GetOrigin(), direction=img.GetDirection())
+    ref = DocumentRef.for_volume(path, img.GetSize(), spacing=img.GetSpacing(), origin=img.GetOrigin(),
+                                 direction=img.GetDirection())
     return Session(ref, session_dir=out)
 
 
 def test_volume_slices_on_every_axis_and_nifti_on_the_input_grid(volume_file: Path, tmp_path: Path) -> None:
     import SimpleITK as sitk
 
-    s = _volume_session(volume_file, tmp_path / "vs")
-    assert s.plane_shape(Plane(0, 2)) == (10, 12)
-    assert s.plane_shape(Plane(1, 3)) == (6, 12)
-    assert s.plane_shape(Plane(2, 4)) == (6, 10)
-    s.accept(disk((10, 12), 5, 6, 3), Plane(0, 2))
-    s.accept(np.ones((6, 12), bool), Plane(1, 0), label=s.add_label("row").value)
-    cube = np.zeros((6, 10, 12), bool)
-    cube[4:6, 6:9, 8:11] = True
+    s = _volume_session(volume_file, tmp_path / "vs")  # size (i, j, k) = (12, 10, 6)
+    assert s.document.shape == (12, 10, 6)
+    assert s.plane_shape(Plane(2, 2)) == (12, 10)
+    assert s.plane_shape(Plane(1, 3)) == (12, 6)
+    assert s.plane_shape(Plane(0, 4)) == (10, 6)
+    s.accept(disk((12, 10), 6, 5, 3), Plane(2, 2))
+    s.accept(np.ones((12, 6), bool), Plane(1, 0), label=s.add_label("row").value)
+    cube = np.zeros((12, 10, 6), bool)
+    cube[8:11, 6:9, 4:6] = True
     s.accept(cube, label=s.add_label("propagated").value, source="propagation")
     assert s.annotations[-1].scope == "volume" and s.annotations[0].scope == "slice"
     assert np.all(s.label_map[:, 0, :] == 2)
     assert np.all(s.label_map[cube] == 3)
-    assert s.label_map[2, 5, 6] == 1
+    assert s.label_map[6, 5, 2] == 1
     with pytest.raises(InputError, match="outside the volume"):
-        s.accept(np.ones((10, 12), bool), Plane(0, 6))
+        s.accept(np.ones((12, 10), bool), Plane(2, 6))
 
     s.save()
     out = sitk.ReadImage(str(s.session_dir / "labels.nii.gz"))
@@ -336,13 +337,14 @@ def test_volume_slices_on_every_axis_and_nifti_on_the_input_grid(volume_file: Pa
     np.testing.assert_allclose(out.GetSpacing(), ref.GetSpacing())
     np.testing.assert_allclose(out.GetOrigin(), ref.GetOrigin())
     np.testing.assert_allclose(out.GetDirection(), ref.GetDirection())
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(out), s.label_map)
+    assert out.GetPixel(6, 5, 2) == 1 and out.GetPixel(9, 7, 5) == 3 and out.GetPixel(3, 0, 1) == 2
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out).transpose(2, 1, 0), s.label_map)
     per_label = sitk.GetArrayFromImage(sitk.ReadImage(str(s.session_dir / "masks" / "label-003-propagated.nii.gz")))
-    np.testing.assert_array_equal(per_label.astype(bool), cube)
+    np.testing.assert_array_equal(per_label.transpose(2, 1, 0).astype(bool), cube)
 
     back = load_session(s.session_dir)
     np.testing.assert_array_equal(back.label_map, s.label_map)
-    assert back.annotations[0].plane == Plane(0, 2)
+    assert back.annotations[0].plane == Plane(2, 2)
     back.undo()  # history is not part of the file: nothing to undo after a reopen
     np.testing.assert_array_equal(back.label_map, s.label_map)
 
@@ -354,15 +356,16 @@ def test_real_volume_label_export_matches_the_brats_grid(shared_data: Path, tmp_
     path = shared_data / "brats-flair" / "image.nii.gz"
     s = _volume_session(path, tmp_path / "brats")
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "brats-flair" / "label.nii.gz"))) > 0
-    z = int(np.argmax(truth.sum(axis=(1, 2))))
-    s.accept(truth[z], Plane(0, z), target_t0=0.0, accept_t=1.5)
+    truth = truth.transpose(2, 1, 0)  # (i, j, k)
+    k = int(np.argmax(truth.sum(axis=(0, 1))))
+    s.accept(truth[:, :, k], Plane(2, k), target_t0=0.0, accept_t=1.5)
     s.save()
     out = sitk.ReadImage(str(s.session_dir / "labels.nii.gz"))
     ref = sitk.ReadImage(str(path))
     assert out.GetSize() == ref.GetSize()
     np.testing.assert_allclose(out.GetDirection(), ref.GetDirection())
     np.testing.assert_allclose(out.GetOrigin(), ref.GetOrigin())
-    np.testing.assert_array_equal(sitk.GetArrayFromImage(out)[z] > 0, truth[z])
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out)[k].T > 0, truth[:, :, k])
 
 
 # ---- autosave and recovery --------------------------------------------------------------------------

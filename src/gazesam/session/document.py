@@ -57,9 +57,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 class DocumentRef:
     """The annotated file.
 
-    ``shape`` is the label grid: (H, W) for an image, and for a volume the array order SimpleITK returns
-    (Z, Y, X), i.e. the input's own voxel grid, never a reoriented one, so exported labels overlay the
-    input in any viewer. ``grid`` holds SimpleITK-order spacing/origin/direction for volumes.
+    ``shape`` is the label grid: (H, W) for an image, and for a volume SimpleITK's index order
+    (nx, ny, nz) = ``GetSize()``, the input's own voxel grid and never a reoriented one (the convention of
+    ``gazesam.volume``: ``array[i, j, k]``), so exported labels overlay the input in any viewer. ``grid``
+    holds SimpleITK's spacing/origin/direction for volumes.
     """
 
     kind: DocumentKind
@@ -97,7 +98,7 @@ class DocumentRef:
     def for_volume(
         cls,
         path: str | os.PathLike,
-        shape_zyx: tuple[int, int, int],
+        size_xyz: tuple[int, int, int],
         *,
         spacing: tuple[float, ...] | None = None,
         origin: tuple[float, ...] | None = None,
@@ -112,7 +113,7 @@ class DocumentRef:
                 "origin": [float(v) for v in (origin or (0.0, 0.0, 0.0))],
                 "direction": [float(v) for v in (direction or (1, 0, 0, 0, 1, 0, 0, 0, 1))],
             }
-        return cls("volume", str(p), tuple(shape_zyx), file_sha256(p) if hash_file and p.exists() else None, grid)
+        return cls("volume", str(p), tuple(size_xyz), file_sha256(p) if hash_file and p.exists() else None, grid)
 
     def to_json(self, session_dir: Path | None = None) -> dict:
         d = {"kind": self.kind, "path": self.path, "shape": list(self.shape), "sha256": self.sha256}

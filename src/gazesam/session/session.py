@@ -32,10 +32,11 @@ def now_iso() -> str:
 
 @dataclass(frozen=True)
 class Plane:
-    """Where a 2D mask lives inside a volume: ``index`` along array ``axis`` of the (Z, Y, X) label grid.
+    """Where a 2D mask lives inside a volume: ``index`` along index ``axis`` of the (i, j, k) label grid.
 
-    For a 2D image the plane is ``None``. Masks for a plane are in the plane's own array order: the grid
-    with ``axis`` removed (e.g. axis 0 -> (Y, X)); the app turns its displayed orientation into that.
+    For a 2D image the plane is ``None``. Masks for a plane are in the plane's index order: the grid with
+    ``axis`` removed, remaining axes in increasing order (e.g. axis 2 -> (nx, ny)), which is what
+    ``gazesam.volume.orientation.SliceView.to_index_plane`` returns for a displayed slice.
     """
 
     axis: int
@@ -134,7 +135,13 @@ class Session:
             label_map = np.zeros(document.shape, dtype=np.uint16)
         elif tuple(label_map.shape) != document.shape:
             raise InputError(f"label map shape {label_map.shape} does not match the {document.kind}'s {document.shape}")
-        self._label_map = np.ascontiguousarray(label_map, dtype=np.uint16)
+        if document.kind == "volume":
+            # index-ordered (i, j, k) view of a C-contiguous (k, j, i) buffer: SimpleITK's numpy layout,
+            # so writing NIfTI needs no reshuffle and axial slices stay contiguous
+            buffer = np.ascontiguousarray(np.asarray(label_map).transpose(2, 1, 0), dtype=np.uint16)
+            self._label_map = buffer.transpose(2, 1, 0)
+        else:
+            self._label_map = np.ascontiguousarray(label_map, dtype=np.uint16)
         self._annotations: list[Annotation] = []
         self.events: list[dict] = []
         self.settings: dict = dict(settings or {})
@@ -377,7 +384,7 @@ class Session:
 
     def snapshot(self) -> "SessionSnapshot":
         """A frozen copy for writing on another thread while the annotator carries on."""
-        return SessionSnapshot(self.to_json(self.session_dir), self._label_map.copy(), self.session_dir)
+        return SessionSnapshot(self.to_json(self.session_dir), self._label_map.copy(order="K"), self.session_dir)
 
     def save(self, session_dir: str | Path | None = None) -> Path:
         """Write the session folder (session.json + masks); returns the session.json path."""

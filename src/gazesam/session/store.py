@@ -55,10 +55,10 @@ def _write_png(array: np.ndarray, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _write_nifti(array_zyx: np.ndarray, grid: dict | None, path: Path) -> None:
+def _write_nifti(array_ijk: np.ndarray, grid: dict | None, path: Path) -> None:
     import SimpleITK as sitk
 
-    image = sitk.GetImageFromArray(array_zyx)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array_ijk.transpose(2, 1, 0)))
     if grid:
         image.SetSpacing(tuple(grid["spacing"]))
         image.SetOrigin(tuple(grid["origin"]))
@@ -158,7 +158,7 @@ def load_session(path: str | Path, *, verify: bool = True) -> Session:
         if name.endswith(".nii.gz") or name.endswith(".nii"):
             import SimpleITK as sitk
 
-            label_map = sitk.GetArrayFromImage(sitk.ReadImage(str(label_path)))
+            label_map = sitk.GetArrayFromImage(sitk.ReadImage(str(label_path))).transpose(2, 1, 0)
         else:
             from PIL import Image
 
