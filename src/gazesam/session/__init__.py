@@ -3,6 +3,7 @@
 Free of Qt: the desktop app, the CLI and tests all drive the same :class:`Session`.
 """
 
+from gazesam.session.annotator import Annotator, Candidate, CorrectionRequest, ImageCanvas
 from gazesam.session.document import DocumentRef, file_sha256, guess_kind, load_image
 from gazesam.session.labels import PALETTE, Label, LabelSet
 from gazesam.session.recovery import RecoveryEntry, RecoveryRegistry
@@ -12,6 +13,10 @@ from gazesam.session.store import Autosaver, load_session, write_overlay, write_
 __all__ = [
     "PALETTE",
     "Annotation",
+    "Annotator",
+    "Candidate",
+    "CorrectionRequest",
+    "ImageCanvas",
     "Autosaver",
     "DocumentRef",
     "Label",
