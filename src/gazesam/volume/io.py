@@ -1,0 +1,310 @@
+"""Read 3D medical volumes with their geometry (spacing, origin, direction) through SimpleITK.
+
+Why keep the SimpleITK image around: a label volume is only useful to a radiologist if it lands on
+exactly the input's grid, voxel for voxel, and the safest way to guarantee that is to copy the
+geometry (and, for DICOM, the frame of reference) straight from the image we read instead of
+re-deriving it. So :class:`Volume` carries a 1-voxel reference image holding the input's spacing, origin,
+direction and metadata besides the voxel array (a full copy would double memory on big CTs; a numpy
+*view* of the SimpleITK buffer would dangle once the image is freed).
+
+Supported inputs: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd) and DICOM series
+(a folder, or one file of the series). Anything SimpleITK reads as a scalar 3D image works; 2D, 4D,
+empty, multi-component (RGB/vector) and unreadable inputs raise :class:`~gazesam.errors.InputError`
+with what to do about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from gazesam.errors import InputError
+
+# Suffixes SimpleITK reads as single-file 3D images. Checked only to give better error messages; the
+# actual decision is SimpleITK's.
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
+
+_NUMERIC_IDS = {
+    sitk.sitkUInt8, sitk.sitkInt8, sitk.sitkUInt16, sitk.sitkInt16, sitk.sitkUInt32, sitk.sitkInt32,
+    sitk.sitkUInt64, sitk.sitkInt64, sitk.sitkFloat32, sitk.sitkFloat64,
+}
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """One DICOM series found in a folder (what a user picks from when there are several)."""
+
+    uid: str
+    files: tuple[str, ...]
+    description: str = ""
+    modality: str = ""
+
+    def label(self) -> str:
+        desc = f" '{self.description}'" if self.description else ""
+        mod = f" {self.modality}" if self.modality else ""
+        return f"{self.uid}{mod}{desc} ({len(self.files)} files)"
+
+
+@dataclass
+class Volume:
+    """A scalar 3D volume on its physical grid.
+
+    ``array`` is indexed in SimpleITK index order: ``array[i, j, k]`` is the voxel at index (i, j, k),
+    i.e. x = first index, y = second, z = third. It is a transposed view of a C-contiguous (k, j, i)
+    buffer (SimpleITK's numpy layout), so axial slices ``array[:, :, k]`` stay cheap and nothing is
+    copied. ``spacing``/``origin``/``direction`` are SimpleITK's (LPS physical space, mm); ``direction``
+    is the 3x3 matrix whose *columns* are the directions of the index axes.
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: np.ndarray
+    reference: sitk.Image = field(repr=False)  # 1 voxel: geometry + metadata of the input
+    source: str = ""
+    source_format: str = "nifti"  # nifti | nrrd | mha | mhd | dicom | memory
+    modality: str = ""  # DICOM Modality when known ("CT", "MR", ...), else ""
+    dicom_tags: dict[str, str] = field(default_factory=dict, repr=False)
+    _hash: str | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Size in SimpleITK index order (nx, ny, nz), as ``sitk.Image.GetSize()``."""
+        return tuple(int(s) for s in self.array.shape)  # type: ignore[return-value]
+
+    def content_hash(self) -> str:
+        """Hash of voxels and geometry; keys the disk embedding cache so a changed file is never
+        served stale embeddings, and the same data under another name reuses them."""
+        if self._hash is None:
+            h = hashlib.blake2b(digest_size=16)
+            buf = np.ascontiguousarray(self.array.transpose(2, 1, 0))
+            h.update(str(buf.dtype).encode())
+            h.update(np.asarray(self.shape, dtype=np.int64).tobytes())
+            h.update(np.asarray(self.spacing + self.origin, dtype=np.float64).tobytes())
+            h.update(np.asarray(self.direction, dtype=np.float64).tobytes())
+            h.update(memoryview(buf).cast("B"))
+            self._hash = h.hexdigest()
+        return self._hash
+
+    def index_to_physical(self, index: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """Continuous voxel index (i, j, k) -> LPS point in mm: origin + D @ diag(spacing) @ index."""
+        idx = np.asarray(index, dtype=np.float64)
+        m = self.direction @ np.diag(self.spacing)
+        return np.asarray(self.origin) + idx @ m.T
+
+    def physical_to_index(self, point: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+        """LPS point in mm -> continuous voxel index (inverse of :meth:`index_to_physical`)."""
+        p = np.asarray(point, dtype=np.float64) - np.asarray(self.origin)
+        m = self.direction @ np.diag(self.spacing)
+        return p @ np.linalg.inv(m).T
+
+    def contains_index(self, index: tuple[int, ...]) -> bool:
+        return len(index) == 3 and all(0 <= int(v) < n for v, n in zip(index, self.shape))
+
+
+def volume_from_image(image: sitk.Image, source: str = "", source_format: str = "memory",
+                      modality: str = "", dicom_tags: dict[str, str] | None = None) -> Volume:
+    """Validate a SimpleITK image and wrap it as a :class:`Volume` (no voxel copy)."""
+    where = f" in {source}" if source else ""
+    dim = image.GetDimension()
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(
+            f"the image{where} has {image.GetNumberOfComponentsPerPixel()} components per voxel "
+            f"({image.GetPixelIDTypeAsString()}); gazesam segments scalar (greyscale) volumes - "
+            "convert it to a single channel first"
+        )
+    if image.GetPixelID() not in _NUMERIC_IDS:
+        raise InputError(
+            f"the image{where} has non-numeric voxels ({image.GetPixelIDTypeAsString()}); "
+            "expected an integer or floating-point scalar volume"
+        )
+    size = image.GetSize()
+    if dim == 4:
+        raise InputError(
+            f"the image{where} is 4D (size {size}); gazesam segments one 3D volume - extract a single "
+            "time point / channel first (e.g. with SimpleITK's image[:, :, :, t])"
+        )
+    if dim != 3:
+        raise InputError(
+            f"the image{where} is {dim}D (size {size}); a 3D volume is needed (for 2D images use "
+            "`gazesam segment`)"
+        )
+    if min(size) == 0:
+        raise InputError(f"the image{where} is empty (size {size})")
+    array = sitk.GetArrayFromImage(image)  # (k, j, i), C-contiguous, owns its memory
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InputError(f"the image{where} contains NaN or infinite voxels; clean it first")
+    reference = sitk.Image([1, 1, 1], sitk.sitkUInt8)
+    reference.SetSpacing(image.GetSpacing())
+    reference.SetOrigin(image.GetOrigin())
+    reference.SetDirection(image.GetDirection())
+    # Metadata such as NIfTI qform/sform codes lives on the image dict and is what writers use; keep it.
+    for key in image.GetMetaDataKeys():
+        try:
+            reference.SetMetaData(key, image.GetMetaData(key))
+        except RuntimeError:  # pragma: no cover - non-string metadata
+            pass
+    return Volume(
+        array=array.transpose(2, 1, 0),
+        spacing=tuple(float(s) for s in image.GetSpacing()),  # type: ignore[arg-type]
+        origin=tuple(float(o) for o in image.GetOrigin()),  # type: ignore[arg-type]
+        direction=np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3),
+        reference=reference,
+        source=source,
+        source_format=source_format,
+        modality=modality,
+        dicom_tags=dict(dicom_tags or {}),
+    )
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        return "nifti"
+    if name.endswith((".nrrd", ".nhdr")):
+        return "nrrd"
+    if name.endswith(".mha"):
+        return "mha"
+    if name.endswith(".mhd"):
+        return "mhd"
+    if name.endswith(".dcm"):
+        return "dicom"
+    return "unknown"
+
+
+def list_dicom_series(folder: str | Path) -> list[DicomSeries]:
+    """All DICOM series directly in ``folder`` (not recursive), with description and modality."""
+    folder = Path(folder)
+    reader = sitk.ImageSeriesReader()
+    try:
+        uids = reader.GetGDCMSeriesIDs(str(folder))
+    except RuntimeError as exc:  # pragma: no cover - GDCM I/O failure
+        raise InputError(f"cannot scan {folder} for DICOM series: {exc}") from exc
+    series = []
+    for uid in uids:
+        files = tuple(reader.GetGDCMSeriesFileNames(str(folder), uid))
+        desc = modality = ""
+        if files:
+            try:
+                fr = sitk.ImageFileReader()
+                fr.SetFileName(files[0])
+                fr.ReadImageInformation()
+                if fr.HasMetaDataKey("0008|103e"):
+                    desc = fr.GetMetaData("0008|103e").strip()
+                if fr.HasMetaDataKey("0008|0060"):
+                    modality = fr.GetMetaData("0008|0060").strip()
+            except RuntimeError:
+                pass
+        series.append(DicomSeries(uid=uid, files=files, description=desc, modality=modality))
+    return series
+
+
+def _choose_series(folder: Path, series: str | int | None) -> DicomSeries:
+    found = list_dicom_series(folder)
+    if not found:
+        raise InputError(f"{folder} contains no DICOM series (no readable .dcm files directly in it)")
+    listing = "; ".join(f"[{i}] {s.label()}" for i, s in enumerate(found))
+    if series is None:
+        if len(found) > 1:
+            raise InputError(
+                f"{folder} holds {len(found)} DICOM series; choose one with --series INDEX or UID: {listing}"
+            )
+        return found[0]
+    if isinstance(series, int) or (isinstance(series, str) and series.isdigit() and len(series) < 6):
+        i = int(series)
+        if not 0 <= i < len(found):
+            raise InputError(f"--series {i} is out of range; {folder} holds: {listing}")
+        return found[i]
+    for s in found:
+        if s.uid == series:
+            return s
+    raise InputError(f"series '{series}' is not in {folder}; it holds: {listing}")
+
+
+_KEPT_DICOM_TAGS = ("0008|0060", "0020|000d", "0020|0052", "0010|0010", "0010|0020", "0008|0020",
+                    "0008|103e", "0008|0016")
+
+
+def read_dicom_series(folder: str | Path, series: str | int | None = None) -> Volume:
+    """Read one DICOM series from a folder; with several series, ``series`` (index or UID) picks one."""
+    folder = Path(folder)
+    chosen = _choose_series(folder, series)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(list(chosen.files))
+    reader.MetaDataDictionaryArrayUpdateOn()
+    reader.LoadPrivateTagsOff()
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise InputError(f"cannot read DICOM series {chosen.uid} in {folder}: {_first_line(exc)}") from exc
+    if image.GetDimension() == 3 and image.GetSize()[2] == 1 and len(chosen.files) == 1:
+        raise InputError(
+            f"DICOM series {chosen.uid} in {folder} has a single slice; a 3D volume needs a series of slices"
+        )
+    tags = {}
+    for key in _KEPT_DICOM_TAGS:
+        try:
+            if reader.HasMetaDataKey(0, key):
+                tags[key] = reader.GetMetaData(0, key).strip()
+        except RuntimeError:  # pragma: no cover
+            pass
+    return volume_from_image(image, source=str(folder), source_format="dicom",
+                             modality=tags.get("0008|0060", ""), dicom_tags=tags)
+
+
+def read_volume(path: str | Path, series: str | int | None = None) -> Volume:
+    """Read a volume from a file or DICOM folder, keeping its geometry.
+
+    ``series`` only matters for DICOM folders that hold more than one series.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"{path} does not exist")
+    if path.is_dir():
+        return read_dicom_series(path, series)
+    fmt = _format_of(path)
+    if fmt == "dicom":
+        # One file of a series: read the whole series it belongs to.
+        folder = path.parent
+        found = list_dicom_series(folder)
+        for i, s in enumerate(found):
+            if str(path.resolve()) in {str(Path(f).resolve()) for f in s.files}:
+                return read_dicom_series(folder, i if series is None else series)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is an empty file")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise InputError(
+            f"cannot read {path}: {_first_line(exc)} (supported: NIfTI, NRRD, MHA/MHD, DICOM series folder)"
+        ) from exc
+    if reader.GetDimension() == 4:
+        raise InputError(
+            f"{path} is 4D (size {reader.GetSize()}); gazesam segments one 3D volume - extract a single "
+            "time point / channel first (e.g. with SimpleITK's image[:, :, :, t])"
+        )
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise InputError(f"cannot read {path}: {_first_line(exc)}") from exc
+    modality = ""
+    if fmt == "unknown":
+        fmt = {"NiftiImageIO": "nifti", "NrrdImageIO": "nrrd", "MetaImageIO": "mha",
+               "GDCMImageIO": "dicom"}.get(reader.GetImageIO(), "nifti")
+    if fmt == "dicom":
+        for key in ("0008|0060",):
+            if image.HasMetaDataKey(key):
+                modality = image.GetMetaData(key).strip()
+    return volume_from_image(image, source=str(path), source_format=fmt, modality=modality)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # ITK messages start with a file/line banner; the last non-empty line is the human part.
+    return lines[-1] if lines else exc.__class__.__name__
