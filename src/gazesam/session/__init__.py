@@ -3,7 +3,8 @@
 Free of Qt: the desktop app, the CLI and tests all drive the same :class:`Session`.
 """
 
-from gazesam.session.annotator import Annotator, Candidate, CorrectionRequest, ImageCanvas
+from gazesam.session.annotator import Annotator, Candidate, CorrectionRequest
+from gazesam.session.canvas import ImageCanvas, VolumeCanvas
 from gazesam.session.document import DocumentRef, file_sha256, guess_kind, load_image
 from gazesam.session.labels import PALETTE, Label, LabelSet
 from gazesam.session.recovery import RecoveryEntry, RecoveryRegistry
@@ -26,6 +27,7 @@ __all__ = [
     "RecoveryRegistry",
     "Session",
     "SessionSnapshot",
+    "VolumeCanvas",
     "file_sha256",
     "guess_kind",
     "load_image",

@@ -25,6 +25,7 @@ from typing import Any, Callable, Hashable, Protocol
 import numpy as np
 
 from gazesam.errors import InputError
+from gazesam.session.canvas import ImageCanvas, VolumeCanvas
 from gazesam.session.session import Annotation, Plane, Session
 
 
@@ -37,20 +38,6 @@ class Canvas(Protocol):
     def to_session(self, mask: np.ndarray) -> tuple[np.ndarray, Plane | None]: ...
 
     def labels(self, session: Session) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class ImageCanvas:
-    """A 2D image: display pixels are session pixels."""
-
-    image: np.ndarray
-    key: Hashable = "image"
-
-    def to_session(self, mask: np.ndarray) -> tuple[np.ndarray, Plane | None]:
-        return mask, None
-
-    def labels(self, session: Session) -> np.ndarray:
-        return session.plane_labels(None)
 
 
 @dataclass(frozen=True)
@@ -312,4 +299,4 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-__all__ = ["Annotator", "Candidate", "Canvas", "CorrectionRequest", "ImageCanvas"]
+__all__ = ["Annotator", "Candidate", "Canvas", "CorrectionRequest", "ImageCanvas", "VolumeCanvas"]
