@@ -183,6 +183,7 @@ def test_image_session_round_trips_through_its_folder(image_session: Session, im
     s.accept(disk(shape, 30, 45, 6), source="mouse", prompt={"points": [[45, 30]], "labels": [1]})
     s.update_settings(window=[40, 400], zoom=2.0, source="mouse")
     s.add_validation({"accuracy_deg": 0.7, "offset": [0.01, -0.02]})
+    assert s.new_recording_name() == "gaze.tsv"
     path = s.save()
 
     root = path.parent
@@ -210,6 +211,8 @@ def test_image_session_round_trips_through_its_folder(image_session: Session, im
     assert back.annotations[0].time_to_accept_s == pytest.approx(2.0)
     assert back.validation[0]["accuracy_deg"] == 0.7
     assert not back.dirty
+    assert back.recordings == ["gaze.tsv"]
+    assert back.new_recording_name() == "gaze-002.tsv"
     # ids keep counting after a reopen
     assert back.accept(disk(shape, 5, 5, 3)).id == 3
 

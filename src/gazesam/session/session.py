@@ -146,7 +146,7 @@ class Session:
         self.events: list[dict] = []
         self.settings: dict = dict(settings or {})
         self.validation: list[dict] = []
-        self.recording: str | None = None
+        self.recordings: list[str] = []  # gaze logs, relative to the session folder, one per app run
         self.session_dir: Path | None = Path(session_dir) if session_dir is not None else None
         self.overwrite = overwrite
         self.created = now_iso()
@@ -345,6 +345,19 @@ class Session:
         self._event("validation", **{k: v for k, v in result.items() if k in ("accuracy_deg", "offset")})
         self._changed("settings")
 
+    def new_recording_name(self) -> str:
+        """A fresh gaze log name: every run of the app keeps its own file (a reopened session never
+        overwrites the gaze of an earlier run)."""
+        taken = set(self.recordings)
+        if self.session_dir is not None:
+            taken |= {p.name for p in Path(self.session_dir).glob("gaze*.tsv")}
+        name, n = "gaze.tsv", 1
+        while name in taken:
+            n += 1
+            name = f"gaze-{n:03d}.tsv"
+        self.recordings.append(name)
+        return name
+
     # ---- efficiency ----------------------------------------------------------------------------
     def efficiency(self) -> dict:
         """Summary of time from first fixation to acceptance over the accepted masks that have one."""
@@ -379,7 +392,7 @@ class Session:
             "events": list(self.events),
             "settings": dict(self.settings),
             "validation": list(self.validation),
-            "recording": self.recording,
+            "recordings": list(self.recordings),
         }
 
     def snapshot(self) -> "SessionSnapshot":
@@ -421,7 +434,7 @@ class Session:
         s._next_id = int(data.get("next_id", max((a.id for a in s._annotations), default=0) + 1))
         s.events = list(data.get("events", []))
         s.validation = list(data.get("validation", []))
-        s.recording = data.get("recording")
+        s.recordings = list(data.get("recordings", []))
         s.created = data.get("created", s.created)
         return s
 
