@@ -74,5 +74,6 @@ def help_rows() -> list[tuple[str, str, str]]:
 def markdown_table() -> str:
     """The key table as Markdown (docs/app.md is checked against it in the tests)."""
     lines = ["| group | keys | what it does |", "|---|---|---|"]
-    lines += [f"| {g} | {k.replace('|', '\\|')} | {t} |" for g, k, t in help_rows()]
+    bar = "\\|"
+    lines += [f"| {g} | {k.replace('|', bar)} | {t} |" for g, k, t in help_rows()]
     return "\n".join(lines)
