@@ -1,0 +1,165 @@
+"""ONNX Runtime: the default runtime. The encoder and decoder are exported once from the PyTorch modules and
+cached under ``cache_dir("onnx")``, keyed by the checkpoint's sha256 (and an export version), so later
+starts neither import the checkpoint into torch nor re-export.
+
+The decoder graph takes a variable number of points (SAM's ONNX convention: a box is two corner points
+labelled 2 and 3, a padding point is labelled -1, a mask prompt is switched on by ``has_mask_input``) and
+returns all four masks, so single- and multi-mask output share one graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+
+from gazesam import paths
+from gazesam.engine.registry import ModelSpec
+
+EXPORT_VERSION = 1
+OPSET = 17
+Precision = Literal["fp32", "int8"]
+DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input")
+
+
+def onnx_paths(spec: ModelSpec, checkpoint_sha256: str, precision: Precision = "fp32") -> tuple[Path, Path]:
+    base = paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-v{EXPORT_VERSION}"
+    enc = base.with_name(base.name + ("-encoder.onnx" if precision == "fp32" else f"-encoder-{precision}.onnx"))
+    return enc, base.with_name(base.name + "-decoder.onnx")
+
+
+def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, so a crash never leaves a truncated model."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _quiet_export(module, args: tuple, path: Path, **kwargs) -> None:
+    import torch
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), dynamo=False, opset_version=OPSET, do_constant_folding=True,
+                          **kwargs)
+
+
+def export_encoder(model, spec: ModelSpec, dest: Path) -> None:
+    import torch
+
+    x = torch.zeros(1, 3, spec.image_size, spec.image_size)
+    with torch.no_grad():
+        _atomic_write(dest, lambda p: _quiet_export(model.image_encoder, (x,), p, input_names=["image"],
+                                                    output_names=["image_embeddings"]))
+
+
+def export_decoder(model, spec: ModelSpec, dest: Path) -> None:
+    import torch
+
+    from gazesam.engine.modeling import ExportableDecoder
+
+    dec = ExportableDecoder(model).eval()
+    h, w = model.prompt_encoder.image_embedding_size
+    mh, mw = model.prompt_encoder.mask_input_size
+    args = (torch.zeros(1, 256, h, w), torch.tensor([[[10.0, 10.0], [20.0, 20.0]]]), torch.tensor([[2.0, 3.0]]),
+            torch.zeros(1, 1, mh, mw), torch.zeros(1))
+    with torch.no_grad():
+        _atomic_write(dest, lambda p: _quiet_export(
+            dec, args, p, input_names=list(DECODER_INPUTS), output_names=["iou_predictions", "low_res_masks"],
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}))
+
+
+def quantize_encoder(fp32_path: Path, dest: Path) -> None:
+    """Dynamic int8 quantisation of the encoder's matrix multiplications (weights int8, activations
+    quantised on the fly); convolutions stay fp32 because ORT's integer convolutions are slower on CPU."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def write(p: Path) -> None:
+        quantize_dynamic(str(fp32_path), str(p), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+
+    _atomic_write(dest, write)
+
+
+def session_options(threads: int | None):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return so
+
+
+class OnnxRuntime:
+    name = "onnx"
+
+    def __init__(self, spec: ModelSpec, checkpoint: Path, checkpoint_sha256: str, threads: int | None = 2,
+                 precision: Precision = "fp32", model=None) -> None:
+        """``model``: an already loaded torch model to export from (saves loading it again)."""
+        import onnxruntime as ort
+
+        from gazesam.engine.runtime_torch import build_loaded_model
+
+        self.spec = spec
+        self.precision = precision
+        enc_path, dec_path = onnx_paths(spec, checkpoint_sha256, precision)
+        fp32_enc, _ = onnx_paths(spec, checkpoint_sha256, "fp32")
+        if not (enc_path.is_file() and dec_path.is_file()):
+            if not (fp32_enc.is_file() and dec_path.is_file()):
+                from tqdm import tqdm
+
+                model = model if model is not None else build_loaded_model(spec, checkpoint)
+                with tqdm(total=2, desc=f"exporting {spec.name} to ONNX (once)", unit="graph") as bar:
+                    if not fp32_enc.is_file():
+                        export_encoder(model, spec, fp32_enc)
+                    bar.update()
+                    if not dec_path.is_file():
+                        export_decoder(model, spec, dec_path)
+                    bar.update()
+            if precision == "int8" and not enc_path.is_file():
+                quantize_encoder(fp32_enc, enc_path)
+        so = session_options(threads)
+        providers = ["CPUExecutionProvider"]
+        self.encoder_path, self.decoder_path = enc_path, dec_path
+        self.encoder = ort.InferenceSession(str(enc_path), so, providers=providers)
+        self.decoder = ort.InferenceSession(str(dec_path), so, providers=providers)
+        self._mask_hw = tuple(self.decoder.get_inputs()[3].shape[-2:])
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        return self.encoder.run(None, {"image": x})[0]
+
+    def decode(self, features: np.ndarray, coords: np.ndarray | None, labels: np.ndarray | None,
+               box: np.ndarray | None, mask_input: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        pts = [] if coords is None else [np.asarray(coords, np.float32).reshape(-1, 2)]
+        labs = [] if labels is None else [np.asarray(labels, np.float32).reshape(-1)]
+        if box is not None:
+            pts.append(np.asarray(box, np.float32).reshape(2, 2))
+            labs.append(np.array([2.0, 3.0], np.float32))
+        elif pts:  # SAM appends a padding point when there is no box
+            pts.append(np.zeros((1, 2), np.float32))
+            labs.append(np.array([-1.0], np.float32))
+        if not pts:  # mask-only prompt: a lone padding point stands for "no sparse prompt"
+            pts, labs = [np.zeros((1, 2), np.float32)], [np.array([-1.0], np.float32)]
+        feed = {
+            "image_embeddings": np.ascontiguousarray(features, np.float32),
+            "point_coords": np.concatenate(pts)[None],
+            "point_labels": np.concatenate(labs)[None],
+            "mask_input": (np.zeros((1, 1, *self._mask_hw), np.float32) if mask_input is None
+                           else np.asarray(mask_input, np.float32).reshape(1, 1, *self._mask_hw)),
+            "has_mask_input": np.array([0.0 if mask_input is None else 1.0], np.float32),
+        }
+        iou, low = self.decoder.run(None, feed)
+        return iou[0], low[0]
