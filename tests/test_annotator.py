@@ -110,3 +110,46 @@ def test_accept_after_clear_ignores_in_flight_corrections(annot: Annotator) -> N
     annot.clear()
     assert not annot.apply_correction(r, SimpleNamespace(mask=disk((40, 60), 10, 10, 3), iou=None, best=0))
     assert annot.candidate is None
+
+
+def test_box_only_models_get_clicks_as_box_edits(annot: Annotator) -> None:
+    annot.point_prompts = False
+    r = annot.add_point(30, 20, positive=True, t=0.0)  # no box yet: a box centred on the click
+    assert r.points is None and r.box == pytest.approx((25.0, 15.0, 35.0, 25.0))
+    r = annot.add_point(50, 22, positive=True)  # outside: the box grows to include it
+    assert r.box[2] > 50 and r.box[0] == 25.0
+    r = annot.add_point(48, 20, positive=False)  # inside, nearest the right side: right side moves left
+    assert r.box[2] == pytest.approx(47.0)
+    assert [c[2] for c in r.clicks] == [1, 1, 0]
+    assert r.prompt()["clicks"] == [[30.0, 20.0, 1], [50.0, 22.0, 1], [48.0, 20.0, 0]]
+    # with a gaze box, a negative click inside trims it
+    annot.clear()
+    annot.offer(update(disk((40, 60), 20, 30, 8), box=(10, 10, 40, 30)), ("x", 0))
+    r = annot.add_point(12, 20, positive=False)
+    assert r.box == pytest.approx((13.0, 10.0, 40.0, 30.0))
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_box_correction_with_the_real_engine_segments_the_polyp(shared_data, tmp_path) -> None:
+    from PIL import Image
+
+    from gazesam.engine import load_predictor
+    from gazesam.session import ImageCanvas, load_image
+
+    stem = "cju2lyynuymli0855g7fxgbhe"
+    image = load_image(shared_data / "kvasir-gaze" / "images" / f"{stem}.jpg")
+    truth = np.asarray(Image.open(shared_data / "kvasir-gaze" / "masks" / f"{stem}.png").convert("L")) > 127
+    pred = load_predictor("litemedsam")
+    s = Session(DocumentRef.for_image(shared_data / "kvasir-gaze" / "images" / f"{stem}.jpg", image),
+                session_dir=tmp_path / "s")
+    a = Annotator(s, ImageCanvas(image, key="k"), point_prompts="point" in pred.spec.prompts)
+    ys, xs = np.nonzero(truth)
+    r = a.set_box(xs.min() - 5, ys.min() - 5, xs.max() + 5, ys.max() + 5, t=0.0)
+    assert a.correct_sync(pred, r)
+    m = a.candidate.mask
+    iou = (m & truth).sum() / (m | truth).sum()
+    assert iou > 0.75, iou
+    ann = a.accept(accept_t=3.0)
+    assert ann.source == "mouse" and ann.time_to_accept_s == pytest.approx(3.0)
+    assert np.array_equal(s.label_map == 1, m)

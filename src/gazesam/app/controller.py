@@ -78,6 +78,7 @@ class AppController(QObject):
         self.view_name = config.view
         self.window: Any = None
         self.predictor: Any = None
+        self.point_prompts = True  # until the model says it only understands boxes
         self.model_state = "loading"
         self.pipeline: Any = None
         self.policy_name = ""
@@ -147,6 +148,9 @@ class AppController(QObject):
 
         self.predictor = predictor
         self.model_state = "ready"
+        self.point_prompts = "point" in tuple(getattr(predictor.spec, "prompts", ("point", "box")))
+        if self.annotator is not None:
+            self.annotator.point_prompts = self.point_prompts
         self.pipeline, self.policy_name = make_pipeline(predictor, self.display, self.config.policy)
         self.pipeline.add_listener(self._maskFromPipeline.emit)  # queued: runs on the GUI thread
         self.pipeline.start()
@@ -260,7 +264,7 @@ class AppController(QObject):
 
     def _attach_session(self, session: Session) -> None:
         self.session = session
-        self.annotator = Annotator(session)
+        self.annotator = Annotator(session, point_prompts=self.point_prompts)
         self.annotator.add_listener(self._on_annotator)
         session.add_listener(self._on_session)
         self.autosaver = Autosaver(on_error=lambda e: self.error.emit(f"autosave failed: {e}"))

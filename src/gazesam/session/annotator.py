@@ -11,6 +11,10 @@ Rules:
   corrected mask (the human has taken over); a gaze update for a *new* target starts over.
 - Corrections add to the gaze prompt: clicked points join the gaze points/box, a dragged box replaces the
   gaze box. The engine is asked again with the merged prompt.
+- Models trained on boxes only (LiteMedSAM ignores points) get clicks as box edits instead: a positive
+  click outside the box grows the box to include it (no box yet: a box centred on the click); a
+  negative click inside the box moves the nearest side of the box just past it. The clicks themselves
+  are kept in the annotation's prompt record either way.
 - Accept paints the candidate into the session (time to accept = from the target's first fixation);
   reject records the refusal. Both clear the candidate so the next look starts fresh.
 """
@@ -70,6 +74,7 @@ class CorrectionRequest:
     box: tuple[float, float, float, float] | None
     points: np.ndarray | None
     labels: np.ndarray | None
+    clicks: tuple[tuple[float, float, int], ...] = ()
 
     def prompt(self) -> dict:
         d: dict[str, Any] = {}
@@ -78,6 +83,8 @@ class CorrectionRequest:
         if self.points is not None:
             d["points"] = self.points.tolist()
             d["labels"] = self.labels.tolist() if self.labels is not None else []
+        if self.clicks:
+            d["clicks"] = [list(c) for c in self.clicks]
         return d
 
 
@@ -101,8 +108,11 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 class Annotator:
     """Holds the candidate mask for the current canvas and turns it into session annotations."""
 
-    def __init__(self, session: Session, canvas: Canvas | None = None) -> None:
+    def __init__(self, session: Session, canvas: Canvas | None = None, point_prompts: bool = True,
+                 click_box_fraction: float = 0.25) -> None:
         self.session = session
+        self.point_prompts = point_prompts  # False for box-only models (see the module docstring)
+        self.click_box_fraction = click_box_fraction
         self.canvas: Canvas | None = canvas
         self.candidate: Candidate | None = None
         self._gaze: Candidate | None = None  # the last gaze offer: what corrections build on and fall back to
@@ -217,15 +227,56 @@ class Annotator:
         box = self._corr.box
         if box is None and base.get("box") is not None:
             box = tuple(float(v) for v in base["box"])
-        pts = [tuple(p) for p in base.get("points") or []] + self._corr.points
-        lbl = list(base.get("labels") or [1] * len(base.get("points") or [])) + self._corr.labels
+        clicks = tuple((x, y, lab) for (x, y), lab in zip(self._corr.points, self._corr.labels))
         seq = next(self._seq)
         self._latest_seq = seq
+        if not self.point_prompts:
+            for x, y, lab in clicks:
+                box = self._click_to_box(box, x, y, bool(lab))
+            return CorrectionRequest(seq, self.canvas.key, box, None, None, clicks)
+        pts = [tuple(p) for p in base.get("points") or []] + self._corr.points
+        lbl = list(base.get("labels") or [1] * len(base.get("points") or [])) + self._corr.labels
         return CorrectionRequest(
             seq=seq, canvas_key=self.canvas.key, box=box,
             points=np.asarray(pts, dtype=np.float32).reshape(-1, 2) if pts else None,
-            labels=np.asarray(lbl, dtype=np.int32) if pts else None,
+            labels=np.asarray(lbl, dtype=np.int32) if pts else None, clicks=clicks,
         )
+
+    def _click_to_box(self, box: tuple[float, float, float, float] | None, x: float, y: float,
+                      positive: bool) -> tuple[float, float, float, float] | None:
+        """A click as a box edit, for models that only understand boxes."""
+        h, w = self.canvas.image.shape[:2]
+        if positive:
+            if box is None:
+                half = self.click_box_fraction * min(h, w) / 2
+                return (max(0.0, x - half), max(0.0, y - half), min(w - 1.0, x + half), min(h - 1.0, y + half))
+            margin = 0.02 * max(h, w)
+            x0, y0, x1, y1 = box
+            if x < x0:
+                x0 = max(0.0, x - margin)
+            elif x > x1:
+                x1 = min(w - 1.0, x + margin)
+            if y < y0:
+                y0 = max(0.0, y - margin)
+            elif y > y1:
+                y1 = min(h - 1.0, y + margin)
+            return (x0, y0, x1, y1)
+        if box is None:
+            return None
+        x0, y0, x1, y1 = box
+        if not (x0 <= x <= x1 and y0 <= y <= y1):
+            return box
+        # move the side nearest to the click just past it
+        side = int(np.argmin([x - x0, y - y0, x1 - x, y1 - y]))
+        if side == 0:
+            x0 = min(x + 1.0, x1 - 1.0)
+        elif side == 1:
+            y0 = min(y + 1.0, y1 - 1.0)
+        elif side == 2:
+            x1 = max(x - 1.0, x0 + 1.0)
+        else:
+            y1 = max(y - 1.0, y0 + 1.0)
+        return (x0, y0, x1, y1)
 
     def is_current(self, request: CorrectionRequest) -> bool:
         return request.seq == self._latest_seq and self.canvas is not None and request.canvas_key == self.canvas.key
