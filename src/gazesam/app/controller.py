@@ -100,6 +100,7 @@ class AppController(QObject):
         self.cursor_norm: tuple[float, float] | None = None
         self.trail: collections.deque[tuple[float, float]] = collections.deque(maxlen=TRAIL_LENGTH)
         self._inbox: collections.deque[Any] = collections.deque(maxlen=20000)
+        self._pointer: tuple[float, float] | None = None
         self._raw_listeners: list[Any] = []  # validation screen taps raw samples here
         self._canvas_t = 0.0
         self._cursor_filter: Any = None
@@ -469,16 +470,24 @@ class AppController(QObject):
             return sample
         return replace(sample, x=x - dx, y=y - dy)
 
-    def push_pointer(self, global_pos: QPointF) -> None:
-        """The mouse source: the pointer, in Qt global coordinates, becomes a gaze sample."""
-        if not self.is_mouse_source or self.mapping is None:
+    def push_pointer(self, global_pos: QPointF | None) -> None:
+        """The mouse source: where the pointer is (Qt global coordinates), or None when it left the window.
+
+        The position is sampled at display rate by :meth:`_tick`, not only when the mouse moves: a pointer
+        held still must keep producing samples or it could never make a fixation.
+        """
+        self._pointer = None if global_pos is None else (global_pos.x(), global_pos.y())
+
+    def _sample_pointer(self) -> None:
+        if not self.is_mouse_source or self.mapping is None or self._pointer is None:
             return
-        xn, yn = self.mapping.global_to_norm(global_pos.x(), global_pos.y())
+        xn, yn = self.mapping.global_to_norm(*self._pointer)
         self.source.push(xn, yn)
 
     def _tick(self) -> None:
         """Display rate: drain gaze for the cursor, trail and numbers; keep the mapping current."""
         self.refresh_mapping()
+        self._sample_pointer()
         if not self._inbox:
             self._poll_source_state()
             return

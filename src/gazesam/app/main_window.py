@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         c.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         c.error.connect(self._on_error)
         v.pointerMoved.connect(c.push_pointer)
+        v.pointerLeft.connect(lambda: c.push_pointer(None))
         v.pointClicked.connect(c.click)
         v.boxDragged.connect(c.box)
         v.windowDragged.connect(c.drag_window)

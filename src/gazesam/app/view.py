@@ -27,6 +27,7 @@ CANDIDATE_RGB = (80, 255, 120)  # the paper's green for the mask on offer
 
 class ImageView(QWidget):
     pointerMoved = Signal(QPointF)  # global position, every mouse move (feeds the mouse gaze source)
+    pointerLeft = Signal()
     pointClicked = Signal(float, float, bool)  # image x, y, positive
     boxDragged = Signal(float, float, float, float)  # image x0, y0, x1, y1
     windowDragged = Signal(float, float)  # widget dx, dy while right-dragging
@@ -272,6 +273,10 @@ class ImageView(QWidget):
                 p.drawText(QPointF(x0 + kw, y), text)
 
     # ---- mouse -------------------------------------------------------------------------------
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self.pointerLeft.emit()
+        super().leaveEvent(event)
+
     def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802
         self._press = (e.button(), e.position(), e.modifiers())
         self._dragging = False
