@@ -129,11 +129,20 @@ class AppController(QObject):
         if self.display is not None:
             self.display = replace(self.display, width_px=int(width_px), height_px=int(height_px))
 
+    @property
+    def is_replay(self) -> bool:
+        return self.config.source.strip().lower().startswith("replay")
+
     def start(self) -> None:
-        """Load the model (in the background) and open the gaze source."""
+        """Load the model (in the background) and open the gaze source.
+
+        A live source opens at once (the gaze log starts with the app); a replay waits until the model
+        is loaded and the first image encoded, so no recorded fixation is lost to start-up time.
+        """
         self._timer.start()
         self._load_model()
-        self._open_source()
+        if not self.is_replay:
+            self._open_source()
 
     def _load_model(self) -> None:
         def load() -> Any:
@@ -169,8 +178,10 @@ class AppController(QObject):
     def _open_source(self) -> None:
         from gazesam.gaze.source import open_source
 
+        if self.source is not None:
+            return
         try:
-            self.source = open_source(self.config.source, display=self.display)
+            self.source = open_source(self.config.source, display=self.display, **self._replay_options())
         except GazesamError as exc:
             self.source = None
             self.source_error = str(exc)
@@ -181,6 +192,27 @@ class AppController(QObject):
         if sub is not None and getattr(self.source, "provides_fixations", False):
             sub(self._on_fixation_source_thread)
         self._start_recording()
+
+    def _replay_options(self) -> dict:
+        """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
+        the image on screen."""
+        if not self.is_replay or self.session is None:
+            return {}
+        from gazesam.gaze.formats import detect_format
+        from gazesam.gaze.sources.replay import parse_replay_spec
+
+        path, _, fmt = parse_replay_spec(self.config.source.strip()[len("replay:"):])
+        try:
+            name = fmt or detect_format(path)
+        except GazesamError:
+            return {}
+        if name != "fixation-table":
+            return {}
+        from gazesam.gaze.formats.fixation_table import read_fixation_table
+
+        table = read_fixation_table(path)
+        doc = self.session.document.name
+        return {"trial": doc} if doc in table.trials else {}
 
     @property
     def is_mouse_source(self) -> bool:
@@ -351,7 +383,10 @@ class AppController(QObject):
             self.encode_ms = ms
             self.encoding = ""
             if self.pipeline is not None:
+                self.refresh_mapping()
                 self.pipeline.set_image(canvas.image, self._to_image)
+                if self.is_replay and self.source is None and not self._closed:
+                    self._open_source()  # everything is ready: play the recording now
             self.statusChanged.emit()
 
         workers.submit(encode, on_done=done, on_failed=lambda e: self.error.emit(f"encoding failed: {e}"))

@@ -85,7 +85,7 @@ class SeamPipeline:
             self.submit_fixation(event)
 
     def submit_fixation(self, event: Any) -> None:
-        if not self._enabled or event.kind == "end" or event.duration_s < self.min_fixation_s:
+        if not self._enabled or event.duration_s < self.min_fixation_s:
             return
         with self._cv:
             self._job = event
