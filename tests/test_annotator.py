@@ -88,9 +88,11 @@ def test_mouse_corrections_merge_with_the_gaze_prompt_and_take_over(annot: Annot
     assert annot.undo_correction() is not None
     assert annot.undo_correction() is None
     assert annot.candidate.source == "gaze" and np.array_equal(annot.candidate.mask, m)
-    # a new target from gaze starts over
-    annot.add_point(25, 20)
-    assert annot.offer(update(m, target_id=4), ("x", 0)) and not annot.corrected
+    # gaze for a new target that is older than the correction (in flight when the user clicked) is ignored
+    annot.add_point(25, 20, t=50.0)
+    assert not annot.offer(update(m, target_id=4, gaze_t=49.0), ("x", 0)) and annot.corrected
+    # a new target from newer gaze starts over
+    assert annot.offer(update(m, target_id=4, gaze_t=51.0), ("x", 0)) and not annot.corrected
 
 
 def test_mouse_only_target_times_from_the_first_click(annot: Annotator) -> None:

@@ -25,6 +25,9 @@ def run_app(config: AppConfig) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gazesam.app.main_window import MainWindow
+    from gazesam.app.qtcompat import guard_none_refcount
+
+    guard_none_refcount()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("gazesam")

@@ -156,6 +156,8 @@ class AppController(QObject):
     def _model_loaded(self, predictor: Any) -> None:
         from gazesam.app.pipeline_seam import make_pipeline
 
+        if self._closed:
+            return  # the window closed while the model was loading
         self.predictor = predictor
         self.model_state = "ready"
         self.point_prompts = "point" in tuple(getattr(predictor.spec, "prompts", ("point", "box")))
@@ -224,6 +226,7 @@ class AppController(QObject):
             return
         self._closed = True
         self._timer.stop()
+        self.mapping_provider = None
         if self.source is not None:
             self.source.close()
         if self.pipeline is not None:
@@ -378,7 +381,7 @@ class AppController(QObject):
             return (time.perf_counter() - t0) * 1000
 
         def done(ms: float) -> None:
-            if canvas is not self.canvas:
+            if self._closed or canvas is not self.canvas:
                 return  # the user has moved on; the embedding stays cached
             self.encode_ms = ms
             self.encoding = ""
@@ -614,7 +617,7 @@ class AppController(QObject):
     # ---- masks from the pipeline -----------------------------------------------------------
     def _on_mask_update(self, update: Any) -> None:
         """GUI thread. Updates made from gaze that predates the current canvas are stale."""
-        if self.annotator is None or self.canvas is None:
+        if self._closed or self.annotator is None or self.canvas is None:
             return
         if float(getattr(update, "gaze_t", 0.0)) < self._canvas_t:
             return
@@ -738,7 +741,11 @@ class AppController(QObject):
             return predictor.predict(image, box=None if request.box is None else np.asarray(request.box, np.float32),
                                      points=request.points, point_labels=request.labels)
 
-        workers.submit(run, on_done=lambda pred: self.annotator and self.annotator.apply_correction(request, pred),
+        def done(pred: Any) -> None:
+            if not self._closed and self.annotator is not None:
+                self.annotator.apply_correction(request, pred)
+
+        workers.submit(run, on_done=done,
                        on_failed=lambda e: self.error.emit(f"correction failed: {e}"))
 
     # ---- propagation -----------------------------------------------------------------------

@@ -14,6 +14,9 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 
+_LIVE: set["_Signals"] = set()  # signal carriers outlive their runnable until the result is delivered
+
+
 class _Signals(QObject):
     done = Signal(object)
     failed = Signal(object)
@@ -36,9 +39,16 @@ class Task(QRunnable):
             result = self._fn(*self._args, **self._kwargs)
         except Exception as exc:  # noqa: BLE001 - handed to the GUI, which reports it
             exc.__gazesam_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self.signals.failed.emit(exc)
+            self._emit(self.signals.failed, exc)
             return
-        self.signals.done.emit(result)
+        self._emit(self.signals.done, result)
+
+    @staticmethod
+    def _emit(signal, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            pass  # the application is shutting down: nobody is left to receive the result
 
 
 def submit(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
@@ -52,5 +62,11 @@ def submit(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | 
         task.signals.failed.connect(on_failed)
     if on_progress is not None:
         task.signals.progress.connect(on_progress)
+    # The pool deletes the runnable when run() returns, which would take the signal object (and the
+    # queued delivery of its result) with it; keep the carrier alive until the result has arrived.
+    carrier = task.signals
+    _LIVE.add(carrier)
+    carrier.done.connect(lambda _r: _LIVE.discard(carrier))
+    carrier.failed.connect(lambda _e: _LIVE.discard(carrier))
     (pool or QThreadPool.globalInstance()).start(task)
     return task

@@ -8,7 +8,8 @@ desktop app only draws it and the CLI/tests drive the same rules.
 Rules:
 - A gaze mask is only kept if it was made for the image now shown (a slice change makes older work stale).
 - Once the annotator corrects with the mouse, gaze updates for the *same* target no longer replace the
-  corrected mask (the human has taken over); a gaze update for a *new* target starts over.
+  corrected mask (the human has taken over); a gaze update for a *new* target, from gaze newer than the
+  first correction, starts over.
 - Corrections add to the gaze prompt: clicked points join the gaze points/box, a dragged box replaces the
   gaze box. The engine is asked again with the merged prompt.
 - Models trained on boxes only (LiteMedSAM ignores points) get clicks as box edits instead: a positive
@@ -160,6 +161,9 @@ class Annotator:
         if self.corrected:
             if self._gaze is not None and self._gaze.target_id == target_id:
                 return False  # the human has taken over this target
+            gaze_t = _float(_get(update, "gaze_t"))
+            if gaze_t is not None and self._corr.t0 is not None and gaze_t <= self._corr.t0:
+                return False  # made from gaze older than the first correction: the human came later
             self._corr = _Corrections()  # gaze moved on to a new target: start over
             self._latest_seq = next(self._seq)
         prompt = _get(update, "prompt")

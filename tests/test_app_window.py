@@ -1,0 +1,199 @@
+"""The app driven like a user: gaze (replayed) at an object, the mask appears on it, keys accept, undo,
+redo and save, and the files on disk say so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.qt, pytest.mark.slow]
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+
+from gazesam.app.config import AppConfig, RecentFiles  # noqa: E402
+from gazesam.app.controller import AppController  # noqa: E402
+from gazesam.app.main_window import MainWindow  # noqa: E402
+from gazesam.session import RecoveryRegistry, load_session  # noqa: E402
+from tests.app_helpers import CENTRE, iou, object_mask, write_fixation_recording, write_object_image  # noqa: E402
+
+TIMEOUT_MS = 90_000
+
+
+@pytest.fixture()
+def make_window(qtbot, tmp_path: Path):
+    windows = []
+
+    def make(source: str = "mouse", prompting: str = "on", path: Path | None = None, restore: str = "no",
+             **kw) -> MainWindow:
+        image = path or write_object_image(tmp_path / "images" / "object.png")
+        config = AppConfig(path=str(image), source=source, out=str(tmp_path / "session"), prompting=prompting,
+                           geometry="1000x700+40+30", headless=True, restore=restore, **kw)
+        controller = AppController(config, registry=RecoveryRegistry(tmp_path / "registry"))
+        w = MainWindow(config, controller, recent=RecentFiles(tmp_path / "recent.json"))
+        qtbot.addWidget(w)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        if w.isVisible():
+            w.close()
+
+
+def _show(w: MainWindow, qtbot) -> None:
+    w.show()
+    qtbot.waitExposed(w)
+    w.open_path(w.config.path)
+    w.activateWindow()
+    qtbot.waitUntil(lambda: w.controller.canvas is not None and w.isActiveWindow())
+
+
+def _key(qtbot, w: MainWindow, key, mods=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(w.view, key, mods)
+
+
+def _json(w: MainWindow) -> dict:
+    w.controller.autosaver.flush()
+    return json.loads((w.controller.session.session_dir / "session.json").read_text())
+
+
+def test_replayed_gaze_segments_the_object_and_keys_accept_undo_redo_save(make_window, qtbot, tmp_path) -> None:
+    w = make_window()
+    _show(w, qtbot)
+    c = w.controller
+    c.refresh_mapping()
+    on = c.mapping.image_to_norm(*CENTRE)
+    off = c.mapping.image_to_norm(40.0, 200.0)
+    rec = write_fixation_recording(tmp_path / "gaze-in.tsv", [(off[0], off[1], 0.25), (on[0], on[1], 1.6)])
+    c.config.source = f"replay:{rec}"
+    c.start()
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and c.annotator.candidate.area > 0, timeout=TIMEOUT_MS)
+    truth = object_mask()
+    qtbot.waitUntil(lambda: iou(c.annotator.candidate.mask, truth) > 0.6, timeout=TIMEOUT_MS)
+    offered = c.annotator.candidate.mask.copy()
+
+    _key(qtbot, w, Qt.Key.Key_Return)
+    s = c.session
+    assert len(s.annotations) == 1
+    a = s.annotations[0]
+    assert a.source == "gaze" and a.time_to_accept_s is not None and a.time_to_accept_s > 0
+    np.testing.assert_array_equal(s.label_map == 1, offered)
+    data = _json(w)  # autosaved after the accept
+    assert len(data["annotations"]) == 1 and data["annotations"][0]["time_to_accept_s"] > 0
+    saved = np.asarray(Image.open(s.session_dir / "masks" / "label-001-object.png")) == 255
+    np.testing.assert_array_equal(saved, offered)
+
+    _key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not s.label_map.any() and _json(w)["annotations"] == []
+    _key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (s.label_map == 1).sum() == offered.sum() and len(_json(w)["annotations"]) == 1
+
+    _key(qtbot, w, Qt.Key.Key_N)
+    assert [l.name for l in s.labels] == ["object", "label 2"] and s.active_label == 2
+    _key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    root = s.session_dir
+    assert (root / "overlay.png").is_file() and (root / "labels.png").is_file()
+    assert sorted(p.name for p in (root / "masks").iterdir()) == ["label-001-object.png", "label-002-label-2.png"]
+    gaze = (root / "gaze.tsv").read_text().splitlines()
+    assert sum(1 for line in gaze if line.startswith("sample\t")) > 100
+    w.close()
+    reopened = load_session(root)
+    assert len(reopened.annotations) == 1 and [l.name for l in reopened.labels] == ["object", "label 2"]
+    assert RecoveryRegistry(tmp_path / "registry").pending() == []
+    assert c.latency.count >= 1  # fixation -> mask on screen was measured
+
+
+def test_gaze_prompting_held_only_while_space_is_down(make_window, qtbot, tmp_path) -> None:
+    w = make_window(prompting="hold")
+    _show(w, qtbot)
+    c = w.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.pipeline is not None, timeout=TIMEOUT_MS)
+    assert not c.prompting
+    qtbot.keyPress(w.view, Qt.Key.Key_Space)
+    assert c.prompting and "ON" in c.status()["prompting"]
+    qtbot.keyRelease(w.view, Qt.Key.Key_Space)
+    assert not c.prompting
+    _key(qtbot, w, Qt.Key.Key_G)
+    assert c.prompting
+    _key(qtbot, w, Qt.Key.Key_G)
+    assert not c.prompting
+
+
+def test_the_mouse_as_gaze_and_mouse_corrections(make_window, qtbot, tmp_path) -> None:
+    w = make_window(source="mouse", prompting="on")
+    _show(w, qtbot)
+    c = w.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.pipeline is not None and c.encoding == "", timeout=TIMEOUT_MS)
+    wx, wy = w.view.transform.image_to_widget(*CENTRE)
+    qtbot.mouseMove(w.view, QPoint(round(wx), round(wy)))  # then hold still: a fixation
+    truth = object_mask()
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and iou(c.annotator.candidate.mask, truth) > 0.5,
+                    timeout=TIMEOUT_MS)
+    _key(qtbot, w, Qt.Key.Key_A)
+    assert len(c.session.annotations) == 1
+    # the pointer's samples are in the gaze log, at the object
+    c.recorder.flush(sync=True)
+    rows = [line.split("\t") for line in (c.session.session_dir / "gaze.tsv").read_text().splitlines()
+            if line.startswith("sample\t")]
+    assert len(rows) > 10
+    on = c.mapping.image_to_norm(*CENTRE)
+    x, y = float(rows[-1][3]), float(rows[-1][4])
+    assert abs(x - on[0]) < 0.01 and abs(y - on[1]) < 0.01
+
+    # a dragged box is a correction with the same engine
+    _key(qtbot, w, Qt.Key.Key_G)  # gaze prompting off, so only the mouse prompts
+    c.session.add_label("boxed")
+    a = w.view.transform.image_to_widget(CENTRE[0] - 42, CENTRE[1] - 34)
+    b = w.view.transform.image_to_widget(CENTRE[0] + 42, CENTRE[1] + 34)
+    qtbot.mousePress(w.view, Qt.MouseButton.LeftButton, pos=QPoint(round(a[0]), round(a[1])))
+    qtbot.mouseMove(w.view, QPoint(round(b[0]), round(b[1])))
+    qtbot.mouseRelease(w.view, Qt.MouseButton.LeftButton, pos=QPoint(round(b[0]), round(b[1])))
+    # (a gaze offer made before G may still be the base: the drag then corrects it, "gaze+mouse")
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and "mouse" in c.annotator.candidate.source,
+                    timeout=TIMEOUT_MS)
+    assert iou(c.annotator.candidate.mask, truth) > 0.6
+    _key(qtbot, w, Qt.Key.Key_Return)
+    last = c.session.annotations[-1]
+    assert "mouse" in last.source and last.label == 2
+    assert last.prompt["box"] == pytest.approx([CENTRE[0] - 42, CENTRE[1] - 34, CENTRE[0] + 42, CENTRE[1] + 34], abs=1.5)
+    _key(qtbot, w, Qt.Key.Key_Escape)  # nothing on offer: reject is harmless
+
+
+def test_help_overlay_lists_every_key(make_window, qtbot) -> None:
+    from gazesam.app.keys import BINDINGS
+
+    w = make_window()
+    _show(w, qtbot)
+    _key(qtbot, w, Qt.Key.Key_F1)
+    rows = w.view.help_rows
+    assert rows and {k for _, k, _ in rows} >= {" / ".join(b.keys) for b in BINDINGS}
+    _key(qtbot, w, Qt.Key.Key_F1)
+    assert not w.view.help_rows
+
+
+def test_a_crashed_session_is_restored_on_start(make_window, qtbot, tmp_path) -> None:
+    from gazesam.session import DocumentRef, Session, load_image
+
+    image_path = write_object_image(tmp_path / "images" / "object.png")
+    crashed_dir = tmp_path / "crashed"
+    s = Session(DocumentRef.for_image(image_path, load_image(image_path)), session_dir=crashed_dir)
+    s.accept(object_mask(), target_t0=0.0, accept_t=1.0)
+    s.save()
+    (tmp_path / "registry").mkdir()
+    import socket
+
+    (tmp_path / "registry" / "dead.json").write_text(json.dumps(
+        {"session_dir": str(crashed_dir), "pid": 2**22 + 4321, "host": socket.gethostname()}))
+    w = make_window(restore="yes")
+    w.start()
+    c = w.controller
+    assert c.session.session_dir == crashed_dir and len(c.session.annotations) == 1
+    assert (c.canvas.labels(c.session) == 1).sum() == object_mask().sum()
+    assert RecoveryRegistry(tmp_path / "registry").pending() == []
