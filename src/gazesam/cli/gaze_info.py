@@ -26,22 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from gazesam.gaze.formats import open_gaze_file
     from gazesam.gaze.info import format_summary, summarize
-    from gazesam.signal.fixations import detect_fixations  # noqa: F401 - validates params early
 
     display = display_from_args(args)
     params = detector_params(args)
     gf = open_gaze_file(args.file, args.format, display)
-    samples = list(gf.samples()) if gf.kind == "samples" else None
-    info = summarize(gf, args.detector, display, samples=samples)
-    if params and gf.kind == "samples" and info["fixations"].get("source", "").startswith("offline"):
-        from gazesam.gaze.info import _stats
-        from gazesam.signal.fixations import samples_to_arrays
-        from gazesam.signal.visual_angle import DisplayGeometry
-
-        fx = detect_fixations(samples_to_arrays(samples), args.detector, display or gf.display or DisplayGeometry(),
-                              **params)
-        info["fixations"] = {"source": f"offline {args.detector.upper()} {params}",
-                             **_stats([f.duration_s for f in fx])}
+    info = summarize(gf, args.detector, display, detector_params=params)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:

@@ -67,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     def on_term(signum: int, frame: object) -> None:  # SIGTERM: stop cleanly, like Ctrl-C
         stop["flag"] = True
 
-    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        old = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded use): no SIGTERM handling
+        old = None
     n_fix = 0
     last_state = ""
     bar = tqdm(total=round(args.duration, 1), unit="s", desc="recording", disable=args.quiet or None,
@@ -81,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
             if now >= deadline:
                 break
             got = src.poll()
+            for e in src.poll_fixations():  # a replayed fixation table: its events are the data
+                writer.write_event(e)
+                n_fix += e.kind == "end"
             st = src.status()
             if st.state != last_state:
                 writer.comment("status", {"t": now, "state": st.state, "message": st.message})
@@ -101,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"{writer.n_samples} samples, {n_fix} fixations, {st.state}", refresh=False)
             bar.refresh()
         # drain what already arrived, then end the fixation in progress
+        for e in src.poll_fixations():
+            writer.write_event(e)
+            n_fix += e.kind == "end"
         for s in src.poll():
             writer.write_sample(s)
             if detector is not None:
@@ -113,15 +122,19 @@ def run(args: argparse.Namespace) -> int:
                 n_fix += e.kind == "end"
     finally:
         bar.close()
-        signal.signal(signal.SIGTERM, old)
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
         st = src.status()
         src.close()
         writer.close({"status": st.state, "valid": st.valid, "dropped_eye_readings": st.dropped,
                       "reconnects": st.reconnects, "overflow": st.overflow})
-    if writer.n_samples == 0:
+    if writer.n_samples == 0 and not (src.provides_fixations and writer.n_events):
         raise SourceError(f"no samples from {args.source} ({st.line()}); {out} holds only the header")
     if st.state == "failed":
         raise SourceError(f"{args.source} failed after {writer.n_samples} samples: {st.message} (kept in {out})")
     pct = 100.0 * st.valid / st.samples if st.samples else 0.0
-    print(f"recorded {writer.n_samples} samples ({pct:.1f}% valid) and {n_fix} fixations to {out}")
+    if src.provides_fixations:
+        print(f"recorded {n_fix} fixations ({writer.n_events} events, no raw samples in a fixation table) to {out}")
+    else:
+        print(f"recorded {writer.n_samples} samples ({pct:.1f}% valid) and {n_fix} fixations to {out}")
     return 0

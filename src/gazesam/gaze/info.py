@@ -24,8 +24,11 @@ def _stats(values: list[float]) -> dict:
 
 
 def summarize(gf: GazeFile, detector: str = "ivt", display: DisplayGeometry | None = None,
-              samples: list[GazeSample] | None = None) -> dict:
-    """Everything ``gaze-info`` prints, as a dict (durations in seconds)."""
+              samples: list[GazeSample] | None = None, detector_params: dict | None = None) -> dict:
+    """Everything ``gaze-info`` prints, as a dict (durations in seconds).
+
+    Fixation statistics come from the file's own events when it has them (a gazesam recording with an
+    online detector), else from the offline detector with ``detector_params`` over the defaults."""
     display = display or gf.display
     out: dict = {"file": str(gf.path), "format": gf.format, "kind": gf.kind,
                  "source": gf.header.get("source", ""), "display": display.to_dict() if display else None}
@@ -82,12 +85,13 @@ def summarize(gf: GazeFile, detector: str = "ivt", display: DisplayGeometry | No
         out["complete"] = False  # no '# closed' footer: the recorder was interrupted
     recorded = [e for e in gf.events()] if gf.format == "gazesam" else []
     ends = fixations_from_events(recorded)
-    if ends:
+    if ends and not detector_params:
         fx: list[Fixation] = ends
         fsrc = "recorded events"
     else:
-        fx = detect_fixations((t, x, y, valid), detector, display or DisplayGeometry())
-        fsrc = f"offline {detector.upper()} (defaults)"
+        fx = detect_fixations((t, x, y, valid), detector, display or DisplayGeometry(), **(detector_params or {}))
+        fsrc = f"offline {detector.upper()} " + (", ".join(f"{k}={v:g}" for k, v in detector_params.items())
+                                                 if detector_params else "(defaults)")
     out["fixations"] = {"source": fsrc, **_stats([f.duration_s for f in fx])}
     out["fixations"]["per_second"] = len(fx) / duration if duration > 0 else math.nan
     return out

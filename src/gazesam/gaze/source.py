@@ -180,6 +180,10 @@ class GazeSource:
         """Sources with ``provides_fixations`` yield their events here; others yield nothing."""
         return iter(())
 
+    def poll_fixations(self) -> list[FixationEvent]:
+        """Fixation events that arrived since the last call (``provides_fixations`` sources only)."""
+        return []
+
     def __enter__(self) -> "GazeSource":
         return self.open()
 
@@ -325,7 +329,8 @@ def open_source(spec: str, display: DisplayGeometry | None = None, start: bool =
     """Build (and by default open) a source from a command-line spec.
 
     ``lsl[:NAME]``, ``pupil[:HOST:PORT][/surfaces.NAME]``, ``tobii[:ADDRESS]``,
-    ``replay:FILE[@SPEED][?format=NAME]`` (SPEED a factor, or ``max`` for as fast as possible),
+    ``replay:FILE[@SPEED][?format=NAME&trial=NAME&recording=NAME]`` (SPEED a factor, or ``max`` for
+    as fast as possible),
     ``mouse``. Extra ``options`` go to the source's constructor.
     """
     if not isinstance(spec, str) or not spec.strip():
@@ -351,8 +356,9 @@ def open_source(spec: str, display: DisplayGeometry | None = None, start: bool =
     elif kind == "replay":
         from gazesam.gaze.sources.replay import open_replay, parse_replay_spec
 
-        path, speed, fmt = parse_replay_spec(rest)
-        src = open_replay(path, speed=speed, format=fmt, display=display, spec=spec, **options)  # type: ignore[arg-type]
+        path, speed, fmt, reader_opts = parse_replay_spec(rest)
+        src = open_replay(path, speed=speed, format=fmt, display=display, spec=spec,
+                          **{**reader_opts, **options})  # type: ignore[arg-type]
     elif kind == "mouse":
         if rest:
             raise SourceError(f"--source {spec!r}: 'mouse' takes no argument")

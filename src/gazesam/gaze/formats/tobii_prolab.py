@@ -3,7 +3,7 @@
 Tab-separated, one header row, one row per sensor reading. Columns used (Pro Lab's own names):
 ``Recording timestamp`` (from recording start; microseconds by default, milliseconds when exported so,
 with or without a ``[μs]``/``[ms]`` suffix), ``Eyetracker timestamp`` (tracker clock, us), ``Sensor``
-(only ``Eye Tracker`` rows carry gaze; gyroscope/accelerometer rows are skipped), ``Gaze point left X``
+(only ``Eye Tracker`` rows carry gaze; gyroscope/accelerometer and event rows are skipped), ``Gaze point left X``
 / ``... Y`` and ``right`` (display-area pixels, DACSpx) or the combined ``Gaze point X``/``Y``,
 ``Validity left``/``right`` (``Valid``/``Invalid``), ``Pupil diameter left``/``right`` (mm),
 ``Recording resolution width``/``height`` (px) and ``Recording name``. Pro Lab writes numbers with the
@@ -124,10 +124,16 @@ def _iter_samples(gf: GazeFile) -> Iterator[GazeSample]:
     w, h = float(disp.width_px), float(disp.height_px)
     with open(gf.path, encoding="utf-8-sig", errors="replace") as fh:
         fh.readline()
+        has_sensor = "Sensor" in lay.ix
+        gaze_cols = [c for c in ("Gaze point X", "Gaze point left X", "Gaze point right X", "Validity left",
+                                 "Validity right") if c in lay.ix]
         for line in fh:
             f = line.rstrip("\r\n").split("\t")
-            if lay.get(f, "Sensor") not in ("", "Eye Tracker"):
-                continue
+            if has_sensor:
+                if lay.get(f, "Sensor") != "Eye Tracker":
+                    continue  # gyroscope/accelerometer rows, and event rows
+            elif lay.get(f, "Event") and not any(lay.get(f, c).strip() for c in gaze_cols):
+                continue  # an event row of an export without the Sensor column
             if chosen is not None and lay.get(f, "Recording name") not in ("", chosen):
                 continue
             ts = _num(lay.get(f, "Recording timestamp"))

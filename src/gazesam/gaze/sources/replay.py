@@ -28,20 +28,27 @@ from gazesam.signal.visual_angle import DisplayGeometry
 BATCH = 512
 
 
-def parse_replay_spec(rest: str) -> tuple[str, float, str | None]:
-    """``FILE[@SPEED][?format=NAME]`` -> (path, speed, format). SPEED: a factor (``1``, ``2``, ``0.5``,
-    ``x4``) or ``max``/``fast``/``inf``/``0`` for as fast as possible."""
+def parse_replay_spec(rest: str) -> tuple[str, float, str | None, dict[str, str]]:
+    """``FILE[@SPEED][?format=NAME&trial=NAME&recording=NAME]`` -> (path, speed, format, reader options).
+
+    SPEED: a factor (``1``, ``2``, ``0.5``, ``x4``) or ``max``/``fast``/``inf``/``0`` for as fast as
+    possible. ``trial`` picks one trial of a fixation table, ``recording`` one recording of a Pro Lab
+    export."""
     if not rest:
         raise SourceError("replay needs a file: replay:FILE[@SPEED]")
     fmt = None
+    opts: dict[str, str] = {}
     if "?" in rest:
         rest, _, query = rest.rpartition("?")
         for part in query.split("&"):
             key, _, value = part.partition("=")
             if key == "format" and value:
                 fmt = value
+            elif key in ("trial", "recording") and value:
+                opts[key] = value
             else:
-                raise SourceError(f"replay option {part!r} not understood; use ?format=NAME")
+                raise SourceError(f"replay option {part!r} not understood; use ?format=NAME, ?trial=NAME "
+                                  "or ?recording=NAME")
     speed = 1.0
     if "@" in rest:
         path, _, sp = rest.rpartition("@")
@@ -53,12 +60,12 @@ def parse_replay_spec(rest: str) -> tuple[str, float, str | None]:
                 speed = float(sp_l)
             except ValueError:
                 if os.path.exists(rest):  # an '@' that is part of the file name
-                    return rest, 1.0, fmt
+                    return rest, 1.0, fmt, opts
                 raise SourceError(f"replay speed {sp!r} is not a number or 'max'") from None
             if not (speed > 0 and math.isfinite(speed)):
                 raise SourceError(f"replay speed must be positive, got {sp!r}")
         rest = path
-    return rest, speed, fmt
+    return rest, speed, fmt, opts
 
 
 class _Pacer:
@@ -96,13 +103,15 @@ class ReplaySource(GazeSource):
     kind = "replay"
 
     def __init__(self, path: str | os.PathLike, speed: float = 1.0, format: str | None = None,
-                 display: DisplayGeometry | None = None, spec: str = "", **kw: object) -> None:
+                 display: DisplayGeometry | None = None, spec: str = "", recording: str | None = None,
+                 **kw: object) -> None:
         kw.setdefault("block_when_full", True)
         kw.setdefault("buffer_size", 4096)
         super().__init__(spec or f"replay:{path}", display, **kw)  # type: ignore[arg-type]
         self.path = Path(path)
         self.speed = float(speed)
         self.format = format
+        self._reader_options = {"recording": recording} if recording else {}
         self._file: GazeFile | None = None
         self._it: Iterator[GazeSample] | None = None
         self._pending: GazeSample | None = None
@@ -112,7 +121,7 @@ class ReplaySource(GazeSource):
 
     def _check_config(self) -> None:
         if self._file is None:
-            self._file = open_gaze_file(self.path, self.format, self.display)
+            self._file = open_gaze_file(self.path, self.format, self.display, **self._reader_options)
             if self._file.kind != "samples":
                 raise InputError(f"{self.path} holds fixations, not samples; use FixationReplaySource")
             if self.display is None:
@@ -191,6 +200,16 @@ class FixationReplaySource(GazeSource):
     def subscribe_fixations(self, callback: Callable[[FixationEvent], None]) -> Callable[[], None]:
         self._ev_subs.append(callback)
         return lambda: self._ev_subs.remove(callback) if callback in self._ev_subs else None
+
+    def poll_fixations(self) -> list[FixationEvent]:
+        out = []
+        while True:
+            try:
+                e = self._events.get_nowait()
+            except queue.Empty:
+                return out
+            if e is not None:
+                out.append(e)
 
     def fixation_events(self, timeout: float | None = None) -> Iterator[FixationEvent]:
         last = time.monotonic()
