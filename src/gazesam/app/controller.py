@@ -197,13 +197,15 @@ class AppController(QObject):
 
     def _replay_options(self) -> dict:
         """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
-        the image on screen."""
+        the image on screen, unless the spec names one (``replay:FILE?trial=NAME``)."""
         if not self.is_replay or self.session is None:
             return {}
         from gazesam.gaze.formats import detect_format
         from gazesam.gaze.sources.replay import parse_replay_spec
 
-        path, _, fmt = parse_replay_spec(self.config.source.strip()[len("replay:"):])
+        path, _, fmt, reader_opts = parse_replay_spec(self.config.source.strip()[len("replay:"):])
+        if "trial" in reader_opts:
+            return {}  # the user chose the trial
         try:
             name = fmt or detect_format(path)
         except GazesamError:
