@@ -197,3 +197,52 @@ def test_a_crashed_session_is_restored_on_start(make_window, qtbot, tmp_path) ->
     assert c.session.session_dir == crashed_dir and len(c.session.annotations) == 1
     assert (c.canvas.labels(c.session) == 1).sum() == object_mask().sum()
     assert RecoveryRegistry(tmp_path / "registry").pending() == []
+
+
+def test_validation_measures_the_offset_in_degrees_and_corrects_it(make_window, qtbot) -> None:
+    from PySide6.QtCore import QTimer
+
+    from gazesam.app.validation_screen import ValidationScreen
+
+    w = make_window(source="mouse")
+    _show(w, qtbot)
+    c = w.controller
+    c._open_source()  # the tracker only; no model needed for validation
+    dx, dy = 0.02, -0.015  # the tracker reads this far off where the eye really is
+    screen = ValidationScreen(c, dwell_s=0.5, settle_s=0.15, screen=w.tracker_screen())
+    rng = np.random.default_rng(1)
+
+    def tracker() -> None:
+        if 0 <= screen.index < len(screen.targets):
+            tx, ty = screen.targets[screen.index]
+            c.source.push(tx + dx + rng.normal(0, 0.001), ty + dy + rng.normal(0, 0.001))
+
+    timer = QTimer()
+    timer.timeout.connect(tracker)
+    timer.start(10)
+    screen.start(auto=True)
+    qtbot.waitUntil(lambda: screen.result is not None, timeout=20_000)
+    timer.stop()
+    r = screen.result
+    assert r.offset == pytest.approx((dx, dy), abs=0.002)
+    assert all(t.n_valid > 10 for t in r.targets)
+    assert 0.5 < r.accuracy_deg < 2.5  # 2% x 1.5% of a 24-inch screen at 65 cm is about 1.1 degrees
+    assert r.accuracy_after_offset_deg < 0.2
+    assert c.session.validation and c.session.validation[-1]["applied"] is False
+    img = screen.grab().toImage()
+    assert img.width() > 0
+    qtbot.keyClick(screen, Qt.Key.Key_C)
+    assert c.offset == pytest.approx(r.offset) and c.session.validation[-1]["applied"] is True
+    assert c.session.settings["gaze_offset"] == pytest.approx(list(r.offset))
+    # later samples are corrected before they reach the pipeline and the cursor
+    c._inbox.clear()
+    tx, ty = 0.5, 0.5
+    c.source.push(tx + dx, ty + dy)
+    got = c._inbox[-1]
+    assert (got.x, got.y) == pytest.approx((tx, ty), abs=0.003)
+    qtbot.keyClick(screen, Qt.Key.Key_Escape)
+    assert not screen.isVisible()
+    # the raw (uncorrected) sample and the correction are both in the gaze log
+    c.recorder.flush(sync=True)
+    log = (c.session.session_dir / "gaze.tsv").read_text()
+    assert "# offset_correction:" in log

@@ -817,11 +817,14 @@ class AppController(QObject):
     def status(self) -> dict[str, str]:
         """Short strings for the status bar; every number is measured, none is assumed."""
         out: dict[str, str] = {}
+        spec = self.config.source
+        if spec.lower().startswith("replay:"):
+            spec = "replay:" + Path(spec[len("replay:"):].split("?")[0].split("@")[0]).name
         if self.source is None:
-            out["source"] = f"{self.config.source}: {self.source_error or 'not open'}"
+            state = self.source_error or ("waits for the model" if self.is_replay else "not open")
+            out["source"] = f"{spec}: {state}"
         else:
-            st = self.source.status()
-            out["source"] = f"{self.config.source}: {st.state}"
+            out["source"] = f"{spec}: {self.source.status().state}"
         rate = self.rate.rate_hz
         out["rate"] = f"{rate:.0f} Hz" if rate > 0 else "- Hz"
         share = self.rate.valid_share

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.labels_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.labels_list.itemClicked.connect(self._label_clicked)
         self.labels_list.itemDoubleClicked.connect(lambda item: self._rename_label(item.data(Qt.ItemDataRole.UserRole)))
+        self.labels_list.setMaximumWidth(220)
         dock.setWidget(self.labels_list)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.labels_dock = dock
