@@ -1,0 +1,170 @@
+"""The 3D mode in one object: a volume, a view, a model; prompts become anchors; anchors propagate.
+
+Why a facade: the CLI, the evaluation and the desktop app all need the same sequence - window and
+orient the slices, keep their embeddings ahead of the user, turn a box or a slice's fixations into an
+anchor mask, propagate it, and keep the label volume in step - and must not each re-derive the
+coordinate maps. Everything here is in display pixels of :attr:`VolumeSegmenter.source` unless a name
+says ``voxel``/``plane``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from gazesam.errors import InputError
+from gazesam.volume.encoder import SliceEncoder
+from gazesam.volume.gazebox import BoxPolicy, FixationBoxSearch, SliceGaze
+from gazesam.volume.io import Volume
+from gazesam.volume.labels import Label, LabelVolume
+from gazesam.volume.propagation import ObjectTrack, PropagationConfig, SliceMask, Step
+from gazesam.volume.slices import Box, SliceSource
+from gazesam.volume.windowing import Window, parse_window
+
+
+class VolumeSegmenter:
+    """Segment objects in a volume from boxes or gaze on a few slices, with propagation between them."""
+
+    def __init__(self, volume: Volume, predictor: Any, *, window: Window | str | None = None,
+                 view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
+                 config: PropagationConfig = PropagationConfig(), box_policy: BoxPolicy | None = None,
+                 encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool = True,
+                 precision: str = "fp16") -> None:
+        if not isinstance(window, Window):
+            window = parse_window(window, volume.array, volume.modality)
+        self.volume = volume
+        self.predictor = predictor
+        self.source = SliceSource.create(volume, window, view=view, axis=axis)
+        self.encoder = encoder or SliceEncoder(predictor, self.source, memory_bytes=memory_bytes, disk=disk,
+                                               precision=precision)
+        self.labels = labels or LabelVolume(volume)
+        self.config = config
+        self.box_policy: BoxPolicy = box_policy or FixationBoxSearch()
+        self.tracks: dict[int, ObjectTrack] = {}
+        self.px_per_degree: float | None = None
+
+    # ---- objects --------------------------------------------------------------------------------
+    def add_object(self, name: str, colour: str | tuple[int, int, int] | None = None,
+                   value: int | None = None) -> Label:
+        label = self.labels.add_label(name, colour, value)
+        self.tracks[label.value] = ObjectTrack(self.source.n_slices)
+        return label
+
+    def _track(self, value: int) -> ObjectTrack:
+        if value not in self.tracks:
+            raise InputError(f"no object with label value {value}; add it with add_object() first")
+        return self.tracks[value]
+
+    # ---- model ----------------------------------------------------------------------------------
+    def predict(self, s: int, box: Box, mask_input: np.ndarray | None = None) -> Step:
+        """Decode slice ``s`` with a display-pixel box (uses the cached embedding)."""
+        emb = self.encoder.get(s)
+        p = self.predictor.predict(emb, box=tuple(float(v) for v in box), mask_input=mask_input)
+        best = int(p.best)
+        logits = p.low_res_logits[best] if getattr(p, "low_res_logits", None) is not None else None
+        return Step(np.asarray(p.masks[best], dtype=bool), float(p.iou[best]), logits)
+
+    def _step(self, s: int, box: Box, mask_input: np.ndarray | None) -> Step:
+        self.encoder.set_focus(s)
+        return self.predict(s, box, mask_input)
+
+    # ---- prompts --------------------------------------------------------------------------------
+    def prompt_box(self, value: int, s: int, box: Box, propagate: bool = True, origin: str = "prompt"
+                   ) -> SliceMask:
+        """A display-pixel box on slice ``s`` starts (or corrects) object ``value`` there."""
+        s = self.source.view.check_slice(s)
+        h, w = self.source.shape
+        x0, y0, x1, y1 = (float(v) for v in box)
+        if not (0 <= x0 <= x1 <= w - 1 + 1e-6 and 0 <= y0 <= y1 <= h - 1 + 1e-6):
+            raise InputError(f"box {tuple(box)} is outside the {w}x{h} slice or not ordered")
+        step = self.predict(s, (x0, y0, x1, y1))
+        anchor = SliceMask(s, step.mask, step.iou, (x0, y0, x1, y1), origin, step.logits)
+        return self.set_anchor(value, anchor, propagate)
+
+    def prompt_plane_box(self, value: int, s: int, plane_box: Box, propagate: bool = True) -> SliceMask:
+        """Box in voxel indices of the slice plane (a0, b0, a1, b1) - the command line's X0 Y0 X1 Y1."""
+        return self.prompt_box(value, s, self.source.plane_box_to_display(plane_box), propagate)
+
+    def gaze_request(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
+                     value: int | None = None) -> SliceGaze:
+        fx = np.atleast_2d(np.asarray(fixations_voxel, dtype=np.float64))
+        if fx.shape[1] == 2:  # in-plane coordinates: lift onto slice s
+            a_axis, b_axis = [a for a in range(3) if a != self.source.view.axis]
+            full = np.zeros((len(fx), 3))
+            full[:, a_axis], full[:, b_axis], full[:, self.source.view.axis] = fx[:, 0], fx[:, 1], s
+            fx = full
+        if fx.shape[1] != 3 or len(fx) == 0:
+            raise InputError("fixations must be an (N, 3) array of voxel indices (or (N, 2) in-plane)")
+        _, px = self.source.voxels_to_display(fx)
+        prior = None
+        if value is not None and value in self.tracks:
+            m = self.tracks[value].masks().get(s)
+            prior = m.mask if m is not None else None
+        return SliceGaze(s, fx, px, None if durations is None else np.asarray(durations, float),
+                         self.source.image(s), self.encoder.get(s), self.predictor, self.px_per_degree, prior)
+
+    def gaze_box(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
+                 value: int | None = None) -> Box:
+        """The seam: one slice's fixations (voxel indices) -> a display-pixel box, via ``box_policy``."""
+        return self.box_policy(self.gaze_request(s, fixations_voxel, durations, value))
+
+    def prompt_gaze(self, value: int, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
+                    propagate: bool = True) -> SliceMask:
+        """Fixations on slice ``s`` start (or correct) object ``value``."""
+        s = self.source.view.check_slice(s)
+        self._track(value)
+        box = self.gaze_box(s, fixations_voxel, durations, value)
+        return self.prompt_box(value, s, box, propagate, origin="gaze")
+
+    def accept_mask(self, value: int, s: int, mask: np.ndarray, propagate: bool = True) -> SliceMask:
+        """A mask drawn or edited by the user on slice ``s`` (display grid) becomes an anchor as is."""
+        s = self.source.view.check_slice(s)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.source.shape:
+            raise InputError(f"mask shape {mask.shape} does not match the slice {self.source.shape}")
+        return self.set_anchor(value, SliceMask(s, mask, 1.0, None, "prompt"), propagate)
+
+    def set_anchor(self, value: int, anchor: SliceMask, propagate: bool = True) -> SliceMask:
+        track = self._track(value)
+        track.set_anchor(anchor, self._step, self.config, propagate_runs=propagate)
+        self.write_labels(value)
+        return anchor
+
+    def remove_anchor(self, value: int, s: int) -> None:
+        self._track(value).remove_anchor(s, self._step, self.config)
+        self.write_labels(value)
+
+    # ---- results --------------------------------------------------------------------------------
+    def masks(self, value: int) -> dict[int, SliceMask]:
+        return self._track(value).masks()
+
+    def write_labels(self, value: int) -> None:
+        """Bring the label volume in line with object ``value``'s merged masks."""
+        arr = self.labels.array
+        arr[arr == value] = 0
+        view = self.source.view
+        for s, m in self._track(value).masks().items():
+            native = self.source.mask_to_native(m.mask)
+            if native.any():
+                plane = view.extract(arr, s)
+                plane[native] = value
+                view.insert(arr, s, plane)
+
+    def object_voxels(self, value: int) -> np.ndarray:
+        return self.labels.mask(value)
+
+    def summary(self, value: int) -> dict:
+        track = self._track(value)
+        masks = track.masks()
+        return {
+            "anchors": sorted(track.anchors),
+            "slices": sorted(masks),
+            "stops": {f"{a}{'+' if d > 0 else '-'}": r.stop_reason for (a, d), r in sorted(track.runs.items())},
+            "voxels": int(self.labels.voxel_counts().get(value, 0)),
+        }
+
+
+def with_origin(mask: SliceMask, origin: str) -> SliceMask:
+    return replace(mask, origin=origin)
