@@ -246,3 +246,77 @@ def test_validation_measures_the_offset_in_degrees_and_corrects_it(make_window, 
     c.recorder.flush(sync=True)
     log = (c.session.session_dir / "gaze.tsv").read_text()
     assert "# offset_correction:" in log
+
+
+def _blob_volume(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    import SimpleITK as sitk
+
+    from tests.volume_helpers import blob_image
+
+    # few slices: on a loaded 2-core machine each slice costs seconds to encode
+    img, lab = blob_image(size=(64, 56, 12), center=(30, 26, 6), radii=(12, 10, 4), spacing=(1.0, 1.0, 2.0))
+    path = tmp_path / "blob.nii.gz"
+    sitk.WriteImage(img, str(path))
+    return path, sitk.GetArrayFromImage(lab).transpose(2, 1, 0).astype(bool)  # (i, j, k)
+
+
+def test_volume_slices_box_accept_propagate_and_save_on_the_input_grid(make_window, qtbot, tmp_path) -> None:
+    import SimpleITK as sitk
+
+    path, truth = _blob_volume(tmp_path)
+    w = make_window(source="mouse", prompting="hold", path=path, view="axial")
+    _show(w, qtbot)
+    c = w.controller
+    assert c.volume is not None and c.canvas.view.name == "axial"
+    start = c.canvas.index
+    _key(qtbot, w, Qt.Key.Key_PageDown)
+    assert c.canvas.index == start + 1
+    _key(qtbot, w, Qt.Key.Key_Up)
+    assert c.canvas.index == start
+    c.start()
+    qtbot.waitUntil(lambda: c.predictor is not None and c.encoding == "", timeout=TIMEOUT_MS)
+    # the blob on this slice, as displayed: drag a box around it
+    shown = c.canvas.grid.mask_to_display(c.canvas.view.extract(truth, c.canvas.index))
+    ys, xs = np.nonzero(shown)
+    a = w.view.transform.image_to_widget(xs.min() - 3, ys.min() - 3)
+    b = w.view.transform.image_to_widget(xs.max() + 3, ys.max() + 3)
+    qtbot.mousePress(w.view, Qt.MouseButton.LeftButton, pos=QPoint(round(a[0]), round(a[1])))
+    qtbot.mouseMove(w.view, QPoint(round(b[0]), round(b[1])))
+    qtbot.mouseRelease(w.view, Qt.MouseButton.LeftButton, pos=QPoint(round(b[0]), round(b[1])))
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None, timeout=TIMEOUT_MS)
+    assert iou(c.annotator.candidate.mask, shown) > 0.7
+    _key(qtbot, w, Qt.Key.Key_Return)
+    s = c.session
+    ann = s.annotations[-1]
+    assert ann.plane.axis == c.canvas.view.axis and ann.plane.index == c.canvas.index
+    on_slice = np.moveaxis(s.label_map == 1, ann.plane.axis, 0)[ann.plane.index]
+    assert iou(on_slice, np.moveaxis(truth, ann.plane.axis, 0)[ann.plane.index]) > 0.7
+
+    said: list[str] = []
+    c.message.connect(lambda text, _ms: said.append(text))
+    c.error.connect(said.append)
+    _key(qtbot, w, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: c.busy == "", timeout=3 * TIMEOUT_MS)
+    assert len(s.annotations) == 2, said
+    prop = s.annotations[-1]
+    assert prop.source == "propagation" and prop.scope == "volume"
+    painted = s.label_map == 1
+    slices = np.moveaxis(painted, 2, 0).reshape(painted.shape[2], -1).any(axis=1)
+    assert slices.sum() >= 5  # the blob spans 7 slices
+    assert iou(painted, truth) > 0.6
+    _key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the propagation only
+    assert len(s.annotations) == 1 and (s.label_map == 1).sum() == on_slice.sum()
+    _key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    _key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    out = sitk.ReadImage(str(s.session_dir / "labels.nii.gz"))
+    ref = sitk.ReadImage(str(path))
+    assert out.GetSize() == ref.GetSize()
+    np.testing.assert_allclose(out.GetSpacing(), ref.GetSpacing())
+    np.testing.assert_allclose(out.GetOrigin(), ref.GetOrigin())
+    np.testing.assert_allclose(out.GetDirection(), ref.GetDirection())
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out).transpose(2, 1, 0) == 1, painted)
+    # the view, slice and window are part of the session
+    w.close()
+    back = load_session(s.session_dir)
+    assert back.settings["view"] == "axial" and back.settings["slice"] == ann.plane.index
+    assert back.settings["window"].startswith("range:")

@@ -96,7 +96,10 @@ class AppController(QObject):
         self.rate = RateMeter()
         self.latency = LatencyMeter()
         self.encode_ms: float | None = None
-        self.encoding = ""  # "", "encoding", or "i/n" for volumes
+        self.encoding = ""  # "" or "encoding" (the image on screen)
+        self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
+        self.slices_encoded: tuple[int, int] | None = None  # (done, total), written by its thread
+        self.busy = ""  # a long job in the background, e.g. "propagating"
         self.cursor_norm: tuple[float, float] | None = None
         self.trail: collections.deque[tuple[float, float]] = collections.deque(maxlen=TRAIL_LENGTH)
         self._inbox: collections.deque[Any] = collections.deque(maxlen=20000)
@@ -169,6 +172,7 @@ class AppController(QObject):
         self._apply_prompting()
         if self.canvas is not None:
             self._encode_canvas()
+        self._restart_slice_encoder()
         self.modelReady.emit()
         self.statusChanged.emit()
 
@@ -233,6 +237,7 @@ class AppController(QObject):
             self.source.close()
         if self.pipeline is not None:
             self.pipeline.stop()
+        self._stop_slice_encoder()
         saved = self._close_document()
         if saved and self._recovery_token is not None:
             self.registry.release(self._recovery_token)
@@ -322,6 +327,7 @@ class AppController(QObject):
         self.labelsChanged.emit()
 
     def _release_document(self) -> None:
+        self._stop_slice_encoder()
         self._close_document()
         if self.session is not None:
             self.session.remove_listener(self._on_session)
@@ -362,6 +368,11 @@ class AppController(QObject):
             self.pipeline.new_target()
         self.canvasChanged.emit(keep_view)
         self._encode_canvas()
+        if self.slice_encoder is not None and isinstance(canvas, VolumeCanvas):
+            if canvas.view.key == self.slice_encoder.source.view.key and canvas.window == self.slice_encoder.source.window:
+                self.slice_encoder.set_focus(canvas.index)
+            else:
+                self._restart_slice_encoder_soon()
         if self.volume is not None and self.session is not None:
             self.session.update_settings(view=self.view_name, slice=canvas.index, window=self._window_spec())
 
@@ -377,9 +388,17 @@ class AppController(QObject):
         self.encoding = "encoding"
         self.statusChanged.emit()
 
+        encoder = self.slice_encoder
+
         def encode() -> float:
             t0 = time.perf_counter()
-            self.predictor.encode(canvas.image)
+            if encoder is not None:
+                encoder.pause()  # the slice on screen first: the background can wait
+            try:
+                self.predictor.encode(canvas.image)
+            finally:
+                if encoder is not None:
+                    encoder.resume()
             return (time.perf_counter() - t0) * 1000
 
         def done(ms: float) -> None:
@@ -419,6 +438,40 @@ class AppController(QObject):
     def set_slice(self, index: int) -> None:
         if self.volume is not None and self.canvas is not None:
             self.step_slice(int(index) - self.canvas.index)
+
+    # ---- background encoding of every slice (volumes) ----------------------------------------
+    def _restart_slice_encoder_soon(self) -> None:
+        """Window/level drags change the slices many times a second: rebuild the encoder once they settle."""
+        if not hasattr(self, "_encoder_timer"):
+            self._encoder_timer = QTimer(self)
+            self._encoder_timer.setSingleShot(True)
+            self._encoder_timer.setInterval(500)
+            self._encoder_timer.timeout.connect(self._restart_slice_encoder)
+        self._stop_slice_encoder()
+        self._encoder_timer.start()
+
+    def _restart_slice_encoder(self) -> None:
+        self._stop_slice_encoder()
+        if self._closed or self.predictor is None or self.volume is None or not isinstance(self.canvas, VolumeCanvas):
+            return
+        from gazesam.volume.encoder import SliceEncoder
+        from gazesam.volume.slices import SliceSource
+
+        c = self.canvas
+        source = SliceSource(self.volume, c.view, c.window, c.grid)
+
+        def progress(done: int, total: int) -> None:  # the encoder's thread: store, the GUI reads
+            self.slices_encoded = (done, total)
+
+        self.slice_encoder = SliceEncoder(self.predictor, source, progress=progress)
+        self.slices_encoded = (self.slice_encoder.done, self.slice_encoder.total)
+        self.slice_encoder.start(focus=c.index)
+
+    def _stop_slice_encoder(self) -> None:
+        enc, self.slice_encoder = self.slice_encoder, None
+        self.slices_encoded = None
+        if enc is not None:
+            enc.cancel(wait=False)
 
     def next_view(self) -> None:
         if self.volume is None:
@@ -752,15 +805,66 @@ class AppController(QObject):
 
     # ---- propagation -----------------------------------------------------------------------
     def propagate(self) -> None:
-        if self.volume is None or self.session is None:
+        """Carry the active label through the volume from every slice of this view that has it.
+
+        Each such slice is an anchor (``gazesam.volume``'s propagation); the result is one undoable
+        volume annotation. Runs in the background; the slices it needs are encoded by the same
+        background encoder that serves the view.
+        """
+        if self.volume is None or self.session is None or not isinstance(self.canvas, VolumeCanvas):
             self.message.emit("propagation is for volumes", 2000)
             return
-        try:
-            from gazesam.volume import propagate as _propagate  # noqa: F401 - lands with the volumes issue
-        except ImportError:
-            self.message.emit("propagation needs gazesam.volume.propagate, which is not installed yet", 4000)
+        if self.predictor is None:
+            self.message.emit("the model is still loading", 2000)
             return
-        self.message.emit("propagation is not wired yet", 3000)
+        if self.busy:
+            self.message.emit(f"busy: {self.busy}", 2000)
+            return
+        session, canvas, value = self.session, self.canvas, self.session.active_label
+        label = session.labels.get(value)
+        present = np.moveaxis(session.label_map == value, canvas.view.axis, 0)
+        anchors = [s for s in range(present.shape[0]) if present[s].any()]
+        if not anchors:
+            self.message.emit(f"accept a mask into '{label.name}' on a slice first, then propagate it", 4000)
+            return
+        anchor_masks = {s: canvas.with_index(s).labels(session) == value for s in anchors}
+        if self.slice_encoder is None or self.slice_encoder.source.view.key != canvas.view.key:
+            self._restart_slice_encoder()
+        encoder = self.slice_encoder
+        volume, predictor, window, view_name = self.volume, self.predictor, canvas.window, self.view_name
+
+        def run() -> np.ndarray:
+            from gazesam.volume.segmenter import VolumeSegmenter
+
+            seg = VolumeSegmenter(volume, predictor, window=window, view=view_name, encoder=encoder)
+            seg.add_object(label.name, label.rgb, value=value)
+            for s in anchors:
+                seg.accept_mask(value, s, anchor_masks[s], propagate=True)
+            return seg.object_voxels(value)
+
+        def done(voxels: np.ndarray) -> None:
+            self.busy = ""
+            self.statusChanged.emit()
+            if self._closed or self.session is not session:
+                return
+            new = voxels & (session.label_map != value)
+            if not new.any():
+                self.message.emit("propagation found nothing beyond the accepted slices", 4000)
+                return
+            a = session.accept(voxels, None, label=value, source="propagation",
+                               extra={"anchors": anchors, "view": view_name})
+            n = int(np.moveaxis(voxels, canvas.view.axis, 0).reshape(len(present), -1).any(axis=1).sum())
+            self.message.emit(f"propagated '{label.name}' to {n} slices ({a.changed} new voxels); Ctrl+Z undoes it",
+                              5000)
+
+        def failed(exc: Exception) -> None:
+            self.busy = ""
+            self.statusChanged.emit()
+            self.error.emit(f"propagation failed: {exc}")
+
+        self.busy = "propagating"
+        self.statusChanged.emit()
+        workers.submit(run, on_done=done, on_failed=failed)
 
     # =========================================================================================
     # saving
@@ -839,6 +943,11 @@ class AppController(QObject):
             out["encoding"] = f"encoded in {self.encode_ms:.0f} ms"
         else:
             out["encoding"] = ""
+        if self.slices_encoded is not None:
+            done, total = self.slices_encoded
+            out["slices"] = f"slices {done}/{total}"
+        if self.busy:
+            out["busy"] = self.busy + "…"
         mode = "ON" if self.prompting else ("hold Space" if self.prompting_mode != "toggle" else "off (G)")
         out["prompting"] = f"gaze prompting: {mode}"
         if self.session is not None and self.session.active_label in self.session.labels:

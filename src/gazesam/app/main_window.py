@@ -30,7 +30,7 @@ from gazesam.session.document import IMAGE_SUFFIXES, VOLUME_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-STATUS_FIELDS = ("source", "rate", "valid", "latency", "model", "encoding", "prompting", "label")
+STATUS_FIELDS = ("source", "rate", "valid", "latency", "model", "encoding", "slices", "busy", "prompting", "label")
 
 
 class _SpaceHold(QObject):
@@ -371,14 +371,13 @@ class MainWindow(QMainWindow):
             lab.setText(st.get(name, ""))
         self.view.gaze_active = self.controller.prompting
         self.view.hud = self.controller.hud_lines()
-        enc = self.controller.encoding
-        if "/" in enc:
-            i, n = (int(v) for v in enc.split("/"))
-            self.progress.setRange(0, n)
-            self.progress.setValue(i)
+        c = self.controller
+        if c.encoding or c.busy:
+            self.progress.setRange(0, 0)  # busy, no fraction known
             self.progress.setVisible(True)
-        elif enc:
-            self.progress.setRange(0, 0)  # busy
+        elif c.slices_encoded is not None and c.slices_encoded[0] < c.slices_encoded[1]:
+            self.progress.setRange(0, c.slices_encoded[1])
+            self.progress.setValue(c.slices_encoded[0])
             self.progress.setVisible(True)
         else:
             self.progress.setVisible(False)
