@@ -94,7 +94,8 @@ class AppController(QObject):
         self.prompting_toggled = self.prompting_mode == "on"
         self.prompting_held = False
         self.rate = RateMeter()
-        self.latency = LatencyMeter()
+        self.latency = LatencyMeter()  # fixation -> mask painted on screen
+        self.pipeline_latency = LatencyMeter()  # fixation -> mask decided by the pipeline (before the GUI)
         self.encode_ms: float | None = None
         self.encoding = ""  # "" or "encoding" (the image on screen)
         self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
@@ -684,6 +685,8 @@ class AppController(QObject):
         c = self.annotator.candidate if self.annotator else None
         if c is not None and c.gaze_t is not None and c.source == "gaze":
             self.latency.add(time.monotonic() - c.gaze_t)
+            if c.decided_t is not None:
+                self.pipeline_latency.add(c.decided_t - c.gaze_t)
 
     def _on_annotator(self, what: str) -> None:
         self.candidateChanged.emit()
