@@ -149,3 +149,14 @@ def test_mapping_holds_under_high_dpi_scaling() -> None:
     dpr, worst = map(float, out.stdout.split()[-2:])
     assert dpr == 2.0
     assert worst < 1e-6
+
+
+def test_help_overlay_is_dark_even_after_the_gaze_cursor_was_drawn(view: ImageView) -> None:
+    from gazesam.app.keys import help_rows
+
+    view.gaze_global = view.mapToGlobal(QPointF(15, 15))
+    view.gaze_active = True  # the cursor leaves a red brush behind in the painter
+    view.help_rows = help_rows()
+    img = view.grab().toImage()
+    c = img.pixelColor(view.width() // 2, view.height() // 2)
+    assert max(c.red(), c.green(), c.blue()) < 60, c.getRgb()

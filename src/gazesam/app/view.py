@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
 from gazesam.app.overlays import label_overlay, mask_overlay, to_qimage
@@ -196,6 +196,7 @@ class ImageView(QWidget):
         p.drawEllipse(c, r, r)
         p.setBrush(color)
         p.drawEllipse(c, 2.5, 2.5)
+        p.setBrush(Qt.BrushStyle.NoBrush)
 
     def _paint_trail(self, p: QPainter) -> None:
         n = len(self.trail)
@@ -252,8 +253,9 @@ class ImageView(QWidget):
         height = lh * (len(rows) + len(groups) + 2)
         width = kw + tw + 40
         box = QRectF((self.width() - width) / 2, max(10.0, (self.height() - height) / 2), width, height)
-        p.fillRect(box, QColor(10, 10, 12, 225))
+        p.fillRect(box, QBrush(QColor(10, 10, 12, 225)))
         p.setPen(QPen(QColor(120, 120, 130), 1))
+        p.setBrush(Qt.BrushStyle.NoBrush)  # drawRect fills with the current brush
         p.drawRect(box)
         x0, y = box.x() + 16, box.y() + lh
         p.setPen(QColor(255, 255, 255))
