@@ -16,7 +16,7 @@ import numpy as np
 from gazesam.errors import InputError
 from gazesam.engine.cache import LRUCache, image_digest
 from gazesam.engine.registry import ModelSpec
-from gazesam.engine.transforms import postprocess_logits, preprocess, scale_coords
+from gazesam.engine.transforms import postprocess_masks, preprocess, scale_coords
 
 
 class Runtime(Protocol):
@@ -117,8 +117,8 @@ class Predictor:
             mask_input)
         sel = slice(1, None) if multimask else slice(0, 1)
         low = np.asarray(low[sel], np.float32)
-        logits = postprocess_logits(self.spec, low, emb.input_size, emb.original_size)
-        return Prediction(masks=logits > 0.0, iou=np.asarray(iou[sel], np.float32), low_res_logits=low)
+        masks = postprocess_masks(self.spec, low, emb.input_size, emb.original_size)
+        return Prediction(masks=masks, iou=np.asarray(iou[sel], np.float32), low_res_logits=low)
 
     @staticmethod
     def _check_box(box: Any, h: int, w: int) -> np.ndarray | None:

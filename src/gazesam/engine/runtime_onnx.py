@@ -22,7 +22,7 @@ import numpy as np
 from gazesam import paths
 from gazesam.engine.registry import ModelSpec
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # bump whenever the exported graphs change
 OPSET = 17
 Precision = Literal["fp32", "int8"]
 DECODER_INPUTS = ("image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input")
@@ -100,6 +100,9 @@ def session_options(threads: int | None):
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    # no busy-waiting between ops: on 2 cores shared with a GUI, a gaze reader and other work, spinning
+    # threads steal the CPU that the next op needs (measured: lower wall time under load without it)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 

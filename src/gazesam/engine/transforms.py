@@ -139,3 +139,41 @@ def postprocess_logits(spec: ModelSpec, low_res: np.ndarray, input_size: tuple[i
     rows, cols = _postprocess_matrices(low_res.shape[-1], spec.image_size, tuple(input_size), tuple(original_size),
                                        spec.resize == "stretch")
     return np.stack([rows @ m.astype(np.float32) @ cols for m in low_res])
+
+
+def postprocess_masks(spec: ModelSpec, low_res: np.ndarray, input_size: tuple[int, int],
+                      original_size: tuple[int, int]) -> np.ndarray:
+    """(K, 256, 256) low-res logits -> (K, H, W) boolean masks (logit > 0), same result as thresholding
+    :func:`postprocess_logits`, but only computed where it can be positive.
+
+    Every output logit is a convex combination (non-negative weights) of low-res logits, so an output pixel
+    can only be positive if one of the low-res cells it draws from is. Restricting the products to the
+    rows/columns that draw from the positive cells' bounding box makes post-processing cost scale with the
+    object, not the image (a 1024x1024 image with a typical lesion: a few ms instead of ~20).
+    """
+    rows, cols = _postprocess_matrices(low_res.shape[-1], spec.image_size, tuple(input_size), tuple(original_size),
+                                       spec.resize == "stretch")
+    out = np.zeros((low_res.shape[0], *original_size), dtype=bool)
+    for k, m in enumerate(low_res):
+        pos = m > 0
+        if not pos.any():
+            continue
+        ry = np.flatnonzero(pos.any(axis=1))
+        rx = np.flatnonzero(pos.any(axis=0))
+        out_rows = np.flatnonzero(rows[:, ry[0]: ry[-1] + 1].any(axis=1))
+        out_cols = np.flatnonzero(cols[rx[0]: rx[-1] + 1, :].any(axis=0))
+        if not len(out_rows) or not len(out_cols):  # positives only in the padding
+            continue
+        r0, r1, c0, c1 = out_rows[0], out_rows[-1] + 1, out_cols[0], out_cols[-1] + 1
+        sub_rows, sub_cols = rows[r0:r1], cols[:, c0:c1]
+        # inner ranges: only the low-res rows/columns these output rows/columns draw from
+        i0, i1 = _nonzero_span(sub_rows.any(axis=0))
+        j0, j1 = _nonzero_span(sub_cols.any(axis=1))
+        logits = sub_rows[:, i0:i1] @ m[i0:i1, j0:j1].astype(np.float32) @ sub_cols[j0:j1]
+        out[k, r0:r1, c0:c1] = logits > 0.0
+    return out
+
+
+def _nonzero_span(flags: np.ndarray) -> tuple[int, int]:
+    idx = np.flatnonzero(flags)
+    return int(idx[0]), int(idx[-1]) + 1

@@ -1,0 +1,82 @@
+"""Segment an image from a box or from points with a SAM-family model.
+
+Coordinates are pixels of the original image (x to the right, y down). Writes MASK.png (0/255, the
+image's size) and optionally an overlay picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gazesam.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", metavar="IMAGE", help="image file (PNG, JPEG, TIFF, ...)")
+    prompt = parser.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="box prompt")
+    prompt.add_argument("--point", nargs=2, type=float, action="append", metavar=("X", "Y"),
+                        help="positive point (repeat for more)")
+    parser.add_argument("--negative", nargs=2, type=float, action="append", default=[], metavar=("X", "Y"),
+                        help="negative point (repeat for more)")
+    parser.add_argument("--model", default="litemedsam",
+                        help="litemedsam (default, offline), mobilesam, medsam_vit_b, sam_vit_b, sam_vit_l, sam_vit_h")
+    parser.add_argument("--checkpoint", metavar="PATH", help="use this weights file instead of the default one")
+    parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx", help="inference runtime (default onnx)")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                        help="encoder precision (int8: dynamically quantised, onnx runtime only)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--multimask", action="store_true", help="predict three masks and keep the best-scored one")
+    parser.add_argument("-o", "--output", required=True, metavar="MASK.png", help="output mask (0/255 PNG)")
+    parser.add_argument("--overlay", metavar="OVERLAY.png", help="also write the mask drawn over the image")
+
+
+def _check_inside(x: float, y: float, w: int, h: int, what: str) -> None:
+    if not (0 <= x <= w and 0 <= y <= h):
+        raise InputError(f"{what} ({x:g}, {y:g}) lies outside the {w}x{h} image")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    import warnings
+
+    import numpy as np
+
+    from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
+    from gazesam.imageio import load_image, overlay, save_mask
+
+    spec = get_spec(args.model)  # unknown model: error before touching the image
+    image = load_image(args.image)
+    h, w = image.shape[:2]
+    box = None
+    if args.box is not None:
+        x0, y0, x1, y1 = args.box
+        _check_inside(x0, y0, w, h, "box corner")
+        _check_inside(x1, y1, w, h, "box corner")
+        if x1 <= x0 or y1 <= y0:
+            raise InputError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has zero area: need x0 < x1 and y0 < y1")
+        box = (x0, y0, x1, y1)
+    pos = args.point or []
+    for x, y in pos + args.negative:
+        _check_inside(x, y, w, h, "point")
+    points = np.array(pos + args.negative, np.float32).reshape(-1, 2) if pos or args.negative else None
+    labels = np.array([1] * len(pos) + [0] * len(args.negative), np.float32) if points is not None else None
+    if args.threads < 1:
+        raise InputError("--threads must be at least 1")
+    predictor = load_predictor(spec.name, runtime=args.runtime, checkpoint=args.checkpoint, threads=args.threads,
+                               precision=args.precision)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BoxOnlyModelWarning)
+        pred = predictor.predict(image, box=box, points=points, point_labels=labels, multimask=args.multimask)
+    for wmsg in caught:
+        if issubclass(wmsg.category, BoxOnlyModelWarning):
+            print(f"gazesam segment: warning: {wmsg.message}", file=sys.stderr)
+    mask = pred.mask
+    save_mask(args.output, mask)
+    if args.overlay:
+        from PIL import Image
+
+        Image.fromarray(overlay(image, mask, box, points, labels)).save(args.overlay)
+    print(f"{args.output}: {int(mask.sum())} of {h * w} pixels ({100.0 * mask.mean():.1f}%), "
+          f"predicted IoU {float(pred.iou[pred.best]):.3f}, model {spec.name}, runtime {predictor.runtime_name}")
+    return 0
