@@ -59,3 +59,8 @@ def test_bad_arguments_fail_fast_with_a_clear_message(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "--quit-after" in proc.stderr
     proc = _run(["--geometry", "huge", "--quit-after", "1"], tmp_path, timeout=60)
     assert proc.returncode == 1 and "WIDTHxHEIGHT" in proc.stderr
+
+
+def test_unknown_policy_lists_the_known_ones(tmp_path: Path) -> None:
+    proc = _run(["--policy", "telepathy", "--quit-after", "1"], tmp_path, timeout=60)
+    assert proc.returncode == 1 and "gaze-box" in proc.stderr

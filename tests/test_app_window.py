@@ -67,9 +67,10 @@ def test_replayed_gaze_segments_the_object_and_keys_accept_undo_redo_save(make_w
     _show(w, qtbot)
     c = w.controller
     c.refresh_mapping()
-    on = c.mapping.image_to_norm(*CENTRE)
     off = c.mapping.image_to_norm(40.0, 200.0)
-    rec = write_fixation_recording(tmp_path / "gaze-in.tsv", [(off[0], off[1], 0.25), (on[0], on[1], 1.6)])
+    # a glance elsewhere, then three fixations on the object (as eyes do: small saccades between them)
+    on = [c.mapping.image_to_norm(CENTRE[0] + dx, CENTRE[1] + dy) for dx, dy in ((0, 0), (-8, 5), (6, -4))]
+    rec = write_fixation_recording(tmp_path / "gaze-in.tsv", [(off[0], off[1], 0.3)] + [(x, y, 0.6) for x, y in on])
     c.config.source = f"replay:{rec}"
     c.start()
     qtbot.waitUntil(lambda: c.annotator.candidate is not None and c.annotator.candidate.area > 0, timeout=TIMEOUT_MS)

@@ -158,7 +158,8 @@ class AppController(QObject):
         workers.submit(load, on_done=self._model_loaded, on_failed=self._model_failed)
 
     def _model_loaded(self, predictor: Any) -> None:
-        from gazesam.app.pipeline_seam import make_pipeline
+        from gazesam.pipeline import GazePipeline
+        from gazesam.prompt import DEFAULT_POLICY, make_policy
 
         if self._closed:
             return  # the window closed while the model was loading
@@ -167,7 +168,14 @@ class AppController(QObject):
         self.point_prompts = "point" in tuple(getattr(predictor.spec, "prompts", ("point", "box")))
         if self.annotator is not None:
             self.annotator.point_prompts = self.point_prompts
-        self.pipeline, self.policy_name = make_pipeline(predictor, self.display, self.config.policy)
+        self.policy_name = self.config.policy or DEFAULT_POLICY
+        try:
+            policy = make_policy(self.policy_name)
+        except GazesamError as exc:
+            self.model_state = "failed"
+            self.error.emit(str(exc))
+            return
+        self.pipeline = GazePipeline(predictor, policy=policy, display=self.display)
         self.pipeline.add_listener(self._maskFromPipeline.emit)  # queued: runs on the GUI thread
         self.pipeline.start()
         self._apply_prompting()

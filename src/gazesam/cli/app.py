@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="litemedsam", help="segmentation model (default: litemedsam)")
     parser.add_argument("--runtime", default="onnx", choices=("onnx", "torch"), help="engine runtime")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the engine (default: 2)")
-    parser.add_argument("--policy", help="prompt policy (default: the pipeline's default)")
+    parser.add_argument("--policy", help="prompt policy (default: gaze-box; an unknown name lists the others)")
     parser.add_argument("--prompting", choices=("hold", "toggle", "on"),
                         help="gaze prompting: hold Space (default for live sources), toggle with G, or always on "
                              "(default for replays)")
@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--screenshot needs --quit-after SECONDS (how long to play the source first)")
     if args.threads < 1:
         raise InputError("--threads must be at least 1")
+    if args.policy:
+        from gazesam.prompt import make_policy
+
+        make_policy(args.policy)  # an unknown name fails here, with the list of known ones
     config = AppConfig(
         path=args.path, source=args.source, out=args.out, model=args.model, runtime=args.runtime,
         threads=args.threads, policy=args.policy, prompting=args.prompting, screen=args.screen,
