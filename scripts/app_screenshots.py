@@ -2,7 +2,8 @@
 
     PYTHONPATH=src .venv/bin/python scripts/app_screenshots.py [--out out/app-screenshots]
 
-1. kvasir.png: a Kvasir-SEG image with the expert's real fixations replayed; the mask on offer.
+1. kvasir-<stem>.png: a Kvasir-SEG image with the expert's real fixations replayed; the mask on offer and
+   its IoU with the expert's mask (printed).
 2. ct-propagated.png: a CT (TotalSegmentator example): a box around the liver on one slice, accepted,
    propagated through the volume, shown on a neighbouring slice (accepted label in its colour).
 3. help.png: the key help overlay.
@@ -38,6 +39,7 @@ def pump(app, seconds: float, until=None) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="out/app-screenshots")
+    ap.add_argument("--kvasir", nargs="+", default=["cju17hw9hr9c5098800fu4u8e", "cju2lyynuymli0855g7fxgbhe"])
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,20 +66,28 @@ def main() -> int:
         c = AppController(config, registry=RecoveryRegistry(tmp / "registry"))
         return MainWindow(config, c, recent=RecentFiles(tmp / "recent.json"))
 
-    # 1. Kvasir + real fixations
-    img = DATA / "kvasir-gaze" / "images" / "cju2lyynuymli0855g7fxgbhe.jpg"
-    w = window(img, f"replay:{DATA / 'kvasir-gaze' / 'fixations.csv'}", "kvasir", prompting="on")
-    w.start()
-    c = w.controller
-    pump(app, 90, lambda: c.source is not None and c.source.status().state == "ended")
-    pump(app, 2.0)
-    w.screenshot(out / "kvasir.png")
-    print(f"{out / 'kvasir.png'}: Kvasir polyp, expert fixations replayed; green = mask on offer, "
-          f"latency median {c.latency.median_ms():.0f} ms over {c.latency.count} masks")
-    QTest.keyClick(w.view, Qt.Key.Key_F1)
-    w.screenshot(out / "help.png")
-    print(f"{out / 'help.png'}: the key help overlay (F1)")
-    w.close()
+    # 1. Kvasir + real fixations (two images: one where the default policy finds the polyp, one where not)
+    from PIL import Image
+
+    for stem in args.kvasir:
+        img = DATA / "kvasir-gaze" / "images" / f"{stem}.jpg"
+        truth = np.asarray(Image.open(DATA / "kvasir-gaze" / "masks" / f"{stem}.png").convert("L")) > 127
+        w = window(img, f"replay:{DATA / 'kvasir-gaze' / 'fixations.csv'}", f"kvasir-{stem}", prompting="on")
+        w.start()
+        c = w.controller
+        pump(app, 120, lambda: c.source is not None and c.source.status().state == "ended")
+        pump(app, 3.0)
+        shot = out / f"kvasir-{stem}.png"
+        w.screenshot(shot)
+        m = c.annotator.candidate.mask if c.annotator.candidate is not None else np.zeros_like(truth)
+        agreement = (m & truth).sum() / max(1, (m | truth).sum())
+        print(f"{shot}: Kvasir, expert fixations replayed; mask on offer IoU {agreement:.2f} with the expert mask; "
+              f"fixation->screen median {c.latency.median_ms():.0f} ms over {c.latency.count} masks")
+        if stem == args.kvasir[0]:
+            QTest.keyClick(w.view, Qt.Key.Key_F1)
+            w.screenshot(out / "help.png")
+            print(f"{out / 'help.png'}: the key help overlay (F1)")
+        w.close()
 
     # 2. CT liver: box on one slice, accept, propagate
     ct = DATA / "totalseg-examples" / "example_ct_sm.nii.gz"
@@ -109,6 +119,7 @@ def main() -> int:
     w.close()
 
     # 3. validation with a simulated offset
+    img = DATA / "kvasir-gaze" / "images" / f"{args.kvasir[0]}.jpg"
     w = window(img, "mouse", "validation")
     w.show()
     w.open_path(str(img))

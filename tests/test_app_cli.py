@@ -64,3 +64,10 @@ def test_bad_arguments_fail_fast_with_a_clear_message(tmp_path: Path) -> None:
 def test_unknown_policy_lists_the_known_ones(tmp_path: Path) -> None:
     proc = _run(["--policy", "telepathy", "--quit-after", "1"], tmp_path, timeout=60)
     assert proc.returncode == 1 and "gaze-box" in proc.stderr
+
+
+def test_starts_without_a_file(tmp_path: Path) -> None:
+    shot = tmp_path / "empty.png"
+    proc = _run(["--screenshot", str(shot), "--quit-after", "2"], tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert shot.is_file() and "session:" not in proc.stdout

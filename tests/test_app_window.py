@@ -321,3 +321,47 @@ def test_volume_slices_box_accept_propagate_and_save_on_the_input_grid(make_wind
     back = load_session(s.session_dir)
     assert back.settings["view"] == "axial" and back.settings["slice"] == ann.plane.index
     assert back.settings["window"].startswith("range:")
+
+
+def test_view_settings_come_back_with_the_session(make_window, qtbot, tmp_path) -> None:
+    w = make_window(prompting="hold")
+    _show(w, qtbot)
+    assert any("hold Space" in line for line in w.controller.hud_lines())
+    _key(qtbot, w, Qt.Key.Key_Plus)
+    _key(qtbot, w, Qt.Key.Key_Plus)
+    w.view.set_transform(w.view.transform.panned(25, -10))
+    _key(qtbot, w, Qt.Key.Key_T)
+    zoom = w.view.transform.zoom
+    _key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    root = w.controller.session.session_dir
+    w.close()
+    w2 = make_window(path=root)
+    _show(w2, qtbot)
+    t = w2.view.transform
+    assert t.zoom == pytest.approx(zoom, rel=1e-3) and (t.pan_x, t.pan_y) == pytest.approx((25, -10), abs=0.2)
+    assert not w2.view.show_trail
+    assert w2.controller.session.session_dir == root
+
+
+def test_volume_view_window_and_orientation_keys(make_window, qtbot, tmp_path) -> None:
+    path, _ = _blob_volume(tmp_path)
+    w = make_window(path=path)
+    _show(w, qtbot)
+    c = w.controller
+    first = c.window
+    _key(qtbot, w, Qt.Key.Key_W)
+    assert c.window != first and c.session.settings["window_preset"] == "ct-soft"
+    before = c.window
+    centre = QPoint(w.view.width() // 2, w.view.height() // 2)
+    qtbot.mousePress(w.view, Qt.MouseButton.RightButton, pos=centre)
+    qtbot.mouseMove(w.view, centre + QPoint(40, 0))
+    qtbot.mouseMove(w.view, centre + QPoint(80, 20))
+    qtbot.mouseRelease(w.view, Qt.MouseButton.RightButton, pos=centre + QPoint(80, 20))
+    assert c.window.width > before.width and c.window.level > before.level
+    assert c.annotator.candidate is None  # a right-drag is window/level, not a negative click
+    names = [c.view_name]
+    for _ in range(3):
+        _key(qtbot, w, Qt.Key.Key_O)
+        names.append(c.view_name)
+    assert names == ["axial", "coronal", "sagittal", "axial"]
+    assert c.canvas.image.shape == c.canvas.grid.shape

@@ -117,6 +117,7 @@ class AppController(QObject):
         self._timer.setInterval(16)
         self._timer.timeout.connect(self._tick)
         self.mapping_provider: Any = None  # () -> ScreenMapping, set by the window
+        self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
 
     # =========================================================================================
     # start / stop
@@ -899,6 +900,8 @@ class AppController(QObject):
                 self.registry.move(self._recovery_token, new)
         if self.recorder is not None:
             self.recorder.flush(sync=True)
+        if self.ui_settings is not None:
+            self.session.update_settings(**self.ui_settings())
         path = self.session.save()
         if self.image is not None:
             write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
@@ -976,4 +979,10 @@ class AppController(QObject):
         if c is not None:
             iou = f"  IoU≈{c.iou:.2f}" if c.iou is not None else ""
             lines.append(f"mask on offer ({c.source}){iou}: Enter accepts, Esc rejects")
+        elif self.session is not None and not self.prompting:
+            how = "press G" if self.prompting_mode == "toggle" else "hold Space (or press G)"
+            what = "point at" if self.is_mouse_source else "look at"
+            lines.append(f"{what} an object and {how} to segment it, or drag a box; F1: keys")
+        elif self.session is None:
+            lines.append("Ctrl+O opens an image, a volume or a session; F1: keys")
         return lines

@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         c, v = self.controller, self.view
         c.mapping_provider = self._mapping
+        c.ui_settings = self._ui_settings
         c.canvasChanged.connect(self._on_canvas)
         c.candidateChanged.connect(self._on_candidate)
         c.labelsChanged.connect(self._on_labels)
@@ -195,6 +196,23 @@ class MainWindow(QMainWindow):
             if 0 <= self.config.screen < len(screens):
                 return screens[self.config.screen]
         return self.view.screen()
+
+    def _ui_settings(self) -> dict:
+        t = self.view.transform
+        return {"zoom": round(t.zoom, 4), "pan": [round(t.pan_x, 1), round(t.pan_y, 1)],
+                "trail": self.view.show_trail}
+
+    def _restore_ui_settings(self) -> None:
+        """A reopened session comes back as it was left: zoom, pan, trail."""
+        s = self.controller.session.settings if self.controller.session else {}
+        if "zoom" in s:
+            t = self.view.transform
+            pan = s.get("pan", [0.0, 0.0])
+            from dataclasses import replace
+
+            self.view.set_transform(replace(t, zoom=float(s["zoom"]), pan_x=float(pan[0]), pan_y=float(pan[1])))
+        if "trail" in s:
+            self.view.show_trail = bool(s["trail"])
 
     def _mapping(self):
         return self.view.screen_mapping(self.tracker_screen())
@@ -306,6 +324,8 @@ class MainWindow(QMainWindow):
             return
         self.view.volume_mode = c.volume is not None
         self.view.set_image(c.canvas.image, keep_view=keep_view)
+        if not keep_view:
+            self._restore_ui_settings()
         self._on_labels()
         self._on_candidate()
         c.refresh_mapping()
