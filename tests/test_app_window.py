@@ -365,3 +365,41 @@ def test_volume_view_window_and_orientation_keys(make_window, qtbot, tmp_path) -
         names.append(c.view_name)
     assert names == ["axial", "coronal", "sagittal", "axial"]
     assert c.canvas.image.shape == c.canvas.grid.shape
+
+
+def test_after_a_killed_app_the_next_start_asks_and_restores(make_window, qtbot, tmp_path, monkeypatch) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from PySide6.QtWidgets import QMessageBox
+
+    image = write_object_image(tmp_path / "images" / "object.png")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+           "GAZESAM_CACHE_DIR": str(tmp_path / "cache"), "QT_QPA_PLATFORM": "offscreen"}
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "gazesam", "app", str(image), "--out", str(killed_dir),
+                             "--source", "mouse", "--quit-after", "60"], env=env)
+    try:
+        qtbot.waitUntil(lambda: (killed_dir / "session.json").is_file(), timeout=60_000)
+        qtbot.wait(300)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    asked: list[str] = []
+
+    def answer(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer))
+    config_path = tmp_path / "images" / "other.png"
+    write_object_image(config_path)
+    w = make_window(restore="ask", path=config_path)
+    w.config.headless = False  # somebody is there to ask
+    w.controller.registry = RecoveryRegistry(tmp_path / "cache" / "recovery")
+    w.start()
+    assert asked and "object.png" in asked[0]
+    assert w.controller.session.session_dir == killed_dir.resolve()
+    assert RecoveryRegistry(tmp_path / "cache" / "recovery").pending() == []
