@@ -403,3 +403,21 @@ def test_after_a_killed_app_the_next_start_asks_and_restores(make_window, qtbot,
     assert asked and "object.png" in asked[0]
     assert w.controller.session.session_dir == killed_dir.resolve()
     assert RecoveryRegistry(tmp_path / "cache" / "recovery").pending() == []
+
+
+@pytest.mark.data
+def test_real_expert_gaze_in_the_app_lands_the_mask_on_the_polyp(make_window, qtbot, shared_data) -> None:
+    stem = "cju17hw9hr9c5098800fu4u8e"
+    kv = shared_data / "kvasir-gaze"
+    truth = np.asarray(Image.open(kv / "masks" / f"{stem}.png").convert("L")) > 127
+    w = make_window(source=f"replay:{kv / 'fixations.csv'}", path=kv / "images" / f"{stem}.jpg")
+    _show(w, qtbot)
+    c = w.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.source is not None and c.source.status().state == "ended", timeout=2 * TIMEOUT_MS)
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and iou(c.annotator.candidate.mask, truth) > 0.6,
+                    timeout=TIMEOUT_MS)
+    _key(qtbot, w, Qt.Key.Key_Return)
+    a = c.session.annotations[-1]
+    assert a.source == "gaze" and a.time_to_accept_s > 0 and a.policy == "gaze-box"
+    assert c.latency.count >= 1
