@@ -43,11 +43,11 @@ def test_eval_on_real_gaze_writes_summary_table_and_report(shared_data: Path, tm
 def test_eval_with_simulated_gaze_on_grabcut(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "grabcut"
     rc = main(["eval", str(shared_data / "grabcut"), "--gaze", "simulated:1", "--policy", "gaze-box",
-               "--limit", "2", "--report", str(out), "--no-progress"])
+               "--limit", "1", "--report", str(out), "--no-progress"])
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["gaze"] == "simulated:1"
-    assert summary["policies"]["gaze-box"]["n_images"] == 2
+    assert summary["policies"]["gaze-box"]["n_images"] == 1
 
 
 @pytest.mark.data

@@ -67,7 +67,7 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     data = [[r.dice_end for r in result.results[p]] for p in result.policies]
-    ax.boxplot(data, vert=False, tick_labels=result.policies, showmeans=True)
+    ax.boxplot(data, orientation="horizontal", tick_labels=result.policies, showmeans=True)
     for i, d in enumerate(data, start=1):
         ax.scatter(d, np.full(len(d), i) + np.random.default_rng(i).uniform(-0.15, 0.15, len(d)), s=6, alpha=0.4)
     ax.set(xlabel="Dice at the end of the recording", xlim=(0, 1), title="Final Dice per image")
