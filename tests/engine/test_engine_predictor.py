@@ -168,3 +168,27 @@ def test_litemedsam_ignores_a_single_click(kvasir, onnx_predictor) -> None:
             k = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
             scores.append(dice(onnx_predictor.predict(img, points=[[xs[k], ys[k]]]).mask, gt))
     assert np.mean(scores) < 0.3
+
+
+@pytest.fixture(scope="module")
+def int8_predictor():
+    return load_predictor("litemedsam", runtime="onnx", precision="int8", threads=2)
+
+
+def test_int8_encoder_is_cached_and_close_to_fp32(int8_predictor, onnx_predictor) -> None:
+    assert int8_predictor.runtime.encoder_path.name.endswith("int8-q2.onnx")
+    s = ct_phantom()
+    a = int8_predictor.predict(s.image, box=s.box).mask
+    b = onnx_predictor.predict(s.image, box=s.box).mask
+    assert iou(a, b) > 0.95
+    with pytest.raises(InputError):
+        load_predictor("litemedsam", runtime="torch", precision="int8")
+
+
+@pytest.mark.data
+def test_int8_masks_within_iou_098_of_fp32_on_real_images(kvasir, int8_predictor, onnx_predictor) -> None:
+    ious = []
+    for _, img, gt in kvasir[::5]:
+        box = tight_box(gt)
+        ious.append(iou(int8_predictor.predict(img, box=box).mask, onnx_predictor.predict(img, box=box).mask))
+    assert np.mean(ious) >= 0.98, ious
