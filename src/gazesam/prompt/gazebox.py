@@ -9,7 +9,9 @@ annotator would) and asks again, and keeps the mask that best explains the gaze 
 - gaze likelihood: fixations fall on the target with probability ``p_on`` (0.78 of real fixations do,
   see docs/simulator.md) and elsewhere uniformly, so a mask that holds the fixations in a small area
   explains them better than one that holds them in a large area
-  (``mean log(p_on / area + 1 - p_on)`` inside, ``log(1 - p_on)`` outside, area as a share of the image);
+  (``mean log(p_on / area + 1 - p_on)`` inside, ``log(1 - p_on)`` outside, area as a share of the image),
+  where "inside" is the share of the mask within ~1 degree of the fixation (gaze is not pixel-accurate,
+  and a tiny mask around two close fixations must not win);
 - the model's predicted IoU for the redrawn box;
 - self-consistency: the IoU between the mask from the proposed box and from its redrawn tight box
   (a box drawn tightly around the true object reproduces its own mask).
@@ -43,6 +45,7 @@ class GazeBoxParams:
     scales: tuple[float, ...] = (0.03, 0.045, 0.065, 0.095, 0.14, 0.2, 0.3, 0.45)  # half-side / longest side
     refine_top: int = 4  # only the best first-pass candidates are redrawn and decoded again
     p_on: float = 0.75  # share of fixations on the target (real kvasir-gaze: 0.78)
+    gaze_sigma: float = 0.025  # gaze uncertainty, share of the longest side (about 1 degree on a monitor)
     w_likelihood: float = 1.0
     w_iou: float = 1.0
     w_consistency: float = 1.0
@@ -190,12 +193,27 @@ class GazeBoxPolicy(PromptPolicy):
             boxes.append((max(cx - r, 0.0), max(cy - r, 0.0), min(cx + r, w), min(cy + r, h)))
         return np.asarray(boxes, np.float64)
 
+    def soft_inside(self, masks: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Share of each mask within the gaze uncertainty square around each fixation, (K, N).
+
+        A fixation says "the object is about here", not "this pixel": trackers are accurate to ~1 degree.
+        Without this, a tiny mask around two close fixations explains them "best" and wins.
+        """
+        k, h, w = masks.shape
+        r = max(1, int(round(self.p.gaze_sigma * max(h, w))))
+        ii = np.zeros((k, h + 1, w + 1), np.float64)
+        ii[:, 1:, 1:] = masks.astype(np.float64).cumsum(1).cumsum(2)
+        x0 = np.clip(xs - r, 0, w); x1 = np.clip(xs + r + 1, 0, w)
+        y0 = np.clip(ys - r, 0, h); y1 = np.clip(ys + r + 1, 0, h)
+        total = ii[:, y1, x1] - ii[:, y0, x1] - ii[:, y1, x0] + ii[:, y0, x0]
+        return total / np.maximum((x1 - x0) * (y1 - y0), 1)
+
     def score(self, masks: np.ndarray, refined: np.ndarray, refined_iou: np.ndarray, s: _Target) -> np.ndarray:
         """Higher is better; one score per candidate (see the module docstring)."""
         xs = np.clip(np.asarray(s.xs).astype(int), 0, refined.shape[2] - 1)
         ys = np.clip(np.asarray(s.ys).astype(int), 0, refined.shape[1] - 1)
         ws = np.asarray(s.ws, np.float64)
-        inside = refined[:, ys, xs].astype(np.float64)  # (K, N)
+        inside = self.soft_inside(refined, xs, ys)  # (K, N)
         area = refined.reshape(len(refined), -1).mean(axis=1) + 1e-4
         p = self.p.p_on
         ll = inside * np.log(p / area + (1 - p))[:, None] + (1 - inside) * np.log(1 - p)
