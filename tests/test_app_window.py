@@ -421,3 +421,31 @@ def test_real_expert_gaze_in_the_app_lands_the_mask_on_the_polyp(make_window, qt
     a = c.session.annotations[-1]
     assert a.source == "gaze" and a.time_to_accept_s > 0 and a.policy == "gaze-box"
     assert c.latency.count >= 1
+
+
+def test_save_as_moves_the_session_with_its_gaze_logs(make_window, qtbot, tmp_path) -> None:
+    w = make_window(source="mouse")
+    _show(w, qtbot)
+    c = w.controller
+    c._open_source()
+    c.session.accept(object_mask(), source="mouse")
+    for i in range(20):
+        c.source.push(0.4 + i * 0.001, 0.5)
+    new = tmp_path / "moved"
+    c.save(new)
+    assert c.session.session_dir == new.resolve()
+    assert (new / "session.json").is_file() and (new / "masks" / "label-001-object.png").is_file()
+    assert (new / "gaze.tsv").is_file() and (new / "overlay.png").is_file()
+    assert c.recorder.path == new.resolve() / "gaze-002.tsv"
+    c.source.push(0.5, 0.5)
+    c.recorder.flush()
+    assert "sample\t" in (new / "gaze-002.tsv").read_text()
+    copied = (new / "gaze.tsv").read_text()
+    assert copied.count("\nsample\t") >= 20
+    entries = RecoveryRegistry(tmp_path / "registry")
+    import json as _json
+
+    live = [_json.loads(p.read_text()) for p in (tmp_path / "registry").glob("*.json")]
+    assert [e["session_dir"] for e in live] == [str(new.resolve())]
+    w.close()
+    assert entries.pending() == [] and load_session(new).recordings == ["gaze.tsv", "gaze-002.tsv"]

@@ -527,8 +527,12 @@ class AppController(QObject):
     # =========================================================================================
     def _on_sample_source_thread(self, sample: Any) -> None:
         """Source thread: record the raw sample, correct it, feed the pipeline, queue it for the GUI."""
-        if self.recorder is not None:
-            self.recorder.write_sample(sample)
+        rec = self.recorder
+        if rec is not None:
+            try:
+                rec.write_sample(sample)
+            except GazesamError:
+                pass  # that log was just closed (save as / close); the next one takes the next sample
         for tap in list(self._raw_listeners):
             tap(sample)
         corrected = self._correct(sample)
@@ -540,8 +544,12 @@ class AppController(QObject):
 
     def _on_fixation_source_thread(self, event: Any) -> None:
         """Sources that deliver fixations (fixation-table replays) skip the detector."""
-        if self.recorder is not None:
-            self.recorder.write_event(event)
+        rec = self.recorder
+        if rec is not None:
+            try:
+                rec.write_event(event)
+            except GazesamError:
+                pass
         x, y = self._frame_to_display(event.x, event.y)
         if x is None:
             return
@@ -892,7 +900,11 @@ class AppController(QObject):
             new = Path(folder).expanduser().resolve()
             new.mkdir(parents=True, exist_ok=True)
             if old is not None and old != new:
-                for name in self.session.recordings:
+                earlier = list(self.session.recordings)
+                self.session.session_dir = new
+                if self.recorder is not None:
+                    self._start_recording()  # the log continues in the new folder; the old one is closed
+                for name in earlier:  # closed now, so the copies are complete
                     if (old / name).is_file():
                         shutil.copy2(old / name, new / name)
             self.session.session_dir = new
@@ -905,8 +917,6 @@ class AppController(QObject):
         path = self.session.save()
         if self.image is not None:
             write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
-        if folder is not None and self.source is not None:
-            self._start_recording()  # continue the gaze log in the new folder
         self.message.emit(f"saved to {path.parent}", 3000)
         return path
 
@@ -915,12 +925,14 @@ class AppController(QObject):
             return
         from gazesam.gaze.recording import RecordingWriter
 
-        self._stop_recording()
         name = self.session.new_recording_name()
         extra = {"document": self.session.document.path, "session": str(self.session.session_dir),
                  "gaze_offset": list(self.offset)}
-        self.recorder = RecordingWriter(self.session.session_dir / name, source=self.config.source,
-                                        display=self.display, extra=extra)
+        new = RecordingWriter(self.session.session_dir / name, source=self.config.source,
+                              display=self.display, extra=extra)
+        old, self.recorder = self.recorder, new  # swap first: the source thread never sees no log
+        if old is not None:
+            old.close({"latency": self.latency.summary(), "continued_in": name})
         self.session.dirty = True
 
     def _stop_recording(self) -> None:
