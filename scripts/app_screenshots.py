@@ -58,7 +58,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     import SimpleITK as sitk
-    from PySide6.QtCore import QPoint, Qt, QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 

@@ -35,7 +35,7 @@ def test_headless_screenshot_shows_the_mask_on_the_object(tmp_path: Path) -> Non
                                   ((CENTRE[0] + 4) / W, (CENTRE[1] - 3) / H, 0.8)])
     shot, out = tmp_path / "shot.png", tmp_path / "session"
     proc = _run([str(image), "--source", f"replay:{table}", "--out", str(out), "--screenshot", str(shot),
-                 "--quit-after", "14", "--geometry", "900x650+0+0"], tmp_path)
+                 "--quit-after", "12", "--geometry", "900x650+0+0"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"screenshot: {shot}" in proc.stdout and "fixation->mask latency in the app" in proc.stdout
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)

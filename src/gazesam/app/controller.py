@@ -14,8 +14,6 @@ It holds no segmentation or session rules of its own (those live in ``gazesam.pi
 from __future__ import annotations
 
 import collections
-import logging
-import math
 import shutil
 import time
 from dataclasses import replace
@@ -45,7 +43,6 @@ from gazesam.session import (
 )
 from gazesam.session.store import SESSION_FILE
 
-log = logging.getLogger(__name__)
 
 TRAIL_LENGTH = 8
 WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
@@ -63,6 +60,7 @@ class AppController(QObject):
     message = Signal(str, int)  # text, milliseconds to show (0 = until replaced)
     error = Signal(str)
     modelReady = Signal()
+    sourceStarted = Signal()  # the source is open (a replay starts playing)
     sourceEnded = Signal()
     _maskFromPipeline = Signal(object)  # crosses from the pipeline's worker thread
 
@@ -190,6 +188,8 @@ class AppController(QObject):
         self.model_state = "failed"
         self.error.emit(f"the model could not be loaded: {exc}")
         self.statusChanged.emit()
+        if self.is_replay and self.source is None:
+            self.sourceStarted.emit()  # the replay can never start
 
     def _open_source(self) -> None:
         from gazesam.gaze.source import open_source
@@ -202,12 +202,14 @@ class AppController(QObject):
             self.source = None
             self.source_error = str(exc)
             self.error.emit(f"gaze source {self.config.source!r}: {exc}")
+            self.sourceStarted.emit()  # nothing will play: timed runs must not wait for it
             return
         self.source.subscribe(self._on_sample_source_thread)
         sub = getattr(self.source, "subscribe_fixations", None)
         if sub is not None and getattr(self.source, "provides_fixations", False):
             sub(self._on_fixation_source_thread)
         self._start_recording()
+        self.sourceStarted.emit()
 
     def _replay_options(self) -> dict:
         """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
