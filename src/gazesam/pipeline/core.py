@@ -81,6 +81,7 @@ class GazePipeline:
         self._image: np.ndarray | None = None
         self._to_image: ToImage | None = None
         self._embedding: Any = None
+        self._memo: dict = {}
         self._pending = False
         self._pending_gaze_t = math.nan
         self._needs_encode = False
@@ -88,6 +89,7 @@ class GazePipeline:
         self._running = False
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._busy = False
         self.last_update: MaskUpdate | None = None
         self.errors: list[str] = []
 
@@ -102,6 +104,7 @@ class GazePipeline:
             size = self._image.shape[:2]
             self._to_image = to_image or normalised_to_image(size)
             self._embedding = None
+            self._memo = {}
             self._needs_encode = True
             self.policy.reset((int(size[0]), int(size[1])))
             self.detector.reset()
@@ -197,7 +200,8 @@ class GazePipeline:
             state = self.policy.snapshot()
             embedding = self._embedding
             image = self._image
-        decoder = EngineDecoder(self.predictor, embedding)
+            memo = self._memo
+        decoder = EngineDecoder(self.predictor, embedding, memo)
         decision = self.policy.decide(state, decoder)
         if decision is None:
             return None
@@ -246,6 +250,8 @@ class GazePipeline:
                     return
                 needs_encode = self._needs_encode
             try:
+                with self._lock:
+                    self._busy = True
                 if needs_encode:
                     self.encode_now()
                 else:
@@ -257,23 +263,52 @@ class GazePipeline:
                     self._pending = False
                     if needs_encode:
                         self._needs_encode = False
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the worker has nothing to do (tests, clean shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._busy or self._needs_encode or (self._pending and self._embedding is not None):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._running:
+                    return False
+                self._wake.wait(min(left, 0.1))
+            return True
 
     # -- replay / evaluation ------------------------------------------------------------------------------
-    def run_sync(self, events: Iterable[GazeSample | FixationEvent]) -> list[MaskUpdate]:
-        """Feed a recording in order on this thread; decide after every event that asks. Deterministic."""
+    def run_sync(self, events: Iterable[GazeSample | FixationEvent], min_interval_s: float = 0.0) -> list[MaskUpdate]:
+        """Feed a recording in order on this thread and decide when the policy asks. Deterministic.
+
+        ``min_interval_s`` models an engine that cannot answer every 3 ms sample: a request is decided
+        only once gaze time has advanced that much since the last decision (the newest state wins, as
+        live), and any request still pending at the end is decided then.
+        """
         self.encode_now()
         updates: list[MaskUpdate] = []
+        last_t = -math.inf
+
+        def decide(t: float, force: bool = False) -> None:
+            nonlocal last_t
+            if not force and t - last_t < min_interval_s:
+                return
+            u = self._decide_once()
+            if u is not None:
+                updates.append(u)
+                last_t = t
+
         for ev in events:
             if isinstance(ev, FixationEvent):
                 self.submit_fixation(ev)
             else:
                 self.submit_sample(ev)
-            u = self._decide_once()
-            if u is not None:
-                updates.append(u)
-        for ev in self.detector.flush():
+            decide(ev.t)
+        with self._lock:
+            flushed = self.detector.flush()
+        for ev in flushed:
             self.submit_fixation(ev)
-            u = self._decide_once()
-            if u is not None:
-                updates.append(u)
+        decide(math.inf, force=True)
         return updates

@@ -14,9 +14,12 @@ class EngineDecoder:
     evaluation can report the decoder work a policy costs.
     """
 
-    def __init__(self, predictor: Any, embedding: Any) -> None:
+    def __init__(self, predictor: Any, embedding: Any, memo: dict | None = None) -> None:
         self.predictor = predictor
         self.embedding = embedding
+        # Box decodes of this image, shared across decisions: a search re-proposes many of the same
+        # boxes as fixations accumulate. Keyed by the box rounded to 0.1 px; results are deterministic.
+        self.memo = memo if memo is not None else {}
         h, w = embedding.original_size
         self.image_size = (int(h), int(w))
         self.calls = 0
@@ -38,8 +41,14 @@ class EngineDecoder:
             return p.masks, p.iou, p.low_res_logits
         masks, ious, logits = [], [], []
         for b in boxes:
-            p = self(box=tuple(float(v) for v in b))
-            masks.append(p.mask)
-            ious.append(float(p.iou[p.best]))
-            logits.append(p.low_res_logits[p.best])
+            key = tuple(round(float(v), 1) for v in b)
+            hit = self.memo.get(key)
+            if hit is None:
+                p = self(box=tuple(float(v) for v in b))
+                hit = (p.mask, float(p.iou[p.best]), p.low_res_logits[p.best])
+                if len(self.memo) < 128:
+                    self.memo[key] = hit
+            masks.append(hit[0])
+            ious.append(hit[1])
+            logits.append(hit[2])
         return np.stack(masks), np.asarray(ious, np.float32), np.stack(logits)

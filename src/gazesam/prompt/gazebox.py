@@ -3,14 +3,16 @@
 Why a search: fixations land *inside* an object, mostly away from its edges, so no statistic of the
 fixations alone says how large the object is (a box over their 10th-90th percentiles scores Dice 0.38 on
 real gaze). The model knows where edges are. So the policy proposes square boxes of several sizes centred
-on the gaze target, asks the model for each mask, and keeps the box whose mask
+on the gaze target, asks the model for each mask, redraws each box tightly around its mask (as an
+annotator would) and asks again, and keeps the mask that best explains the gaze and the model:
 
-- the model itself trusts (predicted IoU),
-- covers the fixations on the target (gaze says the object is there),
-- is self-consistent: prompting again with the mask's own bounding box gives the same mask, which is what
-  a box drawn tightly around the true object does,
-
-then re-prompts once with the winner's tight box (plus a small margin), as an annotator would redraw it.
+- gaze likelihood: fixations fall on the target with probability ``p_on`` (0.78 of real fixations do,
+  see docs/simulator.md) and elsewhere uniformly, so a mask that holds the fixations in a small area
+  explains them better than one that holds them in a large area
+  (``mean log(p_on / area + 1 - p_on)`` inside, ``log(1 - p_on)`` outside, area as a share of the image);
+- the model's predicted IoU for the redrawn box;
+- self-consistency: the IoU between the mask from the proposed box and from its redrawn tight box
+  (a box drawn tightly around the true object reproduces its own mask).
 
 Targets, and real gaze's habits:
 
@@ -39,9 +41,12 @@ from gazesam.prompt.base import Decision, Decoder, ImageFixation, Prompt, Prompt
 @dataclass(frozen=True)
 class GazeBoxParams:
     scales: tuple[float, ...] = (0.03, 0.045, 0.065, 0.095, 0.14, 0.2, 0.3, 0.45)  # half-side / longest side
+    refine_top: int = 4  # only the best first-pass candidates are redrawn and decoded again
+    p_on: float = 0.75  # share of fixations on the target (real kvasir-gaze: 0.78)
+    w_likelihood: float = 1.0
     w_iou: float = 1.0
-    w_cover: float = 1.0
     w_consistency: float = 1.0
+    grid: float = 0.01  # the box centre snaps to this share of the longest side (stable boxes, memoised decodes)
     refine_margin: float = 0.02  # of the box side, added around the winner's tight box
     target_radius: float = 0.08  # of the longest side: on-target distance when there is no mask yet
     mask_dilate: float = 0.25  # of sqrt(mask area): how far outside the mask still counts as on target
@@ -185,27 +190,38 @@ class GazeBoxPolicy(PromptPolicy):
             boxes.append((max(cx - r, 0.0), max(cy - r, 0.0), min(cx + r, w), min(cy + r, h)))
         return np.asarray(boxes, np.float64)
 
-    def score(self, masks: np.ndarray, ious: np.ndarray, refined: np.ndarray, s: _Target) -> np.ndarray:
-        xs = np.clip(np.asarray(s.xs).astype(int), 0, masks.shape[2] - 1)
-        ys = np.clip(np.asarray(s.ys).astype(int), 0, masks.shape[1] - 1)
-        ws = np.asarray(s.ws)
-        cover = (masks[:, ys, xs] * ws).sum(axis=1) / ws.sum()
+    def score(self, masks: np.ndarray, refined: np.ndarray, refined_iou: np.ndarray, s: _Target) -> np.ndarray:
+        """Higher is better; one score per candidate (see the module docstring)."""
+        xs = np.clip(np.asarray(s.xs).astype(int), 0, refined.shape[2] - 1)
+        ys = np.clip(np.asarray(s.ys).astype(int), 0, refined.shape[1] - 1)
+        ws = np.asarray(s.ws, np.float64)
+        inside = refined[:, ys, xs].astype(np.float64)  # (K, N)
+        area = refined.reshape(len(refined), -1).mean(axis=1) + 1e-4
+        p = self.p.p_on
+        ll = inside * np.log(p / area + (1 - p))[:, None] + (1 - inside) * np.log(1 - p)
+        likelihood = (ll * ws).sum(axis=1) / ws.sum()
         cons = np.array([iou(a, b) for a, b in zip(masks, refined)])
-        return self.p.w_iou * ious + self.p.w_cover * cover + self.p.w_consistency * cons
+        return self.p.w_likelihood * likelihood + self.p.w_iou * refined_iou + self.p.w_consistency * cons
 
     def decide(self, s: _Target, decode: Decoder) -> Decision | None:
         if not s.xs:
             return None
         ws = np.asarray(s.ws)
-        cx = weighted_median(np.asarray(s.xs), ws)
-        cy = weighted_median(np.asarray(s.ys), ws)
+        g = self.p.grid * max(self.image_size)
+        cx = round(weighted_median(np.asarray(s.xs), ws) / g) * g
+        cy = round(weighted_median(np.asarray(s.ys), ws) / g) * g
         boxes = self.candidate_boxes(cx, cy)
-        masks, ious, _ = decode.batch_boxes(boxes)
-        tight = [tight_box(m) or tuple(b) for m, b in zip(masks, boxes)]
-        refined, ious2, logits2 = decode.batch_boxes(np.asarray([self._margin(b) for b in tight]))
-        scores = self.score(masks, ious, refined, s)
+        masks, ious1, _ = decode.batch_boxes(boxes)
+        # First pass: likelihood + predicted IoU (consistency 1 for all), then redraw only the best few.
+        first = self.score(masks, masks, ious1, s)
+        top = np.sort(np.argsort(-first, kind="stable")[: self.p.refine_top])
+        masks = masks[top]
+        tight = [tight_box(m) or tuple(b) for m, b in zip(masks, boxes[top])]
+        redrawn = np.round(np.asarray([self._margin(b) for b in tight]))
+        refined, ious2, logits2 = decode.batch_boxes(redrawn)
+        scores = self.score(masks, refined, ious2, s)
         k = int(np.argmax(scores))
-        box = self._margin(tight[k])
+        box = tuple(redrawn[k])
         mask, pred_iou, logits = refined[k], float(ious2[k]), logits2[k]
         score = float(scores[k])
         stable = False
@@ -216,7 +232,7 @@ class GazeBoxPolicy(PromptPolicy):
             stable = all(iou(history[-1], h) >= self.p.stable_iou for h in history[:-1])
         return Decision(Prompt(box=tuple(float(v) for v in box)), mask, pred_iou, s.target_id,
                         s.t0, s.t, stable, logits,
-                        info={"score": score, "scale": self.p.scales[k], "center": (cx, cy)})
+                        info={"score": score, "scale": self.p.scales[int(top[k])], "center": (cx, cy)})
 
     def _margin(self, b) -> tuple[float, float, float, float]:
         h, w = self.image_size

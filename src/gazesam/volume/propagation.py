@@ -42,6 +42,7 @@ class PropagationConfig:
     min_area_ratio: float = 0.25  # stop when area < ratio * previous area (object ended)
     max_area_ratio: float = 2.5  # stop when area > ratio * previous area (leak into a neighbour)
     min_overlap: float = 0.3  # stop when IoU(new, previous) falls below (jumped elsewhere)
+    min_support: float = 0.35  # stop when under this share of the mask looks like the object (intensity)
     use_mask_input: bool = False  # also pass the previous low-res logits (LiteMedSAM ignores them well)
     max_steps: int | None = None  # cap on slices per direction
 
@@ -69,6 +70,7 @@ class Step:
     mask: np.ndarray
     iou: float
     logits: np.ndarray | None = None
+    support: float | None = None  # share of the model's mask with object-like intensity, when known
 
 
 StepFn = Callable[[int, Box, "np.ndarray | None"], Step]  # (slice, display box, mask_input) -> Step
@@ -111,6 +113,8 @@ def check_step(prev: SliceMask, step: Step, cfg: PropagationConfig) -> str | Non
         return f"area collapsed {area}/{prev_area}"
     if area > cfg.max_area_ratio * prev_area:
         return f"area exploded {area}/{prev_area}"
+    if step.support is not None and step.support < cfg.min_support:
+        return f"intensity support {step.support:.2f}"
     overlap = mask_iou(step.mask, prev.mask)
     if overlap < cfg.min_overlap:
         return f"overlap with previous slice {overlap:.2f}"

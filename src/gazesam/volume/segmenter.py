@@ -9,7 +9,6 @@ says ``voxel``/``plane``.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from gazesam.volume.gazebox import BoxPolicy, FixationBoxSearch, SliceGaze
 from gazesam.volume.io import Volume
 from gazesam.volume.labels import Label, LabelVolume
 from gazesam.volume.propagation import ObjectTrack, PropagationConfig, SliceMask, Step
+from gazesam.volume.refine import IntensityModel, RefineConfig, RefineReport, refine_mask
 from gazesam.volume.slices import Box, SliceSource
 from gazesam.volume.windowing import Window, parse_window
 
@@ -31,7 +31,7 @@ class VolumeSegmenter:
                  view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
                  config: PropagationConfig = PropagationConfig(), box_policy: BoxPolicy | None = None,
                  encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool = True,
-                 precision: str = "fp16") -> None:
+                 precision: str = "fp16", guided: bool = True) -> None:
         if not isinstance(window, Window):
             window = parse_window(window, volume.array, volume.modality)
         self.volume = volume
@@ -44,6 +44,11 @@ class VolumeSegmenter:
         self.box_policy: BoxPolicy = box_policy or FixationBoxSearch()
         self.tracks: dict[int, ObjectTrack] = {}
         self.px_per_degree: float | None = None
+        self.refine_config = RefineConfig()
+        self.last_refine: RefineReport | None = None
+        # Intensity-guided propagation (see IntensityModel); off = the model's masks as they come.
+        self.guided = guided
+        self.intensity: dict[int, IntensityModel] = {}
 
     # ---- objects --------------------------------------------------------------------------------
     def add_object(self, name: str, colour: str | tuple[int, int, int] | None = None,
@@ -61,10 +66,50 @@ class VolumeSegmenter:
     def predict(self, s: int, box: Box, mask_input: np.ndarray | None = None) -> Step:
         """Decode slice ``s`` with a display-pixel box (uses the cached embedding)."""
         emb = self.encoder.get(s)
-        p = self.predictor.predict(emb, box=tuple(float(v) for v in box), mask_input=mask_input)
+        p = self.predictor.predict(emb, box=model_box(box, self.source.shape), mask_input=mask_input)
         best = int(p.best)
         logits = p.low_res_logits[best] if getattr(p, "low_res_logits", None) is not None else None
         return Step(np.asarray(p.masks[best], dtype=bool), float(p.iou[best]), logits)
+
+    def display_values(self, s: int) -> np.ndarray:
+        """Raw voxel values of slice ``s`` on the display grid (float32), for the intensity model."""
+        return self.source.grid.image_to_display(self.source.native(s).astype(np.float32))
+
+    @property
+    def model_px(self) -> float:
+        """Display pixels per model input pixel (radii of the intensity rules scale with it)."""
+        size = getattr(getattr(self.predictor, "spec", None), "image_size", 256) or 256
+        return max(self.source.shape) / float(size)
+
+    def _radii(self) -> tuple[int, int]:
+        cfg = self.refine_config
+        roi = max(1, int(round(cfg.roi_model_px * self.model_px)))
+        return roi, max(roi + 1, int(round(cfg.ring_model_px * self.model_px)))
+
+    def _fit_intensity(self, value: int) -> IntensityModel | None:
+        if not self.guided:
+            return None
+        track = self._track(value)
+        pairs = [(self.display_values(s), a.mask) for s, a in sorted(track.anchors.items())]
+        model = IntensityModel(self.refine_config).fit(pairs, self._radii()[1])
+        self.intensity[value] = model
+        return model if model.usable else None
+
+    def _step_fn(self, value: int):
+        model = self.intensity.get(value)
+        model = model if model is not None and model.usable and self.guided else None
+        roi = self._radii()[0]
+
+        def step(s: int, box: Box, mask_input: np.ndarray | None) -> Step:
+            self.encoder.set_focus(s)
+            st = self.predict(s, box, mask_input)
+            if model is None:
+                return st
+            values = self.display_values(s)
+            support = model.support(values, st.mask)
+            return Step(model.refine_slice(values, st.mask, roi), st.iou, st.logits, support)
+
+        return step
 
     def _step(self, s: int, box: Box, mask_input: np.ndarray | None) -> Step:
         self.encoder.set_focus(s)
@@ -128,13 +173,36 @@ class VolumeSegmenter:
 
     def set_anchor(self, value: int, anchor: SliceMask, propagate: bool = True) -> SliceMask:
         track = self._track(value)
-        track.set_anchor(anchor, self._step, self.config, propagate_runs=propagate)
+        track.anchors[anchor.slice] = anchor  # so the intensity model sees it
+        self._fit_intensity(value)
+        track.set_anchor(anchor, self._step_fn(value), self.config, propagate_runs=propagate)
         self.write_labels(value)
         return anchor
 
     def remove_anchor(self, value: int, s: int) -> None:
-        self._track(value).remove_anchor(s, self._step, self.config)
+        track = self._track(value)
+        track.anchors.pop(s, None)
+        self._fit_intensity(value)
+        track.remove_anchor(s, self._step_fn(value), self.config)
         self.write_labels(value)
+
+    def refine(self, value: int, cfg: RefineConfig | None = None) -> RefineReport:
+        """Intensity refinement of object ``value``'s voxels (see :mod:`gazesam.volume.refine`).
+
+        Applied to the label volume only: the anchors and propagation runs are untouched, so any later
+        prompt rewrites the raw masks and refinement can be run again.
+        """
+        arr = self.labels.array
+        current = arr == value
+        size = getattr(getattr(self.predictor, "spec", None), "image_size", 256) or 256
+        model_px = max(self.source.grid.native_shape) / float(size)  # native voxels per model pixel
+        refined, report = refine_mask(self.volume.array, current, self.source.view.axis, model_px,
+                                      cfg or self.refine_config)
+        if report.applied:
+            arr[current & ~refined] = 0
+            arr[refined & ((arr == 0) | current)] = value
+        self.last_refine = report
+        return report
 
     # ---- results --------------------------------------------------------------------------------
     def masks(self, value: int) -> dict[int, SliceMask]:
@@ -166,5 +234,13 @@ class VolumeSegmenter:
         }
 
 
-def with_origin(mask: SliceMask, origin: str) -> SliceMask:
-    return replace(mask, origin=origin)
+def model_box(box: Box, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """Inclusive pixel box -> the engine's box, which needs a positive width and height: a one-pixel-wide
+    box (a tiny mask's extent) is widened to one pixel inside the image."""
+    h, w = shape
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 - x0 < 1.0:
+        x0, x1 = (x0, x0 + 1.0) if x0 + 1.0 <= w else (w - 1.0, float(w))
+    if y1 - y0 < 1.0:
+        y0, y1 = (y0, y0 + 1.0) if y0 + 1.0 <= h else (h - 1.0, float(h))
+    return x0, y0, x1, y1
