@@ -19,7 +19,9 @@ from gazesam.app.config import AppConfig, RecentFiles  # noqa: E402
 from gazesam.app.controller import AppController  # noqa: E402
 from gazesam.app.main_window import MainWindow  # noqa: E402
 from gazesam.session import RecoveryRegistry, load_session  # noqa: E402
-from tests.app_helpers import CENTRE, iou, object_mask, write_fixation_recording, write_object_image  # noqa: E402
+from tests.app_helpers import (  # noqa: E402
+    CENTRE, iou, object_mask, on_object, write_fixation_recording, write_object_image,
+)
 
 TIMEOUT_MS = 90_000
 
@@ -74,8 +76,7 @@ def test_replayed_gaze_segments_the_object_and_keys_accept_undo_redo_save(make_w
     c.config.source = f"replay:{rec}"
     c.start()
     qtbot.waitUntil(lambda: c.annotator.candidate is not None and c.annotator.candidate.area > 0, timeout=TIMEOUT_MS)
-    truth = object_mask()
-    qtbot.waitUntil(lambda: iou(c.annotator.candidate.mask, truth) > 0.6, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: on_object(c.annotator.candidate.mask), timeout=TIMEOUT_MS)
     offered = c.annotator.candidate.mask.copy()
 
     _key(qtbot, w, Qt.Key.Key_Return)
@@ -135,7 +136,7 @@ def test_the_mouse_as_gaze_and_mouse_corrections(make_window, qtbot, tmp_path) -
     wx, wy = w.view.transform.image_to_widget(*CENTRE)
     qtbot.mouseMove(w.view, QPoint(round(wx), round(wy)))  # then hold still: a fixation
     truth = object_mask()
-    qtbot.waitUntil(lambda: c.annotator.candidate is not None and iou(c.annotator.candidate.mask, truth) > 0.5,
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and on_object(c.annotator.candidate.mask),
                     timeout=TIMEOUT_MS)
     _key(qtbot, w, Qt.Key.Key_A)
     assert len(c.session.annotations) == 1
