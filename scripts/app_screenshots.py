@@ -36,6 +36,19 @@ def pump(app, seconds: float, until=None) -> bool:
     return until is None
 
 
+def settle(app, c, quiet_s: float = 6.0, limit_s: float = 120.0) -> None:
+    """Wait until the pipeline has answered the last fixation (no new mask for ``quiet_s``)."""
+    end = time.monotonic() + limit_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < end:
+        pump(app, 0.1)
+        cur = c.pipeline.last_update if c.pipeline is not None else None
+        if cur is not last:
+            last, since = cur, time.monotonic()
+        elif time.monotonic() - since > quiet_s:
+            return
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="out/app-screenshots")
@@ -45,7 +58,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     import SimpleITK as sitk
-    from PySide6.QtCore import QPoint, Qt, QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -75,8 +88,8 @@ def main() -> int:
         w = window(img, f"replay:{DATA / 'kvasir-gaze' / 'fixations.csv'}", f"kvasir-{stem}", prompting="on")
         w.start()
         c = w.controller
-        pump(app, 120, lambda: c.source is not None and c.source.status().state == "ended")
-        pump(app, 3.0)
+        pump(app, 300, lambda: c.source is not None and c.source.status().state == "ended")
+        settle(app, c)
         shot = out / f"kvasir-{stem}.png"
         w.screenshot(shot)
         m = c.annotator.candidate.mask if c.annotator.candidate is not None else np.zeros_like(truth)

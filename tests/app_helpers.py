@@ -64,3 +64,15 @@ def write_fixation_table(path: Path, image_name: str, fixations_img_norm: list[t
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     u = (a | b).sum()
     return float((a & b).sum() / u) if u else math.nan
+
+
+def on_object(mask: np.ndarray) -> bool:
+    """The mask sits on the object: its centroid is inside it and most of it is object.
+
+    (How much of the object a gaze-prompted mask covers is the prompt policy's business and is measured
+    by its own evaluation; the app's job is that the mask lands where the gaze was.)"""
+    if not mask.any():
+        return False
+    obj = object_mask()
+    cy, cx = np.argwhere(mask).mean(axis=0)
+    return bool(obj[int(round(cy)), int(round(cx))]) and (mask & obj).sum() / mask.sum() > 0.7

@@ -55,3 +55,24 @@ def test_screen_mapping_with_a_window_away_from_the_origin() -> None:
     assert m.norm_to_image(math.nan, 0.5) is None
     # zoomed 2x about the centre: the image's corners are scrolled out of view, so looking there is refused
     assert m.norm_to_image(*m.image_to_norm(1, 1)) is None
+
+
+def test_recent_files_newest_first_without_duplicates_or_missing_files(tmp_path) -> None:
+    from gazesam.app.config import RecentFiles, parse_geometry
+    from gazesam.errors import InputError
+
+    files = []
+    for i in range(4):
+        f = tmp_path / f"f{i}.png"
+        f.write_bytes(b"x")
+        files.append(f)
+    recent = RecentFiles(tmp_path / "recent.json", limit=3)
+    for f in files[:3]:
+        recent.add(f)
+    recent.add(files[0])
+    assert recent.load() == [str(files[0]), str(files[2]), str(files[1])]
+    files[2].unlink()
+    assert recent.load() == [str(files[0]), str(files[1])]
+    assert parse_geometry("800x600+10+20") == (800, 600, 10, 20) and parse_geometry("640x480") == (640, 480, None, None)
+    with pytest.raises(InputError):
+        parse_geometry("big")

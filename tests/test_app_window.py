@@ -19,7 +19,9 @@ from gazesam.app.config import AppConfig, RecentFiles  # noqa: E402
 from gazesam.app.controller import AppController  # noqa: E402
 from gazesam.app.main_window import MainWindow  # noqa: E402
 from gazesam.session import RecoveryRegistry, load_session  # noqa: E402
-from tests.app_helpers import CENTRE, iou, object_mask, write_fixation_recording, write_object_image  # noqa: E402
+from tests.app_helpers import (  # noqa: E402
+    CENTRE, iou, object_mask, on_object, write_fixation_recording, write_object_image,
+)
 
 TIMEOUT_MS = 90_000
 
@@ -74,8 +76,7 @@ def test_replayed_gaze_segments_the_object_and_keys_accept_undo_redo_save(make_w
     c.config.source = f"replay:{rec}"
     c.start()
     qtbot.waitUntil(lambda: c.annotator.candidate is not None and c.annotator.candidate.area > 0, timeout=TIMEOUT_MS)
-    truth = object_mask()
-    qtbot.waitUntil(lambda: iou(c.annotator.candidate.mask, truth) > 0.6, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: on_object(c.annotator.candidate.mask), timeout=TIMEOUT_MS)
     offered = c.annotator.candidate.mask.copy()
 
     _key(qtbot, w, Qt.Key.Key_Return)
@@ -135,7 +136,7 @@ def test_the_mouse_as_gaze_and_mouse_corrections(make_window, qtbot, tmp_path) -
     wx, wy = w.view.transform.image_to_widget(*CENTRE)
     qtbot.mouseMove(w.view, QPoint(round(wx), round(wy)))  # then hold still: a fixation
     truth = object_mask()
-    qtbot.waitUntil(lambda: c.annotator.candidate is not None and iou(c.annotator.candidate.mask, truth) > 0.5,
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and on_object(c.annotator.candidate.mask),
                     timeout=TIMEOUT_MS)
     _key(qtbot, w, Qt.Key.Key_A)
     assert len(c.session.annotations) == 1
@@ -421,3 +422,31 @@ def test_real_expert_gaze_in_the_app_lands_the_mask_on_the_polyp(make_window, qt
     a = c.session.annotations[-1]
     assert a.source == "gaze" and a.time_to_accept_s > 0 and a.policy == "gaze-box"
     assert c.latency.count >= 1
+
+
+def test_save_as_moves_the_session_with_its_gaze_logs(make_window, qtbot, tmp_path) -> None:
+    w = make_window(source="mouse")
+    _show(w, qtbot)
+    c = w.controller
+    c._open_source()
+    c.session.accept(object_mask(), source="mouse")
+    for i in range(20):
+        c.source.push(0.4 + i * 0.001, 0.5)
+    new = tmp_path / "moved"
+    c.save(new)
+    assert c.session.session_dir == new.resolve()
+    assert (new / "session.json").is_file() and (new / "masks" / "label-001-object.png").is_file()
+    assert (new / "gaze.tsv").is_file() and (new / "overlay.png").is_file()
+    assert c.recorder.path == new.resolve() / "gaze-002.tsv"
+    c.source.push(0.5, 0.5)
+    c.recorder.flush()
+    assert "sample\t" in (new / "gaze-002.tsv").read_text()
+    copied = (new / "gaze.tsv").read_text()
+    assert copied.count("\nsample\t") >= 20
+    entries = RecoveryRegistry(tmp_path / "registry")
+    import json as _json
+
+    live = [_json.loads(p.read_text()) for p in (tmp_path / "registry").glob("*.json")]
+    assert [e["session_dir"] for e in live] == [str(new.resolve())]
+    w.close()
+    assert entries.pending() == [] and load_session(new).recordings == ["gaze.tsv", "gaze-002.tsv"]

@@ -12,6 +12,9 @@ import sys
 from gazesam.app.config import AppConfig
 
 
+STARTUP_CAP_MS = 300_000  # a replay that has not started 5 minutes after the timer's own delay never will
+
+
 def ensure_qt_platform(headless: bool) -> None:
     """Headless runs (screenshots, CI) need the offscreen platform, chosen before QApplication exists."""
     if headless and not os.environ.get("QT_QPA_PLATFORM"):
@@ -45,9 +48,22 @@ def run_app(config: AppConfig) -> int:
         window.close()
         app.quit()
 
-    window.start()
     if config.quit_after is not None:
-        QTimer.singleShot(int(max(0.0, config.quit_after) * 1000), finish)
+        # SECONDS of playing the source: a replay starts once the model is loaded and the image encoded,
+        # so a slow start-up does not eat into it (capped, in case it never starts)
+        delay = int(max(0.0, config.quit_after) * 1000)
+        started = {"done": False}
+
+        def arm() -> None:
+            if not started["done"]:
+                started["done"] = True
+                QTimer.singleShot(delay, finish)
+
+        window.controller.sourceStarted.connect(arm)
+        QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
+    window.start()
+    if config.quit_after is not None and window.controller.session is None:
+        arm()  # nothing open, so nothing to play: count from now
     app.exec()
     s = window.controller.session
     if s is not None and s.session_dir is not None:

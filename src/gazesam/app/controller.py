@@ -14,8 +14,6 @@ It holds no segmentation or session rules of its own (those live in ``gazesam.pi
 from __future__ import annotations
 
 import collections
-import logging
-import math
 import shutil
 import time
 from dataclasses import replace
@@ -45,7 +43,6 @@ from gazesam.session import (
 )
 from gazesam.session.store import SESSION_FILE
 
-log = logging.getLogger(__name__)
 
 TRAIL_LENGTH = 8
 WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
@@ -63,6 +60,7 @@ class AppController(QObject):
     message = Signal(str, int)  # text, milliseconds to show (0 = until replaced)
     error = Signal(str)
     modelReady = Signal()
+    sourceStarted = Signal()  # the source is open (a replay starts playing)
     sourceEnded = Signal()
     _maskFromPipeline = Signal(object)  # crosses from the pipeline's worker thread
 
@@ -190,6 +188,8 @@ class AppController(QObject):
         self.model_state = "failed"
         self.error.emit(f"the model could not be loaded: {exc}")
         self.statusChanged.emit()
+        if self.is_replay and self.source is None:
+            self.sourceStarted.emit()  # the replay can never start
 
     def _open_source(self) -> None:
         from gazesam.gaze.source import open_source
@@ -202,12 +202,14 @@ class AppController(QObject):
             self.source = None
             self.source_error = str(exc)
             self.error.emit(f"gaze source {self.config.source!r}: {exc}")
+            self.sourceStarted.emit()  # nothing will play: timed runs must not wait for it
             return
         self.source.subscribe(self._on_sample_source_thread)
         sub = getattr(self.source, "subscribe_fixations", None)
         if sub is not None and getattr(self.source, "provides_fixations", False):
             sub(self._on_fixation_source_thread)
         self._start_recording()
+        self.sourceStarted.emit()
 
     def _replay_options(self) -> dict:
         """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
@@ -527,8 +529,12 @@ class AppController(QObject):
     # =========================================================================================
     def _on_sample_source_thread(self, sample: Any) -> None:
         """Source thread: record the raw sample, correct it, feed the pipeline, queue it for the GUI."""
-        if self.recorder is not None:
-            self.recorder.write_sample(sample)
+        rec = self.recorder
+        if rec is not None:
+            try:
+                rec.write_sample(sample)
+            except GazesamError:
+                pass  # that log was just closed (save as / close); the next one takes the next sample
         for tap in list(self._raw_listeners):
             tap(sample)
         corrected = self._correct(sample)
@@ -540,8 +546,12 @@ class AppController(QObject):
 
     def _on_fixation_source_thread(self, event: Any) -> None:
         """Sources that deliver fixations (fixation-table replays) skip the detector."""
-        if self.recorder is not None:
-            self.recorder.write_event(event)
+        rec = self.recorder
+        if rec is not None:
+            try:
+                rec.write_event(event)
+            except GazesamError:
+                pass
         x, y = self._frame_to_display(event.x, event.y)
         if x is None:
             return
@@ -892,7 +902,11 @@ class AppController(QObject):
             new = Path(folder).expanduser().resolve()
             new.mkdir(parents=True, exist_ok=True)
             if old is not None and old != new:
-                for name in self.session.recordings:
+                earlier = list(self.session.recordings)
+                self.session.session_dir = new
+                if self.recorder is not None:
+                    self._start_recording()  # the log continues in the new folder; the old one is closed
+                for name in earlier:  # closed now, so the copies are complete
                     if (old / name).is_file():
                         shutil.copy2(old / name, new / name)
             self.session.session_dir = new
@@ -905,8 +919,6 @@ class AppController(QObject):
         path = self.session.save()
         if self.image is not None:
             write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
-        if folder is not None and self.source is not None:
-            self._start_recording()  # continue the gaze log in the new folder
         self.message.emit(f"saved to {path.parent}", 3000)
         return path
 
@@ -915,12 +927,14 @@ class AppController(QObject):
             return
         from gazesam.gaze.recording import RecordingWriter
 
-        self._stop_recording()
         name = self.session.new_recording_name()
         extra = {"document": self.session.document.path, "session": str(self.session.session_dir),
                  "gaze_offset": list(self.offset)}
-        self.recorder = RecordingWriter(self.session.session_dir / name, source=self.config.source,
-                                        display=self.display, extra=extra)
+        new = RecordingWriter(self.session.session_dir / name, source=self.config.source,
+                              display=self.display, extra=extra)
+        old, self.recorder = self.recorder, new  # swap first: the source thread never sees no log
+        if old is not None:
+            old.close({"latency": self.latency.summary(), "continued_in": name})
         self.session.dirty = True
 
     def _stop_recording(self) -> None:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QWidget,
 )
 
 from gazesam.app.config import AppConfig, RecentFiles, parse_geometry

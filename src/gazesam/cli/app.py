@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--geometry", help="window size and position, WxH or WxH+X+Y")
     parser.add_argument("--screenshot", metavar="PATH", help="save a screenshot of the window before quitting "
                         "(runs offscreen unless QT_QPA_PLATFORM is set)")
-    parser.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS",
+                        help="quit after playing the source this many seconds (a replay starts once the model is "
+                             "loaded and the image encoded)")
 
 
 def run(args: argparse.Namespace) -> int:
