@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_gaze.py
 	$(PY) benchmarks/bench_volume.py
+	$(PY) benchmarks/bench_app_latency.py --images 6
 
 clean-venv:
 	rm -rf $(VENV)
