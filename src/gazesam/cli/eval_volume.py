@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from gazesam.engine import load_predictor
-    from gazesam.volume.evaluate import evaluate_volume, write_report
+    from gazesam.volume.evaluate import check_same_grid, evaluate_volume, target_mask, write_report
     from gazesam.volume.io import read_volume
 
     if args.max_prompts < 1:
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         fixations = read_voxel_fixations(args.gaze)
     volume = read_volume(args.volume, series=args.series)
     label = read_volume(args.label)
+    check_same_grid(volume, label)  # before loading the model: fail fast
+    target_mask(label, args.label_value)
     predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint, threads=args.threads)
     result = evaluate_volume(volume, label, predictor, label_value=args.label_value, window=args.window,
                              view=args.view, seed=seed, max_prompts=args.max_prompts, fixations=fixations,

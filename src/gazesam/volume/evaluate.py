@@ -1,11 +1,19 @@
 """Evaluate gaze-prompted 3D segmentation against a label volume (`gazesam eval-volume`).
 
-The simulated reader: looks at the labelled object on a few slices - the one where it is largest, then
-the slices a quarter and three quarters into its extent (where propagation from the middle has drifted
-furthest) - each look producing fixations through the gaze simulator. Each slice's fixations become a box
-through the same :data:`~gazesam.volume.gazebox.BoxPolicy` the interactive mode uses, the box an anchor,
-and the anchors propagate. So the score measures the whole chain a user would run: gaze -> box -> mask ->
-propagation -> refinement, never the label itself.
+The simulated reader (protocol ``adaptive``, the default, as in interactive-segmentation benchmarks):
+
+1. looks at the object on the slice where it is largest; its fixations become a box through the same
+   :data:`~gazesam.volume.gazebox.BoxPolicy` the interactive mode uses, the box an anchor mask, and the
+   anchor propagates through the volume;
+2. then, up to ``max_prompts`` slices in all, looks at the slice where the current result is most wrong
+   (most voxels missed or extra) - unless every slice already has Dice >= 0.9, when the reader is done -
+   and the new anchor re-propagates from there. A correction whose mask is worse on that slice than what
+   was there is rejected (the reader sees it), but still counts as a prompted slice.
+
+Protocol ``fixed`` prompts the largest slice and the slices a quarter and three quarters into the
+object's extent, blind to the result. The truth is only used to place the simulated gaze and to judge,
+as a reader would by eye, where the result is wrong; every mask comes from gaze -> box -> model ->
+propagation -> refinement.
 """
 
 from __future__ import annotations
@@ -107,6 +115,7 @@ class VolumeEvalResult:
     stops: dict[str, str] = field(default_factory=dict)
     dice_3d_before_refine: float | None = None
     gaze: str = "simulated"
+    protocol: str = "adaptive"
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -119,6 +128,7 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
                     fixations: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None,
                     simulator: Simulator | None = None, gaze_model: GazeModel = GazeModel(),
                     segmenter_kwargs: dict | None = None, refine: bool = True, labels_out: str | Path | None = None,
+                    protocol: str = "adaptive", satisfied_dice: float = 0.9,
                     show_progress: bool = True) -> VolumeEvalResult:
     """Run the simulated (or recorded) gaze session and score it.
 
@@ -133,10 +143,14 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
     truth_slices = {s: src.view.extract(truth, s) for s in range(src.n_slices)}
     areas = np.array([truth_slices[s].sum() for s in range(src.n_slices)])
 
-    if fixations is None:
-        prompt_slices = choose_prompt_slices(areas, max_prompts)
-    else:
+    if fixations is not None:
         prompt_slices = list(fixations)[:max_prompts]
+    elif protocol == "fixed":
+        prompt_slices = choose_prompt_slices(areas, max_prompts)
+    elif protocol == "adaptive":
+        prompt_slices = choose_prompt_slices(areas, 1)
+    else:
+        raise InputError(f"unknown prompt protocol {protocol!r}; use adaptive or fixed")
     if not prompt_slices:
         raise InputError("no slice to prompt: the target is empty in this view")
 
@@ -147,18 +161,43 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
     rng = np.random.default_rng(seed)
     sim = simulator or (lambda m, r: simulate_slice_fixations(m, r, gaze_model))
     obj = seg.add_object("target")
-    prompted = []
+    prompted: list[dict] = []
     t1 = time.perf_counter()
-    for s in prompt_slices:
+
+    def look(s: int) -> None:
         if fixations is None:
             pts, durations = sim(src.mask_to_display(truth_slices[s]), rng)
             vox = src.display_to_voxels(s, pts)
         else:
             vox, durations = fixations[s]
+        before = src.view.extract(seg.labels.array, s) == obj.value
         anchor = seg.prompt_gaze(obj.value, s, vox, durations)
-        prompted.append({"slice": int(s), "fixations": int(len(vox)),
-                         "box": [round(float(v), 2) for v in (anchor.box or ())],
-                         "dice_anchor": round(dice(src.mask_to_native(anchor.mask), truth_slices[s]), 4)})
+        after = src.view.extract(seg.labels.array, s) == obj.value
+        entry = {"slice": int(s), "fixations": int(len(vox)),
+                 "box": [round(float(v), 2) for v in (anchor.box or ())],
+                 "dice_before": round(dice(before, truth_slices[s]), 4),
+                 "dice_anchor": round(dice(after, truth_slices[s]), 4), "kept": True}
+        if prompted and dice(after, truth_slices[s]) < dice(before, truth_slices[s]):
+            # the reader sees the new mask is worse than what the slice had, and rejects it
+            seg.remove_anchor(obj.value, s)
+            entry["kept"] = False
+        prompted.append(entry)
+
+    for s in prompt_slices:
+        look(s)
+    if protocol == "adaptive" and fixations is None:
+        tried = set(prompt_slices)
+        while len(prompted) < max_prompts:
+            current = seg.labels.array == obj.value
+            errors = [(int(np.logical_xor(src.view.extract(current, s), truth_slices[s]).sum()), s)
+                      for s in range(src.n_slices) if areas[s] > 0 and s not in tried]
+            if not errors:
+                break
+            err, s = max(errors)
+            if dice(src.view.extract(current, s), truth_slices[s]) >= satisfied_dice:
+                break  # every remaining slice already looks right to the reader
+            tried.add(s)
+            look(s)
     before = seg.labels.mask(obj.value).copy()
     if refine:
         seg.refine(obj.value)
@@ -179,7 +218,8 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
     return VolumeEvalResult(
         dice_3d=round(dice(pred, truth), 4),
         dice_3d_before_refine=round(dice(before, truth), 4),
-        slices_prompted=len(prompt_slices),
+        slices_prompted=len(prompted),
+        protocol=protocol if fixations is None else "recorded",
         seconds_total=round(time.perf_counter() - t_start, 2),
         seconds_encode=round(t_encode, 2),
         seconds_segment=round(t_segment, 2),

@@ -42,7 +42,7 @@ class PropagationConfig:
     min_area_ratio: float = 0.25  # stop when area < ratio * previous area (object ended)
     max_area_ratio: float = 2.5  # stop when area > ratio * previous area (leak into a neighbour)
     min_overlap: float = 0.3  # stop when IoU(new, previous) falls below (jumped elsewhere)
-    min_support: float = 0.35  # stop when under this share of the mask looks like the object (intensity)
+    min_support: float = 0.2  # stop when under this share of the mask looks like the object (intensity)
     use_mask_input: bool = False  # also pass the previous low-res logits (LiteMedSAM ignores them well)
     max_steps: int | None = None  # cap on slices per direction
 

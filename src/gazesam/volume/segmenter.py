@@ -9,6 +9,7 @@ says ``voxel``/``plane``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ class VolumeSegmenter:
     def __init__(self, volume: Volume, predictor: Any, *, window: Window | str | None = None,
                  view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
                  config: PropagationConfig = PropagationConfig(), box_policy: BoxPolicy | None = None,
-                 encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool = True,
+                 encoder: SliceEncoder | None = None, memory_bytes: int = 256 << 20, disk: bool | str | Path = True,
                  precision: str = "fp16", guided: bool = True) -> None:
         if not isinstance(window, Window):
             window = parse_window(window, volume.array, volume.modality)
@@ -144,11 +145,17 @@ class VolumeSegmenter:
             raise InputError("fixations must be an (N, 3) array of voxel indices (or (N, 2) in-plane)")
         _, px = self.source.voxels_to_display(fx)
         prior = None
+        support = None
         if value is not None and value in self.tracks:
             m = self.tracks[value].masks().get(s)
             prior = m.mask if m is not None else None
+            model = self.intensity.get(value)
+            if self.guided and model is not None and model.usable and self.tracks[value].anchors:
+                values = self.display_values(s)
+                support = lambda mask: model.support(values, mask)  # noqa: E731
         return SliceGaze(s, fx, px, None if durations is None else np.asarray(durations, float),
-                         self.source.image(s), self.encoder.get(s), self.predictor, self.px_per_degree, prior)
+                         self.source.image(s), self.encoder.get(s), self.predictor, self.px_per_degree, prior,
+                         support)
 
     def gaze_box(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
                  value: int | None = None) -> Box:
