@@ -93,7 +93,7 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
         f"## Best and worst images for `{result.default_policy}`",
         "",
         "Green: ground truth outline; red fill: the final mask; numbered dots: fixations in order "
-        "(size = duration); yellow box: the final prompt.",
+        "(size = duration).",
         "",
     ]
     for title, fname in cases:
