@@ -7,8 +7,9 @@
 2. Full encode of the 104-slice brats-flair volume from an empty cache (target <= 60 s), with the
    background encoder's median per-slice encoder time.
 3. fp16 storage: IoU of masks from fp16-stored vs fp32 embeddings (target >= 0.99), min and median.
-4. Peak resident memory with a synthetic 512x512x300 CT-like volume open and every slice encoded and
-   cached (memory LRU + disk), in a child process (target <= 1.5 GB): VmHWM from /proc.
+4. Peak resident memory with a synthetic 512x512x300 CT-like volume (written to a file first) opened
+   with read_volume and every slice encoded and cached (memory LRU + disk), in a child process (target
+   <= 1.5 GB): VmHWM (the process's peak RSS) from /proc.
 
 Other jobs share these 2 cores, so the load average is printed next to the numbers.
 
@@ -50,42 +51,70 @@ def _vm_hwm_mb() -> float:
     return float("nan")
 
 
-def rss_child(args: argparse.Namespace) -> int:
-    """Open a 512x512x300 volume, encode every slice into a fresh cache, report peak RSS."""
+def write_synthetic_ct(path: Path, shape: tuple[int, int, int]) -> None:
+    """A CT-like int16 volume (air, body, an organ, noise), built slice by slice to stay small."""
     import SimpleITK as sitk
 
+    rng = np.random.default_rng(0)
+    nz, ny, nx = shape
+    j, i = np.ogrid[:ny, :nx]
+    body = ((i - nx / 2) / (0.42 * nx)) ** 2 + ((j - ny / 2) / (0.32 * ny)) ** 2 <= 1.0
+    arr = np.empty(shape, np.int16)
+    for k in range(nz):
+        organ = ((i - nx * 0.4) / (0.12 * nx)) ** 2 + ((j - ny * 0.45) / (0.1 * ny)) ** 2 \
+            + ((k - nz / 2) / (0.3 * nz)) ** 2 <= 1
+        sl = np.where(body, 40, -1000) + np.where(organ, 60, 0) + rng.normal(0, 12, size=(ny, nx))
+        arr[k] = sl.astype(np.int16)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((0.7, 0.7, 1.5))
+    sitk.WriteImage(img, str(path))
+
+
+def rss_child(args: argparse.Namespace) -> int:
+    """Open the 512x512x300 volume from disk, encode every slice into a fresh cache, report peak RSS."""
     from gazesam.engine import load_predictor
-    from gazesam.volume.io import volume_from_image
+    from gazesam.volume.io import read_volume
     from gazesam.volume.segmenter import VolumeSegmenter
 
-    rng = np.random.default_rng(0)
-    nz, ny, nx = args.rss_shape
-    k, j, i = np.ogrid[:nz, :ny, :nx]
-    body = ((i - nx / 2) / (0.42 * nx)) ** 2 + ((j - ny / 2) / (0.32 * ny)) ** 2 <= 1.0
-    arr = np.where(body, 40, -1000).astype(np.int16)
-    organ = ((i - nx * 0.4) / (0.12 * nx)) ** 2 + ((j - ny * 0.45) / (0.1 * ny)) ** 2 + ((k - nz / 2) / (0.3 * nz)) ** 2 <= 1
-    arr = arr + np.where(organ, 60, 0).astype(np.int16)
-    arr = arr + rng.normal(0, 12, size=arr.shape).astype(np.int16)
-    img = sitk.GetImageFromArray(arr)
-    del arr, body, organ
-    img.SetSpacing((0.7, 0.7, 1.5))
-    vol = volume_from_image(img)
-    del img
+    vol = read_volume(args.rss_child)
+    nz = vol.shape[2]
     predictor = load_predictor("litemedsam", runtime="onnx", threads=args.threads, precision=args.precision)
     seg = VolumeSegmenter(vol, predictor, window="ct-soft")
     t0 = time.perf_counter()
     seg.encoder.encode_all(focus=nz // 2, show_progress=True, desc="encoding 512x512x300")
     t_enc = time.perf_counter() - t0
-    # and use it: a mask on a few slices read back from disk / memory
+    # and use it: masks on slices read back from disk / memory
+    rng = np.random.default_rng(0)
     lat = []
     for s in rng.integers(0, nz, 20):
         t = time.perf_counter()
         seg.predict(int(s), (150.0, 180.0, 260.0, 300.0))
         lat.append((time.perf_counter() - t) * 1000)
     on_disk = sum(p.stat().st_size for p in seg.encoder.store.folder.glob("*.npz")) / 2 ** 20
-    print(f"RSS {_vm_hwm_mb():.0f} MB peak | encoded {nz} slices of {nx}x{ny} in {t_enc:.1f} s | "
-          f"memory LRU {seg.encoder.store.memory_used / 2 ** 20:.0f} MB, disk cache {on_disk:.0f} MB | "
-          f"mask after: {_stats(lat)}", flush=True)
+    enc_ms = [t * 1000 for t in seg.encoder.encode_seconds]
+    print(f"RSS {_vm_hwm_mb():.0f} MB peak | encoded {nz} slices of {vol.shape[0]}x{vol.shape[1]} in "
+          f"{t_enc:.1f} s (encoder {_stats(enc_ms)}) | memory LRU {seg.encoder.store.memory_used / 2 ** 20:.0f} MB,"
+          f" disk cache {on_disk:.0f} MB | mask after: {_stats(lat)}", flush=True)
+    return 0
+
+
+def run_rss(args: argparse.Namespace, tmp: str) -> int:
+    """4. peak RSS, in a child so this process's caches do not count."""
+    env = dict(os.environ, GAZESAM_CACHE_DIR=str(Path(tmp) / "rss-cache"))
+    onnx = Path(os.environ["GAZESAM_CACHE_DIR"]) / "onnx"
+    if onnx.is_dir():  # reuse the exported models, not any embeddings
+        (Path(tmp) / "rss-cache").mkdir(parents=True, exist_ok=True)
+        os.symlink(onnx, Path(tmp) / "rss-cache" / "onnx")
+    big = Path(tmp) / "synthetic_512x512x300.mha"
+    write_synthetic_ct(big, tuple(args.rss_shape))
+    cmd = [sys.executable, __file__, "--rss-child", str(big), "--threads", str(args.threads), "--precision",
+           args.precision]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
+    if out.returncode != 0 or not line:
+        print(out.stdout[-2000:], out.stderr[-2000:], file=sys.stderr)
+        return 1
+    print(f"[memory] {tuple(args.rss_shape)[::-1]} volume fully encoded: {line[0]} (target 1536 MB) | {_load()}")
     return 0
 
 
@@ -96,13 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", default="fp32", choices=["fp32", "int8"], help="encoder precision")
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--skip-rss", action="store_true")
-    p.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--only-rss", action="store_true", help="only the memory measurement")
+    p.add_argument("--rss-child", metavar="VOLUME", help=argparse.SUPPRESS)
     p.add_argument("--rss-shape", type=int, nargs=3, default=(300, 512, 512), metavar=("Z", "Y", "X"))
     args = p.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="gazesam-bench-volume-")
     os.environ["GAZESAM_CACHE_DIR"] = os.environ.get("GAZESAM_CACHE_DIR") or str(REPO / ".gazesam-cache")
     if args.rss_child:
         return rss_child(args)
+    if args.only_rss:
+        return run_rss(args, tmp)
 
     from gazesam.engine import load_predictor
     from gazesam.volume.encoder import SliceEncoder
@@ -176,21 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[fp16] mask IoU fp16-stored vs fp32 over {len(ious)} prompts: min {min(ious):.4f}, "
           f"median {np.median(ious):.4f} (target >= 0.99)")
 
-    # 4. peak RSS, in a child so this process's caches do not count
     if not args.skip_rss:
-        env = dict(os.environ, GAZESAM_CACHE_DIR=str(Path(tmp) / "rss-cache"))
-        onnx = Path(os.environ["GAZESAM_CACHE_DIR"]) / "onnx"
-        if onnx.is_dir():  # reuse the exported models, not any embeddings
-            (Path(tmp) / "rss-cache").mkdir(parents=True, exist_ok=True)
-            os.symlink(onnx, Path(tmp) / "rss-cache" / "onnx")
-        cmd = [sys.executable, __file__, "--rss-child", "--threads", str(args.threads), "--precision",
-               args.precision, "--rss-shape", *map(str, args.rss_shape)]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        line = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
-        if out.returncode != 0 or not line:
-            print(out.stdout[-2000:], out.stderr[-2000:], file=sys.stderr)
-            return 1
-        print(f"[memory] {tuple(args.rss_shape)[::-1]} volume fully encoded: {line[0]} (target 1536 MB) | {_load()}")
+        return run_rss(args, tmp)
     return 0
 
 

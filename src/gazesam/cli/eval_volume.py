@@ -19,7 +19,8 @@ from gazesam.errors import InputError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("volume", help="NIfTI / NRRD / MHA / MHD file, or a DICOM series folder")
-    p.add_argument("label", help="label volume on the same grid (binary, or pick a value with --label-value)")
+    p.add_argument("label", help="label volume on the same grid; the target is every non-zero voxel unless "
+                                 "--label-value picks one label")
     p.add_argument("--gaze", default="simulated",
                    help="simulated[:SEED] (default seed 0), or a fixation table in voxel coordinates "
                         "(x, y, z[, duration_ms|duration_s]) recorded on the object")

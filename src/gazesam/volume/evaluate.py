@@ -55,20 +55,22 @@ def check_same_grid(volume: Volume, label: Volume, tol: float = 1e-3) -> None:
                          "resample it onto the image first")
 
 
-def target_mask(label: Volume, value: int | None) -> tuple[np.ndarray, int]:
-    """Boolean target from a label volume; ``value`` picks one label in a multi-label file."""
+def target_mask(label: Volume, value: int | None) -> tuple[np.ndarray, int | None]:
+    """Boolean target from a label volume.
+
+    ``value`` picks one label of a multi-label file; without it every non-zero voxel is the target (a
+    binary mask, or e.g. BraTS sub-regions as the whole lesion) and the returned value is None.
+    """
     arr = label.array
     values = np.unique(arr)
     values = values[values != 0]
     if values.size == 0:
         raise InputError(f"the label volume {label.source} is empty (no non-zero voxel)")
     if value is None:
-        if values.size > 1:
-            shown = ", ".join(str(int(v)) for v in values[:20])
-            raise InputError(f"the label volume holds {values.size} labels ({shown}); pick one with --label-value")
-        value = int(values[0])
+        return arr != 0, (int(values[0]) if values.size == 1 else None)
     if value not in set(int(v) for v in values):
-        raise InputError(f"label value {value} does not occur in {label.source}")
+        shown = ", ".join(str(int(v)) for v in values[:20])
+        raise InputError(f"label value {value} does not occur in {label.source} (values: {shown})")
     return arr == value, int(value)
 
 
@@ -107,7 +109,7 @@ class VolumeEvalResult:
     seconds_total: float
     seconds_encode: float
     seconds_segment: float
-    label_value: int
+    label_value: int | None  # None: every non-zero voxel
     view: str
     window: str
     prompted: list[dict] = field(default_factory=list)
