@@ -25,7 +25,10 @@ test-fast: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow"
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_gaze.py
+	$(PY) benchmarks/bench_volume.py
+	$(PY) benchmarks/bench_app_latency.py --images 6
 
 clean-venv:
 	rm -rf $(VENV)

@@ -10,6 +10,7 @@ plus each runtime's mean/min mask IoU against ONNX fp32. Other processes share t
 average is printed with the numbers; compare runtimes by the ratios within one run.
 
     .venv/bin/python benchmarks/bench_engine.py [--threads 2] [--runs 20] [--runtimes onnx,onnx-int8,torch]
+                                                [--dice-runtimes onnx,onnx-int8]
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed repetitions of the encoder (decoder: 5x)")
     parser.add_argument("--runtimes", default="onnx,onnx-int8,torch")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="shared data folder")
-    parser.add_argument("--no-dice", action="store_true", help="skip the 85-image accuracy pass")
+    parser.add_argument("--dice-runtimes", default="onnx,onnx-int8",
+                        help="runtimes that also run the 85-image accuracy pass ('' for none; torch is slow)")
     args = parser.parse_args(argv)
     os.environ.setdefault("GAZESAM_CACHE_DIR", str(REPO / ".gazesam-cache"))
 
@@ -84,26 +86,29 @@ def main(argv: list[str] | None = None) -> int:
         load_s = time.perf_counter() - t0
         x, _, _ = preprocess(pred.spec, image)
         pred.runtime.encode(x)  # warm-up
-        enc = []
+        enc, enc_cpu = [], []
         for _ in tqdm(range(args.runs), desc=f"{rt_name} encoder", leave=False):
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             pred.runtime.encode(x)
             enc.append(time.perf_counter() - t)
+            enc_cpu.append(time.process_time() - c)
         emb = pred.encode(image)
         pred.predict(emb, box=box)
-        dec = []
+        dec, dec_cpu = [], []
         for _ in range(5 * args.runs):
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             pred.predict(emb, box=box)
             dec.append(time.perf_counter() - t)
+            dec_cpu.append(time.process_time() - c)
         full = []
         for i in range(max(3, args.runs // 4)):
             pred.cache.clear()
             t = time.perf_counter()
             pred.predict(big, box=big_box)
             full.append(time.perf_counter() - t)
-        row = {"runtime": rt_name, "load_s": load_s, "enc": _stats(enc), "dec": _stats(dec), "full": _stats(full)}
-        if not args.no_dice:
+        row = {"runtime": rt_name, "load_s": load_s, "enc": _stats(enc), "dec": _stats(dec), "full": _stats(full),
+               "enc_cpu": _stats(enc_cpu)[0], "dec_cpu": _stats(dec_cpu)[0]}
+        if rt_name in args.dice_runtimes.split(","):
             masks, dices = [], []
             for _, img, g in tqdm(data, desc=f"{rt_name} kvasir Dice", leave=False):
                 m = pred.predict(img, box=_box(g)).mask
@@ -112,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             masks_by_rt[rt_name], dice_by_rt[rt_name] = masks, float(np.mean(dices))
         rows.append(row)
         del pred
+        print(f"  {rt_name}: loaded in {load_s:.1f} s; encoder {row['enc'][0]:.0f}/{row['enc'][1]:.0f} ms, "
+              f"decoder+post {row['dec'][0]:.1f}/{row['dec'][1]:.1f} ms, prompt->mask 1024 {row['full'][0]:.0f}/"
+              f"{row['full'][1]:.0f} ms (median/p95), encoder CPU {row['enc_cpu']:.0f} ms, "
+              f"Dice {dice_by_rt.get(rt_name, float('nan')):.4f}, load {os.getloadavg()[0]:.1f}", flush=True)
 
     print()
     print(f"{'runtime':<10} {'encoder med/p95 ms':>20} {'decoder+post med/p95 ms':>25} "
@@ -125,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             agree = f"{np.mean(ious):.4f}/{np.min(ious):.3f}"
         print(f"{r['runtime']:<10} {r['enc'][0]:>9.0f} / {r['enc'][1]:<8.0f} {r['dec'][0]:>12.1f} / {r['dec'][1]:<10.1f}"
               f" {r['full'][0]:>15.0f} / {r['full'][1]:<12.0f} {'' if d is None else f'{d:.4f}':>12} {agree:>14}")
+    print()
+    print("CPU time per call (all threads; under load, CPU/threads estimates the wall time of an idle machine):")
+    for r in rows:
+        print(f"{r['runtime']:<10} encoder {r['enc_cpu']:.0f} ms CPU (~{r['enc_cpu'] / args.threads:.0f} ms idle wall), "
+              f"decoder+post {r['dec_cpu']:.1f} ms CPU (~{r['dec_cpu'] / args.threads:.1f} ms idle wall)")
     base = next((r for r in rows if r["runtime"] == "torch"), None)
     if base:
         for r in rows:

@@ -29,3 +29,19 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Exported models may be reused across runs (they are keyed by checkpoint hash), everything else not."""
     os.environ.setdefault("GAZESAM_CACHE_DIR", str(REPO / ".gazesam-cache"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def litemedsam():
+    """The real default model (ONNX Runtime), shared by pipeline, policy and evaluation tests."""
+    from gazesam.engine import load_predictor
+
+    return load_predictor("litemedsam", runtime="onnx", threads=2)
+
+
+@pytest.fixture(scope="session")
+def phantom():
+    """A generated CT-like slice with a lesion of known mask (redistributable, no shared data needed)."""
+    from gazesam.samples import ct_phantom
+
+    return ct_phantom()

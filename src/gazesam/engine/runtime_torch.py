@@ -49,5 +49,6 @@ class TorchRuntime:
             boxes = torch.from_numpy(box.reshape(1, 4).astype(np.float32)) if box is not None else None
             masks = torch.from_numpy(mask_input.reshape(1, 1, *mask_input.shape[-2:]).astype(np.float32)) \
                 if mask_input is not None else None
-            low, iou = self.model.decode(torch.from_numpy(features), points, boxes, masks)
+            feats = torch.from_numpy(np.array(features, dtype=np.float32))  # a writable copy for torch
+            low, iou = self.model.decode(feats, points, boxes, masks)
         return iou[0].numpy(), low[0].numpy()

@@ -55,7 +55,10 @@ class FixationEvent:
 
     ``x``/``y`` is the running centroid in normalised display coordinates; ``dispersion_deg`` the
     spatial spread in degrees of visual angle (NaN when the display geometry is unknown); ``t_start`` the
-    time of its first sample and ``t`` the time of the sample that produced this event.
+    time of its first sample and ``t`` the time of the sample that produced this event (for ``end``, the
+    sample that broke the fixation: the fixation itself ended at ``t_start + duration_s``).
+    ``trial`` names the trial/stimulus the fixation belongs to when the source knows it (the image name
+    in replayed fixation tables); empty for live sources.
     """
 
     kind: FixationKind
@@ -67,3 +70,4 @@ class FixationEvent:
     dispersion_deg: float = math.nan
     n_samples: int = 0
     fixation_id: int = 0
+    trial: str = ""

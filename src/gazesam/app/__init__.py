@@ -1,0 +1,78 @@
+"""The desktop app (PySide6): look at an object, see the mask, accept it; everything is kept on disk.
+
+The app only draws and dispatches: segmentation rules live in ``gazesam.pipeline``, annotation rules in
+``gazesam.session``. Start it with ``gazesam app`` (see docs/app.md) or :func:`run_app`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gazesam.app.config import AppConfig
+
+
+STARTUP_CAP_MS = 300_000  # a replay that has not started 5 minutes after the timer's own delay never will
+
+
+def ensure_qt_platform(headless: bool) -> None:
+    """Headless runs (screenshots, CI) need the offscreen platform, chosen before QApplication exists."""
+    if headless and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def run_app(config: AppConfig) -> int:
+    """Run the app until the window closes (or ``config.quit_after`` seconds); returns the exit code."""
+    ensure_qt_platform(config.headless)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gazesam.app.main_window import MainWindow
+    from gazesam.app.qtcompat import guard_none_refcount
+
+    guard_none_refcount()
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("gazesam")
+    window = MainWindow(config)
+    outcome = {"code": 0}
+
+    def finish() -> None:
+        if config.screenshot:
+            try:
+                path = window.screenshot(config.screenshot)
+                print(f"screenshot: {path}")
+            except Exception as exc:  # noqa: BLE001 - report and fail the run
+                print(f"gazesam app: error: {exc}", file=sys.stderr)
+                outcome["code"] = 1
+        window.close()
+        app.quit()
+
+    if config.quit_after is not None:
+        # SECONDS of playing the source: a replay starts once the model is loaded and the image encoded,
+        # so a slow start-up does not eat into it (capped, in case it never starts)
+        delay = int(max(0.0, config.quit_after) * 1000)
+        started = {"done": False}
+
+        def arm() -> None:
+            if not started["done"]:
+                started["done"] = True
+                QTimer.singleShot(delay, finish)
+
+        window.controller.sourceStarted.connect(arm)
+        QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
+    window.start()
+    if config.quit_after is not None and window.controller.session is None:
+        arm()  # nothing open, so nothing to play: count from now
+    app.exec()
+    s = window.controller.session
+    if s is not None and s.session_dir is not None:
+        print(f"session: {s.session_dir}")
+        lat = window.controller.latency.summary()
+        if lat.get("n"):
+            print(f"fixation->mask latency in the app: median {lat['median_ms']:.0f} ms, "
+                  f"p95 {lat['p95_ms']:.0f} ms over {lat['n']} masks")
+    return outcome["code"]
+
+
+__all__ = ["AppConfig", "run_app"]

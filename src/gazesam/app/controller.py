@@ -1,0 +1,1002 @@
+"""The app's conductor: wires source -> pipeline -> annotator/session -> view, and keeps the GUI free.
+
+It holds no segmentation or session rules of its own (those live in ``gazesam.pipeline`` and
+``gazesam.session``); it decides which thread runs what and marshals results back to the GUI thread:
+
+- gaze samples arrive on the source's thread; they are recorded and handed to the pipeline there (both
+  are thread-safe and cheap) and queued for the GUI, which drains the queue at display rate for the
+  cursor, the fixation trail and the status numbers;
+- masks come from the pipeline's worker thread and cross to the GUI thread through a queued signal;
+- model loading, encoding, mouse corrections and propagation run on the thread pool
+  (:mod:`gazesam.app.workers`); the GUI thread only paints.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QTimer, Signal
+
+from gazesam.app import workers
+from gazesam.app.config import AppConfig
+from gazesam.app.stats import LatencyMeter, RateMeter
+from gazesam.app.transform import ScreenMapping
+from gazesam.errors import GazesamError, InputError
+from gazesam.session import (
+    Annotator,
+    Autosaver,
+    DocumentRef,
+    ImageCanvas,
+    RecoveryRegistry,
+    Session,
+    VolumeCanvas,
+    guess_kind,
+    load_image,
+    load_session,
+    write_overlay,
+)
+from gazesam.session.store import SESSION_FILE
+
+
+TRAIL_LENGTH = 8
+WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
+VIEWS = ("axial", "coronal", "sagittal")
+
+
+class AppController(QObject):
+    """One open document + its session + the gaze machinery. Create on the GUI thread."""
+
+    canvasChanged = Signal(bool)  # keep_view: same document, another slice
+    candidateChanged = Signal()
+    labelsChanged = Signal()  # the label map or the label list changed
+    gazeChanged = Signal()  # cursor / trail moved (display rate)
+    statusChanged = Signal()
+    message = Signal(str, int)  # text, milliseconds to show (0 = until replaced)
+    error = Signal(str)
+    modelReady = Signal()
+    sourceStarted = Signal()  # the source is open (a replay starts playing)
+    sourceEnded = Signal()
+    _maskFromPipeline = Signal(object)  # crosses from the pipeline's worker thread
+
+    def __init__(self, config: AppConfig, registry: RecoveryRegistry | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.registry = registry or RecoveryRegistry()
+        self.session: Session | None = None
+        self.annotator: Annotator | None = None
+        self.canvas: Any = None
+        self.image: np.ndarray | None = None  # 2D document
+        self.volume: Any = None  # gazesam.volume.io.Volume
+        self.view_name = config.view
+        self.window: Any = None
+        self.predictor: Any = None
+        self.point_prompts = True  # until the model says it only understands boxes
+        self.model_state = "loading"
+        self.pipeline: Any = None
+        self.policy_name = ""
+        self.source: Any = None
+        self.source_error = ""
+        self.recorder: Any = None
+        self.autosaver: Autosaver | None = None
+        self._recovery_token: str | None = None
+        self.display = self._display_geometry()
+        self.mapping: ScreenMapping | None = None  # replaced atomically; read by the pipeline's thread
+        self.offset = (0.0, 0.0)  # validation's correction, normalised display units, subtracted
+        self.prompting_mode = config.prompting_mode()
+        self.prompting_toggled = self.prompting_mode == "on"
+        self.prompting_held = False
+        self.rate = RateMeter()
+        self.latency = LatencyMeter()  # fixation -> mask painted on screen
+        self.pipeline_latency = LatencyMeter()  # fixation -> mask decided by the pipeline (before the GUI)
+        self.encode_ms: float | None = None
+        self.encoding = ""  # "" or "encoding" (the image on screen)
+        self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
+        self.slices_encoded: tuple[int, int] | None = None  # (done, total), written by its thread
+        self.busy = ""  # a long job in the background, e.g. "propagating"
+        self.cursor_norm: tuple[float, float] | None = None
+        self.trail: collections.deque[tuple[float, float]] = collections.deque(maxlen=TRAIL_LENGTH)
+        self._inbox: collections.deque[Any] = collections.deque(maxlen=20000)
+        self._pointer: tuple[float, float] | None = None
+        self._raw_listeners: list[Any] = []  # validation screen taps raw samples here
+        self._canvas_t = 0.0
+        self._cursor_filter: Any = None
+        self._trail_detector: Any = None
+        self._last_candidate_t: float | None = None
+        self._busy_correction = False
+        self._closed = False
+        self._maskFromPipeline.connect(self._on_mask_update)
+        self._timer = QTimer(self)
+        self._timer.setInterval(16)
+        self._timer.timeout.connect(self._tick)
+        self.mapping_provider: Any = None  # () -> ScreenMapping, set by the window
+        self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
+
+    # =========================================================================================
+    # start / stop
+    # =========================================================================================
+    def _display_geometry(self) -> Any:
+        try:
+            from gazesam.signal.visual_angle import DisplayGeometry
+        except ImportError:  # the gaze stage is not there: degrees are unknown
+            return None
+        return DisplayGeometry.from_args(None, self.config.screen_mm, self.config.distance_mm)
+
+    def set_display_pixels(self, width_px: int, height_px: int) -> None:
+        """The tracker display's resolution as Qt sees it (for degrees); physical size from the config."""
+        if self.display is not None:
+            self.display = replace(self.display, width_px=int(width_px), height_px=int(height_px))
+
+    @property
+    def is_replay(self) -> bool:
+        return self.config.source.strip().lower().startswith("replay")
+
+    def start(self) -> None:
+        """Load the model (in the background) and open the gaze source.
+
+        A live source opens at once (the gaze log starts with the app); a replay waits until the model
+        is loaded and the first image encoded, so no recorded fixation is lost to start-up time.
+        """
+        self._timer.start()
+        self._load_model()
+        if not self.is_replay:
+            self._open_source()
+
+    def _load_model(self) -> None:
+        def load() -> Any:
+            from gazesam.engine import load_predictor
+
+            return load_predictor(self.config.model, runtime=self.config.runtime, threads=self.config.threads)
+
+        self.model_state = "loading"
+        workers.submit(load, on_done=self._model_loaded, on_failed=self._model_failed)
+
+    def _model_loaded(self, predictor: Any) -> None:
+        from gazesam.pipeline import GazePipeline
+        from gazesam.prompt import DEFAULT_POLICY, make_policy
+
+        if self._closed:
+            return  # the window closed while the model was loading
+        self.predictor = predictor
+        self.model_state = "ready"
+        self.point_prompts = "point" in tuple(getattr(predictor.spec, "prompts", ("point", "box")))
+        if self.annotator is not None:
+            self.annotator.point_prompts = self.point_prompts
+        self.policy_name = self.config.policy or DEFAULT_POLICY
+        try:
+            policy = make_policy(self.policy_name)
+        except GazesamError as exc:
+            self.model_state = "failed"
+            self.error.emit(str(exc))
+            return
+        self.pipeline = GazePipeline(predictor, policy=policy, display=self.display)
+        self.pipeline.add_listener(self._maskFromPipeline.emit)  # queued: runs on the GUI thread
+        self.pipeline.start()
+        self._apply_prompting()
+        if self.canvas is not None:
+            self._encode_canvas()
+        self._restart_slice_encoder()
+        self.modelReady.emit()
+        self.statusChanged.emit()
+
+    def _model_failed(self, exc: Exception) -> None:
+        self.model_state = "failed"
+        self.error.emit(f"the model could not be loaded: {exc}")
+        self.statusChanged.emit()
+        if self.is_replay and self.source is None:
+            self.sourceStarted.emit()  # the replay can never start
+
+    def _open_source(self) -> None:
+        from gazesam.gaze.source import open_source
+
+        if self.source is not None:
+            return
+        try:
+            self.source = open_source(self.config.source, display=self.display, **self._replay_options())
+        except GazesamError as exc:
+            self.source = None
+            self.source_error = str(exc)
+            self.error.emit(f"gaze source {self.config.source!r}: {exc}")
+            self.sourceStarted.emit()  # nothing will play: timed runs must not wait for it
+            return
+        self.source.subscribe(self._on_sample_source_thread)
+        sub = getattr(self.source, "subscribe_fixations", None)
+        if sub is not None and getattr(self.source, "provides_fixations", False):
+            sub(self._on_fixation_source_thread)
+        self._start_recording()
+        self.sourceStarted.emit()
+
+    def _replay_options(self) -> dict:
+        """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
+        the image on screen, unless the spec names one (``replay:FILE?trial=NAME``)."""
+        if not self.is_replay or self.session is None:
+            return {}
+        from gazesam.gaze.formats import detect_format
+        from gazesam.gaze.sources.replay import parse_replay_spec
+
+        path, _, fmt, reader_opts = parse_replay_spec(self.config.source.strip()[len("replay:"):])
+        if "trial" in reader_opts:
+            return {}  # the user chose the trial
+        try:
+            name = fmt or detect_format(path)
+        except GazesamError:
+            return {}
+        if name != "fixation-table":
+            return {}
+        from gazesam.gaze.formats.fixation_table import read_fixation_table
+
+        table = read_fixation_table(path)
+        doc = self.session.document.name
+        return {"trial": doc} if doc in table.trials else {}
+
+    @property
+    def is_mouse_source(self) -> bool:
+        return self.source is not None and getattr(self.source, "kind", "") == "mouse"
+
+    def close(self) -> None:
+        """Save everything and let go of devices; the recovery entry goes only after a good save."""
+        if self._closed:
+            return
+        self._closed = True
+        self._timer.stop()
+        self.mapping_provider = None
+        if self.source is not None:
+            self.source.close()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+        self._stop_slice_encoder()
+        saved = self._close_document()
+        if saved and self._recovery_token is not None:
+            self.registry.release(self._recovery_token)
+
+    def _close_document(self) -> bool:
+        ok = True
+        if self.session is not None:
+            try:
+                self.save()
+            except GazesamError as exc:
+                ok = False
+                self.error.emit(str(exc))
+        if self.autosaver is not None:
+            self.autosaver.close()
+            self.autosaver = None
+        self._stop_recording()
+        return ok
+
+    # =========================================================================================
+    # documents and sessions
+    # =========================================================================================
+    def open_path(self, path: str | Path) -> None:
+        """Open an image, a volume (file or DICOM folder) or a saved session (folder or session.json)."""
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise InputError(f"{p} does not exist")
+        if (p.is_dir() and (p / SESSION_FILE).is_file()) or p.name == SESSION_FILE:
+            self.open_session(load_session(p))
+            return
+        kind = guess_kind(p)
+        if self.session is not None:
+            self._release_document()
+        if kind == "image":
+            image = load_image(p)
+            ref = DocumentRef.for_image(p, image)
+            self._new_session(ref)
+            self._show_image(image)
+        else:
+            volume = self._read_volume(p)
+            ref = DocumentRef.for_volume(p, volume.shape, spacing=volume.spacing, origin=volume.origin,
+                                         direction=tuple(np.asarray(volume.direction).reshape(-1)))
+            self._new_session(ref)
+            self._show_volume(volume)
+
+    def open_session(self, session: Session) -> None:
+        """Continue a saved (or crash-recovered) session: same folder, same labels and masks."""
+        if self.session is not None:
+            self._release_document()
+        doc = session.document
+        self._attach_session(session)
+        if doc.kind == "image":
+            self._show_image(load_image(doc.path))
+        else:
+            self._show_volume(self._read_volume(Path(doc.path)))
+        self.message.emit(f"reopened {doc.name}: {len(session.annotations)} accepted mask(s)", 5000)
+
+    def _read_volume(self, path: Path) -> Any:
+        from gazesam.volume.io import read_volume
+
+        return read_volume(path)
+
+    def _new_session(self, ref: DocumentRef) -> None:
+        session = Session(ref, session_dir=self.config.default_session_dir(ref.stem),
+                          overwrite=self.config.overwrite)
+        session.update_settings(source=self.config.source, model=self.config.model, runtime=self.config.runtime)
+        self._attach_session(session)
+
+    def _attach_session(self, session: Session) -> None:
+        self.session = session
+        self.annotator = Annotator(session, point_prompts=self.point_prompts)
+        self.annotator.add_listener(self._on_annotator)
+        session.add_listener(self._on_session)
+        self.autosaver = Autosaver(on_error=lambda e: self.error.emit(f"autosave failed: {e}"))
+        session.autosave = self.autosaver
+        if session.session_dir is not None:
+            session.session_dir.mkdir(parents=True, exist_ok=True)
+            if self._recovery_token is None:
+                self._recovery_token = self.registry.register(session.session_dir, session.document.path)
+            else:
+                self.registry.move(self._recovery_token, session.session_dir)
+            session.save()  # the folder exists and reopens from the first second
+        off = session.settings.get("gaze_offset")
+        if off:
+            self.offset = (float(off[0]), float(off[1]))
+        if self.source is not None:
+            self._start_recording()
+        self.labelsChanged.emit()
+
+    def _release_document(self) -> None:
+        self._stop_slice_encoder()
+        self._close_document()
+        if self.session is not None:
+            self.session.remove_listener(self._on_session)
+        self.session = None
+        self.annotator = None
+        self.canvas = None
+        self.image = None
+        self.volume = None
+
+    def _show_image(self, image: np.ndarray) -> None:
+        self.image = image
+        self.volume = None
+        assert self.session is not None
+        self._set_canvas(ImageCanvas(image, key=(self.session.document.sha256 or self.session.document.path, "image")))
+
+    def _show_volume(self, volume: Any) -> None:
+        from gazesam.volume.orientation import view_of
+        from gazesam.volume.windowing import parse_window
+
+        assert self.session is not None
+        self.volume = volume
+        self.image = None
+        s = self.session.settings
+        self.view_name = s.get("view", self.config.view)
+        self.window = parse_window(s.get("window", self.config.window), volume.array, volume.modality)
+        view = view_of(volume, self.view_name)
+        index = s.get("slice", self.config.slice)
+        index = view.n_slices // 2 if index is None else min(max(int(index), 0), view.n_slices - 1)
+        self._set_canvas(VolumeCanvas.create(volume, view, index, self.window,
+                                             doc_key=self.session.document.sha256 or self.session.document.path))
+
+    def _set_canvas(self, canvas: Any, keep_view: bool = False) -> None:
+        self.canvas = canvas
+        self._canvas_t = time.monotonic()
+        assert self.annotator is not None
+        self.annotator.set_canvas(canvas)
+        if self.pipeline is not None:
+            self.pipeline.new_target()
+        self.canvasChanged.emit(keep_view)
+        self._encode_canvas()
+        if self.slice_encoder is not None and isinstance(canvas, VolumeCanvas):
+            if canvas.view.key == self.slice_encoder.source.view.key and canvas.window == self.slice_encoder.source.window:
+                self.slice_encoder.set_focus(canvas.index)
+            else:
+                self._restart_slice_encoder_soon()
+        if self.volume is not None and self.session is not None:
+            self.session.update_settings(view=self.view_name, slice=canvas.index, window=self._window_spec())
+
+    def _window_spec(self) -> str | None:
+        w = self.window
+        return None if w is None else f"range:{w.low:g},{w.high:g}"
+
+    def _encode_canvas(self) -> None:
+        """Encode the shown image in the background, then hand it to the pipeline (a cache hit there)."""
+        if self.predictor is None or self.canvas is None:
+            return
+        canvas = self.canvas
+        self.encoding = "encoding"
+        self.statusChanged.emit()
+
+        encoder = self.slice_encoder
+
+        def encode() -> float:
+            t0 = time.perf_counter()
+            if encoder is not None:
+                encoder.pause()  # the slice on screen first: the background can wait
+            try:
+                self.predictor.encode(canvas.image)
+            finally:
+                if encoder is not None:
+                    encoder.resume()
+            return (time.perf_counter() - t0) * 1000
+
+        def done(ms: float) -> None:
+            if self._closed or canvas is not self.canvas:
+                return  # the user has moved on; the embedding stays cached
+            self.encode_ms = ms
+            self.encoding = ""
+            if self.pipeline is not None:
+                self.refresh_mapping()
+                self.pipeline.set_image(canvas.image, self._to_image)
+                if self.is_replay and self.source is None and not self._closed:
+                    self._open_source()  # everything is ready: play the recording now
+            self.statusChanged.emit()
+
+        workers.submit(encode, on_done=done, on_failed=lambda e: self.error.emit(f"encoding failed: {e}"))
+
+    def _to_image(self, xn: float, yn: float) -> tuple[float, float] | None:
+        """The pipeline's display -> image mapping (called on its thread; reads an immutable snapshot)."""
+        m = self.mapping
+        return None if m is None else m.norm_to_image(xn, yn)
+
+    def refresh_mapping(self) -> None:
+        if self.mapping_provider is not None:
+            self.mapping = self.mapping_provider()
+
+    # =========================================================================================
+    # volumes: slices, views, windows
+    # =========================================================================================
+    def step_slice(self, delta: int) -> None:
+        if self.volume is None or self.canvas is None:
+            return
+        n = self.canvas.view.n_slices
+        index = min(max(self.canvas.index + int(delta), 0), n - 1)
+        if index != self.canvas.index:
+            self._set_canvas(self.canvas.with_index(index), keep_view=True)
+
+    def set_slice(self, index: int) -> None:
+        if self.volume is not None and self.canvas is not None:
+            self.step_slice(int(index) - self.canvas.index)
+
+    # ---- background encoding of every slice (volumes) ----------------------------------------
+    def _restart_slice_encoder_soon(self) -> None:
+        """Window/level drags change the slices many times a second: rebuild the encoder once they settle."""
+        if not hasattr(self, "_encoder_timer"):
+            self._encoder_timer = QTimer(self)
+            self._encoder_timer.setSingleShot(True)
+            self._encoder_timer.setInterval(500)
+            self._encoder_timer.timeout.connect(self._restart_slice_encoder)
+        self._stop_slice_encoder()
+        self._encoder_timer.start()
+
+    def _restart_slice_encoder(self) -> None:
+        self._stop_slice_encoder()
+        if self._closed or self.predictor is None or self.volume is None or not isinstance(self.canvas, VolumeCanvas):
+            return
+        from gazesam.volume.encoder import SliceEncoder
+        from gazesam.volume.slices import SliceSource
+
+        c = self.canvas
+        source = SliceSource(self.volume, c.view, c.window, c.grid)
+
+        def progress(done: int, total: int) -> None:  # the encoder's thread: store, the GUI reads
+            self.slices_encoded = (done, total)
+
+        self.slice_encoder = SliceEncoder(self.predictor, source, progress=progress)
+        self.slices_encoded = (self.slice_encoder.done, self.slice_encoder.total)
+        self.slice_encoder.start(focus=c.index)
+
+    def _stop_slice_encoder(self) -> None:
+        enc, self.slice_encoder = self.slice_encoder, None
+        self.slices_encoded = None
+        if enc is not None:
+            enc.cancel(wait=False)
+
+    def next_view(self) -> None:
+        if self.volume is None:
+            return
+        from gazesam.volume.orientation import view_of
+
+        self.view_name = VIEWS[(VIEWS.index(self.view_name) + 1) % len(VIEWS)] if self.view_name in VIEWS else "axial"
+        view = view_of(self.volume, self.view_name)
+        self._set_canvas(VolumeCanvas.create(self.volume, view, view.n_slices // 2, self.window,
+                                             doc_key=self.canvas.doc_key))
+        self.message.emit(f"{self.view_name} view", 2000)
+
+    def set_window(self, window: Any) -> None:
+        if self.volume is None or self.canvas is None:
+            return
+        self.window = window
+        self._set_canvas(self.canvas.with_window(window), keep_view=True)
+
+    def next_window_preset(self) -> None:
+        if self.volume is None:
+            return
+        from gazesam.volume.windowing import parse_window
+
+        current = self.session.settings.get("window_preset", "auto") if self.session else "auto"
+        name = WINDOW_PRESETS[(WINDOW_PRESETS.index(current) + 1) % len(WINDOW_PRESETS)] if current in WINDOW_PRESETS else "auto"
+        self.set_window(parse_window(name, self.volume.array, self.volume.modality))
+        if self.session is not None:
+            self.session.update_settings(window_preset=name)
+        self.message.emit(f"window: {self.window.describe()}", 3000)
+
+    def drag_window(self, dx: float, dy: float) -> None:
+        """Right-drag: horizontal changes the width, vertical the level (radiology viewer convention)."""
+        if self.volume is None or self.window is None:
+            return
+        from gazesam.volume.windowing import Window
+
+        w, lvl = self.window.width, self.window.level
+        step = max(w, 1e-6) / 256.0
+        self.set_window(Window.from_width_level(max(w + dx * step * 2, 1e-3), lvl + dy * step, "custom"))
+
+    # =========================================================================================
+    # gaze
+    # =========================================================================================
+    def _on_sample_source_thread(self, sample: Any) -> None:
+        """Source thread: record the raw sample, correct it, feed the pipeline, queue it for the GUI."""
+        rec = self.recorder
+        if rec is not None:
+            try:
+                rec.write_sample(sample)
+            except GazesamError:
+                pass  # that log was just closed (save as / close); the next one takes the next sample
+        for tap in list(self._raw_listeners):
+            tap(sample)
+        corrected = self._correct(sample)
+        if corrected is None:
+            return
+        if self.pipeline is not None:
+            self.pipeline.submit_sample(corrected)
+        self._inbox.append(corrected)
+
+    def _on_fixation_source_thread(self, event: Any) -> None:
+        """Sources that deliver fixations (fixation-table replays) skip the detector."""
+        rec = self.recorder
+        if rec is not None:
+            try:
+                rec.write_event(event)
+            except GazesamError:
+                pass
+        x, y = self._frame_to_display(event.x, event.y)
+        if x is None:
+            return
+        event = replace(event, x=x - self.offset[0], y=y - self.offset[1])
+        if self.pipeline is not None:
+            self.pipeline.submit_fixation(event)
+        self._inbox.append(event)
+
+    def _frame_to_display(self, x: float, y: float) -> tuple[float | None, float | None]:
+        """Image-normalised sources (fixation tables recorded on the image) -> display-normalised."""
+        if getattr(self.source, "coordinate_frame", "display") != "image":
+            return x, y
+        m, c = self.mapping, self.canvas
+        if m is None or c is None:
+            return None, None
+        h, w = c.image.shape[:2]
+        return m.image_to_norm(x * w - 0.5, y * h - 0.5)
+
+    def _correct(self, sample: Any) -> Any:
+        dx, dy = self.offset
+        x, y = sample.x, sample.y
+        if getattr(self.source, "coordinate_frame", "display") == "image" and sample.valid:
+            x, y = self._frame_to_display(x, y)
+            if x is None:
+                return None
+        if dx == 0.0 and dy == 0.0 and (x, y) == (sample.x, sample.y):
+            return sample
+        if not sample.valid:
+            return sample
+        return replace(sample, x=x - dx, y=y - dy)
+
+    def push_pointer(self, global_pos: QPointF | None) -> None:
+        """The mouse source: where the pointer is (Qt global coordinates), or None when it left the window.
+
+        The position is sampled at display rate by :meth:`_tick`, not only when the mouse moves: a pointer
+        held still must keep producing samples or it could never make a fixation.
+        """
+        self._pointer = None if global_pos is None else (global_pos.x(), global_pos.y())
+
+    def _sample_pointer(self) -> None:
+        if not self.is_mouse_source or self.mapping is None or self._pointer is None:
+            return
+        xn, yn = self.mapping.global_to_norm(*self._pointer)
+        self.source.push(xn, yn)
+
+    def _tick(self) -> None:
+        """Display rate: drain gaze for the cursor, trail and numbers; keep the mapping current."""
+        self.refresh_mapping()
+        self._sample_pointer()
+        if not self._inbox:
+            self._poll_source_state()
+            return
+        if self._cursor_filter is None:
+            self._init_gaze_filters()
+        moved = False
+        while self._inbox:
+            item = self._inbox.popleft()
+            if hasattr(item, "valid"):  # GazeSample
+                self.rate.add(item.t, item.valid)
+                if self._cursor_filter is not None:
+                    pos = self._cursor_filter.update(item)
+                    if pos is not None:
+                        self.cursor_norm = pos
+                        moved = True
+                if self._trail_detector is not None:
+                    for ev in self._trail_detector.update(item):
+                        self._trail_event(ev)
+            else:  # FixationEvent from the source
+                self.cursor_norm = (item.x, item.y)
+                self._trail_event(item)
+                moved = True
+        if moved:
+            self.gazeChanged.emit()
+        self._poll_source_state()
+
+    def _init_gaze_filters(self) -> None:
+        try:
+            from gazesam.signal.fixations import IDTDetector
+            from gazesam.signal.one_euro import GazeCursorFilter
+        except ImportError:
+            return
+        self._cursor_filter = GazeCursorFilter()
+        self._trail_detector = IDTDetector(self.display)
+
+    def _trail_event(self, ev: Any) -> None:
+        if ev.kind == "start":
+            self.trail.append((ev.x, ev.y))
+        elif ev.kind in ("update", "end") and self.trail:
+            self.trail[-1] = (ev.x, ev.y)
+
+    _last_state = ""
+
+    def _poll_source_state(self) -> None:
+        if self.source is None:
+            return
+        st = self.source.status()
+        if st.state != self._last_state:
+            self._last_state = st.state
+            self.statusChanged.emit()
+            if st.state == "ended":
+                self.sourceEnded.emit()
+
+    def add_raw_listener(self, fn: Any) -> None:
+        self._raw_listeners.append(fn)
+
+    def remove_raw_listener(self, fn: Any) -> None:
+        if fn in self._raw_listeners:
+            self._raw_listeners.remove(fn)
+
+    def set_offset(self, dx: float, dy: float) -> None:
+        """Apply a validation offset (normalised display units) to every later sample; kept in the session."""
+        self.offset = (float(dx), float(dy))
+        if self.session is not None:
+            self.session.update_settings(gaze_offset=[float(dx), float(dy)])
+        if self.recorder is not None:
+            self.recorder.comment("offset_correction", {"dx": float(dx), "dy": float(dy), "t": time.monotonic()})
+
+    # ---- prompting (no Midas touch) --------------------------------------------------------
+    @property
+    def prompting(self) -> bool:
+        return self.prompting_toggled or self.prompting_held
+
+    def set_prompting_held(self, held: bool) -> None:
+        if held != self.prompting_held:
+            self.prompting_held = held
+            self._apply_prompting()
+
+    def toggle_prompting(self) -> None:
+        self.prompting_toggled = not self.prompting_toggled
+        self._apply_prompting()
+        self.message.emit(f"gaze prompting {'on' if self.prompting_toggled else 'off'}", 2000)
+
+    def _apply_prompting(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.set_enabled(self.prompting)
+        self.statusChanged.emit()
+
+    # ---- masks from the pipeline -----------------------------------------------------------
+    def _on_mask_update(self, update: Any) -> None:
+        """GUI thread. Updates made from gaze that predates the current canvas are stale."""
+        if self._closed or self.annotator is None or self.canvas is None:
+            return
+        if float(getattr(update, "gaze_t", 0.0)) < self._canvas_t:
+            return
+        if self.annotator.offer(update, self.canvas.key):
+            self._last_candidate_t = time.monotonic()
+
+    def note_candidate_shown(self) -> None:
+        """Called by the window right after it has painted a new gaze mask: the latency measurement."""
+        c = self.annotator.candidate if self.annotator else None
+        if c is not None and c.gaze_t is not None and c.source == "gaze":
+            self.latency.add(time.monotonic() - c.gaze_t)
+            if c.decided_t is not None:
+                self.pipeline_latency.add(c.decided_t - c.gaze_t)
+
+    def _on_annotator(self, what: str) -> None:
+        self.candidateChanged.emit()
+
+    def _on_session(self, what: str) -> None:
+        if what in ("paint", "undo", "redo", "labels", "active"):
+            self.labelsChanged.emit()
+
+    # =========================================================================================
+    # annotating
+    # =========================================================================================
+    def accept(self) -> None:
+        if self.annotator is None:
+            return
+        try:
+            a = self.annotator.accept()
+        except InputError as exc:
+            self.message.emit(str(exc), 4000)
+            return
+        if self.pipeline is not None:
+            self.pipeline.new_target()
+        label = self.session.labels.get(a.label).name
+        took = f", {a.time_to_accept_s:.1f} s from first fixation" if a.time_to_accept_s is not None else ""
+        self.message.emit(f"accepted into '{label}': {a.area} px{took}", 4000)
+
+    def reject(self) -> None:
+        if self.annotator is None:
+            return
+        if self.annotator.reject():
+            self.message.emit("rejected", 1500)
+        if self.pipeline is not None:
+            self.pipeline.new_target()
+
+    def undo(self) -> None:
+        if self.annotator is not None and self.annotator.corrected:
+            request = self.annotator.undo_correction()
+            if request is not None:
+                self._run_correction(request)
+            return
+        if self.session is not None:
+            what = self.session.undo()
+            self.message.emit(f"undone: {what}" if what else "nothing to undo", 2000)
+
+    def redo(self) -> None:
+        if self.session is not None:
+            what = self.session.redo()
+            self.message.emit(f"redone: {what}" if what else "nothing to redo", 2000)
+
+    def drop_click(self) -> None:
+        if self.annotator is not None and self.annotator.corrected:
+            request = self.annotator.undo_correction()
+            if request is not None:
+                self._run_correction(request)
+
+    def new_label(self, name: str | None = None) -> None:
+        if self.session is None:
+            return
+        try:
+            label = self.session.add_label(name)
+        except InputError as exc:
+            self.message.emit(str(exc), 4000)
+            return
+        self.message.emit(f"new label '{label.name}' (value {label.value}) is active", 3000)
+
+    def cycle_label(self, step: int) -> None:
+        if self.session is None or not len(self.session.labels):
+            return
+        values = self.session.labels.values()
+        i = values.index(self.session.active_label) if self.session.active_label in values else 0
+        self.session.set_active_label(values[(i + step) % len(values)])
+
+    def rename_label(self, value: int, name: str) -> None:
+        if self.session is not None:
+            try:
+                self.session.change_label(value, name=name)
+            except InputError as exc:
+                self.message.emit(str(exc), 4000)
+
+    # ---- mouse corrections -----------------------------------------------------------------
+    def click(self, x: float, y: float, positive: bool) -> None:
+        if self.annotator is None or self.canvas is None:
+            return
+        try:
+            request = self.annotator.add_point(x, y, positive)
+        except InputError as exc:
+            self.message.emit(str(exc), 3000)
+            return
+        self._run_correction(request)
+
+    def box(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        if self.annotator is None or self.canvas is None:
+            return
+        try:
+            request = self.annotator.set_box(x0, y0, x1, y1)
+        except InputError as exc:
+            self.message.emit(str(exc), 3000)
+            return
+        self._run_correction(request)
+
+    def _run_correction(self, request: Any) -> None:
+        """Ask the engine in the background; only the newest correction's answer is shown."""
+        if self.predictor is None:
+            self.message.emit("the model is still loading", 2000)
+            return
+        self.candidateChanged.emit()  # show the clicked points at once
+        image = self.canvas.image
+        predictor = self.predictor
+
+        def run() -> Any:
+            return predictor.predict(image, box=None if request.box is None else np.asarray(request.box, np.float32),
+                                     points=request.points, point_labels=request.labels)
+
+        def done(pred: Any) -> None:
+            if not self._closed and self.annotator is not None:
+                self.annotator.apply_correction(request, pred)
+
+        workers.submit(run, on_done=done,
+                       on_failed=lambda e: self.error.emit(f"correction failed: {e}"))
+
+    # ---- propagation -----------------------------------------------------------------------
+    def propagate(self) -> None:
+        """Carry the active label through the volume from every slice of this view that has it.
+
+        Each such slice is an anchor (``gazesam.volume``'s propagation); the result is one undoable
+        volume annotation. Runs in the background; the slices it needs are encoded by the same
+        background encoder that serves the view.
+        """
+        if self.volume is None or self.session is None or not isinstance(self.canvas, VolumeCanvas):
+            self.message.emit("propagation is for volumes", 2000)
+            return
+        if self.predictor is None:
+            self.message.emit("the model is still loading", 2000)
+            return
+        if self.busy:
+            self.message.emit(f"busy: {self.busy}", 2000)
+            return
+        session, canvas, value = self.session, self.canvas, self.session.active_label
+        label = session.labels.get(value)
+        present = np.moveaxis(session.label_map == value, canvas.view.axis, 0)
+        anchors = [s for s in range(present.shape[0]) if present[s].any()]
+        if not anchors:
+            self.message.emit(f"accept a mask into '{label.name}' on a slice first, then propagate it", 4000)
+            return
+        anchor_masks = {s: canvas.with_index(s).labels(session) == value for s in anchors}
+        if self.slice_encoder is None or self.slice_encoder.source.view.key != canvas.view.key:
+            self._restart_slice_encoder()
+        encoder = self.slice_encoder
+        volume, predictor, window, view_name = self.volume, self.predictor, canvas.window, self.view_name
+
+        def run() -> np.ndarray:
+            from gazesam.volume.segmenter import VolumeSegmenter
+
+            seg = VolumeSegmenter(volume, predictor, window=window, view=view_name, encoder=encoder)
+            seg.add_object(label.name, label.rgb, value=value)
+            for s in anchors:
+                seg.accept_mask(value, s, anchor_masks[s], propagate=True)
+            return seg.object_voxels(value)
+
+        def done(voxels: np.ndarray) -> None:
+            self.busy = ""
+            self.statusChanged.emit()
+            if self._closed or self.session is not session:
+                return
+            new = voxels & (session.label_map != value)
+            if not new.any():
+                self.message.emit("propagation found nothing beyond the accepted slices", 4000)
+                return
+            a = session.accept(voxels, None, label=value, source="propagation",
+                               extra={"anchors": anchors, "view": view_name})
+            n = int(np.moveaxis(voxels, canvas.view.axis, 0).reshape(len(present), -1).any(axis=1).sum())
+            self.message.emit(f"propagated '{label.name}' to {n} slices ({a.changed} new voxels); Ctrl+Z undoes it",
+                              5000)
+
+        def failed(exc: Exception) -> None:
+            self.busy = ""
+            self.statusChanged.emit()
+            self.error.emit(f"propagation failed: {exc}")
+
+        self.busy = "propagating"
+        self.statusChanged.emit()
+        workers.submit(run, on_done=done, on_failed=failed)
+
+    # =========================================================================================
+    # saving
+    # =========================================================================================
+    def save(self, folder: str | Path | None = None) -> Path | None:
+        """Write masks, session and overlay now (Ctrl+S); with ``folder``, move the session there."""
+        if self.session is None:
+            return None
+        if self.autosaver is not None:
+            self.autosaver.flush()
+        old = self.session.session_dir
+        if folder is not None:
+            new = Path(folder).expanduser().resolve()
+            new.mkdir(parents=True, exist_ok=True)
+            if old is not None and old != new:
+                earlier = list(self.session.recordings)
+                self.session.session_dir = new
+                if self.recorder is not None:
+                    self._start_recording()  # the log continues in the new folder; the old one is closed
+                for name in earlier:  # closed now, so the copies are complete
+                    if (old / name).is_file():
+                        shutil.copy2(old / name, new / name)
+            self.session.session_dir = new
+            if self._recovery_token is not None:
+                self.registry.move(self._recovery_token, new)
+        if self.recorder is not None:
+            self.recorder.flush(sync=True)
+        if self.ui_settings is not None:
+            self.session.update_settings(**self.ui_settings())
+        path = self.session.save()
+        if self.image is not None:
+            write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
+        self.message.emit(f"saved to {path.parent}", 3000)
+        return path
+
+    def _start_recording(self) -> None:
+        if not self.config.record or self.session is None or self.session.session_dir is None or self.source is None:
+            return
+        from gazesam.gaze.recording import RecordingWriter
+
+        name = self.session.new_recording_name()
+        extra = {"document": self.session.document.path, "session": str(self.session.session_dir),
+                 "gaze_offset": list(self.offset)}
+        new = RecordingWriter(self.session.session_dir / name, source=self.config.source,
+                              display=self.display, extra=extra)
+        old, self.recorder = self.recorder, new  # swap first: the source thread never sees no log
+        if old is not None:
+            old.close({"latency": self.latency.summary(), "continued_in": name})
+        self.session.dirty = True
+
+    def _stop_recording(self) -> None:
+        rec, self.recorder = self.recorder, None
+        if rec is not None:
+            summary = {"latency": self.latency.summary()}
+            rec.close(summary)
+
+    # =========================================================================================
+    # status
+    # =========================================================================================
+    def status(self) -> dict[str, str]:
+        """Short strings for the status bar; every number is measured, none is assumed."""
+        out: dict[str, str] = {}
+        spec = self.config.source
+        if spec.lower().startswith("replay:"):
+            spec = "replay:" + Path(spec[len("replay:"):].split("?")[0].split("@")[0]).name
+        if self.source is None:
+            state = self.source_error or ("waits for the model" if self.is_replay else "not open")
+            out["source"] = f"{spec}: {state}"
+        else:
+            out["source"] = f"{spec}: {self.source.status().state}"
+        rate = self.rate.rate_hz
+        out["rate"] = f"{rate:.0f} Hz" if rate > 0 else "- Hz"
+        share = self.rate.valid_share
+        out["valid"] = f"{share * 100:.0f}% valid" if share == share else "- valid"
+        med = self.latency.median_ms()
+        out["latency"] = f"fix→mask {med:.0f} ms" if med == med else "fix→mask -"
+        model = f"{self.config.model}/{self.config.runtime}"
+        out["model"] = model if self.model_state == "ready" else f"{model} ({self.model_state})"
+        if self.encoding:
+            out["encoding"] = self.encoding
+        elif self.encode_ms is not None:
+            out["encoding"] = f"encoded in {self.encode_ms:.0f} ms"
+        else:
+            out["encoding"] = ""
+        if self.slices_encoded is not None:
+            done, total = self.slices_encoded
+            out["slices"] = f"slices {done}/{total}"
+        if self.busy:
+            out["busy"] = self.busy + "…"
+        mode = "ON" if self.prompting else ("hold Space" if self.prompting_mode != "toggle" else "off (G)")
+        out["prompting"] = f"gaze prompting: {mode}"
+        if self.session is not None and self.session.active_label in self.session.labels:
+            out["label"] = f"label: {self.session.labels.get(self.session.active_label).name}"
+        return out
+
+    def hud_lines(self) -> list[str]:
+        lines = []
+        if self.session is not None:
+            lines.append(self.session.document.name)
+        if self.volume is not None and self.canvas is not None:
+            lines.append(f"{self.view_name} {self.canvas.index + 1}/{self.canvas.view.n_slices}   "
+                         f"{self.window.describe() if self.window else ''}")
+        c = self.annotator.candidate if self.annotator else None
+        if c is not None:
+            iou = f"  IoU≈{c.iou:.2f}" if c.iou is not None else ""
+            lines.append(f"mask on offer ({c.source}){iou}: Enter accepts, Esc rejects")
+        elif self.session is not None and not self.prompting:
+            how = "press G" if self.prompting_mode == "toggle" else "hold Space (or press G)"
+            what = "point at" if self.is_mouse_source else "look at"
+            lines.append(f"{what} an object and {how} to segment it, or drag a box; F1: keys")
+        elif self.session is None:
+            lines.append("Ctrl+O opens an image, a volume or a session; F1: keys")
+        return lines

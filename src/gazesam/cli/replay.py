@@ -1,0 +1,137 @@
+"""Replay gaze on one image through the full pipeline (signal -> prompt policy -> engine) and write the
+final mask, an overlay with the scanpath, and a trace of every mask update.
+
+Gaze: a recording (--gaze FILE: gazesam TSV, Tobii Pro Lab TSV, TX300; the image is assumed fitted to
+the recorded display), a fixation table (--fixations FILE, image-normalised like GazeMedSeg), or
+simulated gaze on the object given by --truth (--gaze simulated[:SEED[:options]]).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", metavar="IMAGE")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--gaze", metavar="FILE|simulated[:SEED]", help="gaze recording, or simulated gaze")
+    src.add_argument("--fixations", metavar="FILE", help="fixation table (EyeLink / GazeMedSeg columns)")
+    p.add_argument("--trial", default=None, help="trial (image name) in a multi-trial fixation table; "
+                                                  "default: the image's file name when present")
+    p.add_argument("--truth", default=None, metavar="MASK.png", help="ground-truth mask: prints Dice; "
+                                                                       "needed for simulated gaze")
+    p.add_argument("--policy", default=None, help="prompt policy (default: gaze-box)")
+    p.add_argument("--model", default="litemedsam")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    p.add_argument("-o", "--output", required=True, metavar="MASK.png", help="final mask, 0/255")
+    p.add_argument("--overlay", default=None, metavar="PNG", help="overlay with mask, prompt and scanpath")
+    p.add_argument("--trace", default=None, metavar="JSON", help="every mask update with its prompt and time")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from gazesam.engine import load_predictor
+    from gazesam.errors import InputError
+    from gazesam.evaluation.dataset import read_image, read_mask
+    from gazesam.evaluation.metrics import dice, load_truth
+    from gazesam.pipeline import replay as rp
+    from gazesam.prompt import DEFAULT_POLICY, make_policy
+
+    image_path = Path(args.image)
+    if not image_path.exists():
+        raise InputError(f"{image_path}: no such file")
+    image = read_image(image_path)
+    h, w = image.shape[:2]
+    truth = None
+    if args.truth:
+        truth, _ = load_truth(read_mask(Path(args.truth)))
+        if truth.shape != (h, w):
+            raise InputError(f"{args.truth}: mask is {truth.shape[1]}x{truth.shape[0]}, image is {w}x{h}")
+    policy = make_policy(args.policy or DEFAULT_POLICY)
+    if args.fixations:
+        gaze = rp.fixations_from_file(args.fixations, (h, w), args.trial or _trial_for(args.fixations, image_path))
+    elif args.gaze.startswith("simulated"):
+        gaze = rp.simulated(args.gaze, truth, image_path.name)
+    else:
+        gaze = rp.gaze_from_file(args.gaze, (h, w), args.trial)
+    predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint)
+    updates, trace = rp.replay(predictor, policy, image, gaze, truth)
+    if not updates:
+        raise InputError(f"no gaze from {gaze.description} landed on the image: nothing to segment")
+    final = updates[-1]
+    from gazesam.imageio import save_mask
+
+    save_mask(Path(args.output), final.mask)
+    if args.overlay:
+        write_overlay(Path(args.overlay), image, final, gaze, truth)
+    if args.trace:
+        Path(args.trace).write_text(json.dumps({"image": str(image_path), "gaze": gaze.description,
+                                                "policy": policy.name, "model": predictor.spec.name,
+                                                "updates": trace}, indent=1) + "\n")
+    line = f"{len(updates)} mask updates from {gaze.description} with {policy.name}; final predicted IoU {final.iou:.3f}"
+    if truth is not None:
+        line += f", Dice {dice(final.mask, truth):.3f}"
+    print(line)
+    print(f"wrote {args.output}" + (f", {args.overlay}" if args.overlay else "") + (f", {args.trace}" if args.trace else ""))
+    return 0
+
+
+def _trial_for(table_path: str, image_path) -> str | None:
+    from gazesam.gaze.formats import read_fixation_table
+
+    names = list(read_fixation_table(table_path).trials)
+    if len(names) == 1:
+        return names[0]
+    return image_path.name if image_path.name in names else None
+
+
+def write_overlay(path, image, update, gaze, truth) -> None:
+    """Mask in red, prompt box in yellow, fixations as a numbered cyan scanpath, truth outline in green."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from gazesam.gaze.sample import FixationEvent
+
+    base = np.asarray(image, np.float32).copy()
+    if base.ndim == 2:
+        base = np.stack([base] * 3, -1)
+    m = update.mask
+    base[m] = 0.55 * base[m] + 0.45 * np.array([255, 40, 40], np.float32)
+    im = Image.fromarray(base.clip(0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    if truth is not None:
+        edge = truth & ~(np.roll(truth, 1, 0) & np.roll(truth, -1, 0) & np.roll(truth, 1, 1) & np.roll(truth, -1, 1))
+        ys, xs = np.nonzero(edge)
+        for x, y in zip(xs[::2], ys[::2]):
+            d.point((int(x), int(y)), fill=(60, 255, 60))
+    if update.prompt.box is not None:
+        d.rectangle(update.prompt.box, outline=(255, 230, 0), width=2)
+    pts = []
+    to_image = gaze.to_image
+    for ev in gaze.events:
+        if isinstance(ev, FixationEvent) and ev.kind == "end":
+            p = to_image(ev.x, ev.y) if to_image else (ev.x * image.shape[1], ev.y * image.shape[0])
+            if p is not None:
+                pts.append((p[0], p[1], ev.duration_s))
+    if not pts and gaze.samples:
+        from gazesam.signal import make_detector
+
+        det = make_detector("ivt", None)
+        evs = [e for s in gaze.samples for e in det.update(s)] + det.flush()
+        for ev in evs:
+            if ev.kind == "end":
+                p = to_image(ev.x, ev.y) if to_image else None
+                if p is not None:
+                    pts.append((p[0], p[1], ev.duration_s))
+    if len(pts) > 1:
+        d.line([(x, y) for x, y, _ in pts], fill=(0, 220, 255), width=1)
+    for i, (x, y, dur) in enumerate(pts, start=1):
+        r = 3 + 10 * min(dur, 1.0)
+        d.ellipse((x - r, y - r, x + r, y + r), outline=(0, 220, 255), width=2)
+        d.text((x + r, y - r), str(i), fill=(255, 255, 255))
+    im.save(path)

@@ -1,0 +1,1 @@
+"""Gaze source adapters; build them with :func:`gazesam.gaze.source.open_source`."""

@@ -1,0 +1,277 @@
+"""Lab Streaming Layer inlet (``lsl[:NAME]``).
+
+Resolves a stream by name, or the first of type ``Gaze`` when no name is given, and maps its channels
+to gaze fields from the channel metadata (``desc/channels/channel`` ``label``, ``type``, ``unit``,
+``eye``, as in the XDF gaze meta-data convention):
+
+- eye: the ``eye`` element, else ``left``/``right`` (or an ``L``/``R`` prefix) in the label;
+- field: ``x``/``y`` (labels ending in x/y, or types ``ScreenX``/``ScreenY``), ``pupil`` (``pupil`` or
+  ``diameter``), ``valid`` (``valid``: non-zero means valid), ``confidence`` (``conf``: valid when at
+  least ``confidence_threshold``). 3-D channels (``3d``, ``origin``, ``eyepos``) are ignored;
+- units: ``pixels``/``px`` channels are divided by the display resolution, anything else is taken as
+  normalised display coordinates; Pupil Labs' relay (``norm_pos_*``) has its origin bottom-left and is
+  flipped.
+
+With no usable metadata, channels 0 and 1 are the gaze point's x and y, normalised.
+
+Timestamps: each sample's LSL timestamp (the outlet's clock) plus the inlet's ``time_correction()`` is
+the local LSL clock; adding (``time.monotonic() - pylsl.local_clock()``) puts it on the monotonic clock
+every gazesam stage uses. The correction is refreshed every ``tc_interval_s``.
+
+Reconnecting: the inlet is opened with ``recover=False`` so that a vanished outlet raises ``LostError``;
+the source then reports ``reconnecting`` and resolves again until an outlet with that name (or type)
+is back, whatever its source id.
+
+Tests and benchmarks keep LSL on the machine with :func:`write_loopback_config` (``LSLAPICFG``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from gazesam.errors import SourceError
+from gazesam.gaze.sample import GazeSample
+from gazesam.gaze.source import GazeSource, fatal
+from gazesam.signal.visual_angle import DisplayGeometry
+
+LOOPBACK_CONFIG = """\
+; keep Lab Streaming Layer on this machine (loopback only, no LAN multicast)
+[ports]
+IPv6 = disable
+
+[multicast]
+ResolveScope = machine
+ListenAddress = 127.0.0.1
+
+[lab]
+KnownPeers = {127.0.0.1}
+
+[log]
+level = -2
+"""
+
+
+def write_loopback_config(path: str | os.PathLike) -> Path:
+    """Write an LSL config that confines discovery and data to 127.0.0.1; point ``LSLAPICFG`` at it
+    before the first LSL call of a process."""
+    path = Path(path)
+    path.write_text(LOOPBACK_CONFIG, encoding="utf-8")
+    return path
+
+
+@dataclass
+class ChannelMap:
+    """Channel indices of each gaze field (None: not in the stream)."""
+
+    x: int | None = None
+    y: int | None = None
+    left_x: int | None = None
+    left_y: int | None = None
+    right_x: int | None = None
+    right_y: int | None = None
+    left_pupil: int | None = None
+    right_pupil: int | None = None
+    pupil: int | None = None
+    left_valid: int | None = None
+    right_valid: int | None = None
+    valid: int | None = None
+    confidence: int | None = None
+    pixels: bool = False
+    flip_y: bool = False
+
+    @property
+    def per_eye(self) -> bool:
+        return self.left_x is not None or self.right_x is not None
+
+    def describe(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+
+
+def _tokens(label: str) -> list[str]:
+    """``LeftGaze_x`` -> ``['left', 'gaze', 'x']`` (camelCase and separators split)."""
+    return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", label)]
+
+
+def _classify(label: str, ctype: str, eye_el: str) -> tuple[str, str] | None:
+    toks = _tokens(label)
+    flat = "".join(toks)
+    t = ctype.lower()
+    if any(k in flat for k in ("3d", "origin", "eyepos", "rel", "direction", "normal", "center")):
+        return None
+    eye = eye_el.lower()
+    if eye not in ("left", "right"):
+        if "left" in toks or "left" in flat:
+            eye = "left"
+        elif "right" in toks or "right" in flat:
+            eye = "right"
+        elif toks and toks[0] == "l" and len(toks) > 1:
+            eye = "left"
+        elif toks and toks[0] == "r" and len(toks) > 1:
+            eye = "right"
+        else:
+            eye = "both"
+    last = toks[-1] if toks else ""
+    if "pupil" in flat or "diameter" in flat or t in ("pupildiameter", "pupil"):
+        field = "pupil"
+    elif "valid" in flat:
+        field = "valid"
+    elif "conf" in flat or t == "confidence":
+        field = "confidence"
+    elif t in ("screenx", "gazex", "positionx") or last == "x" or re.search(r"(gaze|pos|point|screen|norm|2d)x$", flat):
+        field = "x"
+    elif t in ("screeny", "gazey", "positiony") or last == "y" or re.search(r"(gaze|pos|point|screen|norm|2d)y$", flat):
+        field = "y"
+    else:
+        return None
+    return eye, field
+
+
+def channel_map_from_xml(xml: str, channel_count: int) -> ChannelMap:
+    """Build the channel map from a stream's full info XML (see module docstring for the rules)."""
+    cm = ChannelMap()
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        root = None
+    chans = root.findall("./desc/channels/channel") if root is not None else []
+    units: list[str] = []
+    labels: list[str] = []
+    for i, ch in enumerate(chans[:channel_count]):
+        label = (ch.findtext("label") or "").strip()
+        labels.append(label)
+        res = _classify(label, (ch.findtext("type") or "").strip(), (ch.findtext("eye") or "").strip())
+        if res is None:
+            continue
+        eye, field = res
+        name = field if eye == "both" else f"{eye}_{field}"
+        if name == "both_valid":
+            name = "valid"
+        if hasattr(cm, name) and getattr(cm, name) is None:
+            setattr(cm, name, i)
+            if field in ("x", "y"):
+                units.append((ch.findtext("unit") or "").strip().lower())
+    if not (cm.per_eye or cm.x is not None):
+        cm.x, cm.y = 0, 1 if channel_count > 1 else None
+    cm.pixels = any(u in ("pixels", "pixel", "px") for u in units)
+    cm.flip_y = any("norm_pos" in lab.lower() for lab in labels)
+    return cm
+
+
+class LslSource(GazeSource):
+    kind = "lsl"
+
+    def __init__(self, name: str | None = None, display: DisplayGeometry | None = None, spec: str = "",
+                 stream_type: str = "Gaze", resolve_timeout_s: float = 2.0, confidence_threshold: float = 0.6,
+                 tc_interval_s: float = 2.0, **kw: object) -> None:
+        super().__init__(spec or (f"lsl:{name}" if name else "lsl"), display, **kw)  # type: ignore[arg-type]
+        self.name = name
+        self.stream_type = stream_type
+        self.resolve_timeout_s = resolve_timeout_s
+        self.confidence_threshold = confidence_threshold
+        self.tc_interval_s = tc_interval_s
+        self._inlet = None
+        self._map = ChannelMap()
+        self._tc = 0.0
+        self._tc_at = 0.0
+        self._mono_offset = 0.0
+        self.stream_info: dict = {}
+
+    def _check_config(self) -> None:
+        try:
+            import pylsl  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - pylsl is a dependency
+            raise fatal(f"lsl source needs pylsl ({exc}); pip install pylsl") from exc
+        except RuntimeError as exc:  # pragma: no cover - liblsl missing
+            raise fatal(f"lsl source: liblsl could not be loaded ({exc})") from exc
+
+    def _connect(self) -> None:
+        import pylsl
+
+        if self.name:
+            infos = pylsl.resolve_byprop("name", self.name, 1, self.resolve_timeout_s)
+            what = f"named {self.name!r}"
+        else:
+            infos = pylsl.resolve_byprop("type", self.stream_type, 1, self.resolve_timeout_s)
+            what = f"of type {self.stream_type!r}"
+        if not infos:
+            raise SourceError(f"no LSL stream {what} found; is the outlet running?")
+        info = infos[0]
+        inlet = pylsl.StreamInlet(info, max_buflen=60, max_chunklen=0, recover=False)
+        try:
+            inlet.open_stream(timeout=self.resolve_timeout_s)
+            full = inlet.info(timeout=self.resolve_timeout_s)
+            self._map = channel_map_from_xml(full.as_xml(), full.channel_count())
+            self._tc = inlet.time_correction(timeout=self.resolve_timeout_s)
+        except Exception:
+            inlet.close_stream()
+            raise
+        self._tc_at = time.monotonic()
+        self._mono_offset = time.monotonic() - pylsl.local_clock()
+        if self._map.pixels and self.display is None:
+            self.display = DisplayGeometry()
+            self.combiner.display = self.display
+        self.stream_info = {"name": full.name(), "type": full.type(), "source_id": full.source_id(),
+                            "hostname": full.hostname(), "nominal_srate": full.nominal_srate(),
+                            "channel_count": full.channel_count(), "uid": full.uid(),
+                            "channels": self._map.describe()}
+        self._inlet = inlet
+
+    def _disconnect(self) -> None:
+        inlet, self._inlet = self._inlet, None
+        if inlet is not None:
+            try:
+                inlet.close_stream()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+    def _read(self, timeout: float) -> list[GazeSample]:
+        inlet = self._inlet
+        assert inlet is not None
+        now = time.monotonic()
+        if now - self._tc_at > self.tc_interval_s:
+            self._tc = inlet.time_correction(timeout=1.0)  # instantaneous after the first; raises when lost
+            self._tc_at = now
+        # pull_chunk with a timeout waits for a full buffer; wait for one sample, then take what is there
+        first, ts0 = inlet.pull_sample(timeout=timeout)
+        if ts0 is None:
+            return []
+        off = self._tc + self._mono_offset
+        out = [self._convert(first, ts0, ts0 + off)]
+        chunk, stamps = inlet.pull_chunk(timeout=0.0, max_samples=1024)
+        out.extend(self._convert(v, ts, ts + off) for v, ts in zip(chunk, stamps))
+        return out
+
+    def _convert(self, v: list[float], source_t: float, t: float) -> GazeSample:
+        m = self._map
+        d = self.display
+        sx, sy = ((1.0 / d.width_px, 1.0 / d.height_px) if (m.pixels and d is not None) else (1.0, 1.0))
+
+        def val(i: int | None, default: float = math.nan) -> float:
+            return float(v[i]) if i is not None else default
+
+        conf_ok = True
+        if m.confidence is not None:
+            conf_ok = val(m.confidence) >= self.confidence_threshold
+
+        def fy(y: float) -> float:
+            return 1.0 - y if m.flip_y else y
+
+        if m.per_eye:
+            eyes = []
+            for side in ("left", "right"):
+                ix, iy = getattr(m, f"{side}_x"), getattr(m, f"{side}_y")
+                if ix is None:
+                    eyes.append(None)
+                    continue
+                iv = getattr(m, f"{side}_valid")
+                ok = conf_ok and (val(iv, 1.0) != 0 if iv is not None else True)
+                eyes.append((val(ix) * sx, fy(val(iy) * sy), ok, val(getattr(m, f"{side}_pupil"))))
+            return self.combiner.sample(t, eyes[0], eyes[1], source_t=source_t)
+        ok = conf_ok and (val(m.valid, 1.0) != 0 if m.valid is not None else True)
+        return self.combiner.monocular(t, val(m.x) * sx, fy(val(m.y) * sy), ok, val(m.pupil), source_t)

@@ -1,0 +1,314 @@
+"""GazePipeline: gaze events in, mask updates out, off the source's thread, latest gaze wins."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.prompt.base import Decision, GazePoint, ImageFixation, Prompt, PromptPolicy
+from gazesam.pipeline.decoder import EngineDecoder
+
+ToImage = Callable[[float, float], "tuple[float, float] | None"]
+Listener = Callable[["MaskUpdate"], None]
+
+
+@dataclass(frozen=True)
+class MaskUpdate:
+    """One mask the pipeline delivers, with everything needed to audit it later."""
+
+    gaze_t: float  # time of the gaze sample / fixation this answers
+    target_id: int  # increments when the policy decides gaze moved to another object
+    target_t0: float  # time of the first fixation on this target (the efficiency measure starts here)
+    prompt: Prompt
+    mask: np.ndarray  # bool HxW, original image size
+    iou: float  # the model's predicted IoU
+    stable: bool  # the policy considers the mask stable enough to offer for acceptance
+    decided_t: float  # monotonic time when the mask was ready
+    policy: str
+    seq: int = 0  # the n-th update of this pipeline
+    decoder_calls: int = 0
+
+    @property
+    def latency_s(self) -> float:
+        """Gaze-to-mask latency; meaningful when gaze times are on the monotonic clock (live use)."""
+        return self.decided_t - self.gaze_t
+
+
+def normalised_to_image(size: tuple[int, int]) -> ToImage:
+    """The mapping when the image fills the whole display (evaluation, fixation tables in image frame)."""
+    h, w = size
+
+    def to_image(x: float, y: float) -> tuple[float, float] | None:
+        if math.isnan(x) or math.isnan(y) or not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
+            return None
+        return x * w, y * h
+
+    return to_image
+
+
+class GazePipeline:
+    """Runs a prompt policy on gaze and the engine on its prompts.
+
+    ``submit_*`` may be called from any thread (a tracker's callback, the GUI): they run the fixation
+    detector and the policy's cheap ``observe`` step inline and wake the worker. The worker decides on the
+    newest state only; requests that arrive while it is busy collapse into one, so latency never grows
+    with load. ``run_sync`` feeds a whole recording on the calling thread, one decision per request, which
+    makes replay and evaluation deterministic.
+    """
+
+    def __init__(
+        self,
+        predictor: Any,
+        policy: PromptPolicy,
+        display: Any = None,
+        detector: str | Any = "ivt",
+    ) -> None:
+        from gazesam.signal import make_detector
+
+        self.predictor = predictor
+        self.policy = policy
+        self.display = display
+        self.detector = make_detector(detector, display) if isinstance(detector, str) else detector
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._image: np.ndarray | None = None
+        self._to_image: ToImage | None = None
+        self._embedding: Any = None
+        self._memo: dict = {}
+        self._pending = False
+        self._pending_gaze_t = math.nan
+        self._needs_encode = False
+        self._enabled = True
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+        self._busy = False
+        self.last_update: MaskUpdate | None = None
+        self.errors: list[str] = []
+
+    # -- configuration -------------------------------------------------------------------------------
+    def add_listener(self, callback: Listener) -> None:
+        self._listeners.append(callback)
+
+    def set_image(self, image: np.ndarray, to_image: ToImage | None = None) -> None:
+        """A new image: the policy starts afresh and the worker encodes it (cached by content)."""
+        with self._lock:
+            self._image = np.asarray(image)
+            size = self._image.shape[:2]
+            self._to_image = to_image or normalised_to_image(size)
+            self._embedding = None
+            self._memo = {}
+            self._needs_encode = True
+            self.policy.reset((int(size[0]), int(size[1])))
+            self.detector.reset()
+            self.last_update = None
+            self._wake.notify_all()
+
+    def set_mapping(self, to_image: ToImage) -> None:
+        """The view changed (zoom, pan, window moved): same image, new display->image mapping."""
+        with self._lock:
+            self._to_image = to_image
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Gaze prompting on/off. Off, gaze is still detected (and recorded) but never prompts."""
+        with self._lock:
+            self._enabled = enabled
+            if not enabled:
+                self._pending = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def new_target(self) -> None:
+        """Forget the current target (after accept or reject)."""
+        with self._lock:
+            self.policy.new_target()
+            self._pending = False
+            self.last_update = None
+
+    def encode_now(self) -> None:
+        """Encode the current image on the calling thread (replay/eval, or a front end that wants it ready)."""
+        with self._lock:
+            image = self._image
+            if image is None or not self._needs_encode:
+                return
+        embedding = self.predictor.encode(image)
+        with self._lock:
+            if self._image is image:
+                self._embedding = embedding
+                self._needs_encode = False
+
+    # -- input ----------------------------------------------------------------------------------------
+    def submit_sample(self, sample: GazeSample) -> None:
+        with self._lock:
+            if self._image is None:
+                return
+            events = self.detector.update(sample)
+            wants = False
+            if self.policy.uses_samples:
+                point = None
+                if sample.valid:
+                    p = self._to_image(sample.x, sample.y) if self._to_image else None
+                    if p is not None:
+                        point = GazePoint(float(p[0]), float(p[1]), sample.t)
+                wants = self.policy.observe_sample(point)
+                if wants:
+                    self._request(sample.t)
+            for ev in events:
+                self._observe_fixation_locked(ev)
+
+    def submit_fixation(self, event: FixationEvent) -> None:
+        with self._lock:
+            if self._image is None:
+                return
+            self._observe_fixation_locked(event)
+
+    def _observe_fixation_locked(self, event: FixationEvent) -> None:
+        p = self._to_image(event.x, event.y) if self._to_image else None
+        if p is None:
+            return  # off the image: no prompt
+        fix = ImageFixation(
+            x=float(p[0]), y=float(p[1]), t_start=event.t_start, t=event.t,
+            duration_s=event.duration_s, fixation_id=event.fixation_id, final=event.kind == "end",
+        )
+        if self.policy.observe_fixation(fix):
+            self._request(event.t)
+
+    def _request(self, gaze_t: float) -> None:
+        if not self._enabled:
+            return
+        self._pending = True
+        self._pending_gaze_t = gaze_t
+        self._wake.notify_all()
+
+    # -- deciding -------------------------------------------------------------------------------------
+    def _decide_once(self) -> MaskUpdate | None:
+        """Take the newest policy state and decide; returns the update (also sent to listeners)."""
+        with self._lock:
+            if not self._pending or self._embedding is None:
+                return None
+            self._pending = False
+            gaze_t = self._pending_gaze_t
+            state = self.policy.snapshot()
+            embedding = self._embedding
+            image = self._image
+            memo = self._memo
+        decoder = EngineDecoder(self.predictor, embedding, memo)
+        decision = self.policy.decide(state, decoder)
+        if decision is None:
+            return None
+        with self._lock:
+            if self._image is not image:
+                return None  # the image changed while we decided: this answer is stale
+            self.policy.commit(decision)
+            self._seq += 1
+            update = self._to_update(decision, gaze_t, decoder.calls)
+            self.last_update = update
+        for listener in list(self._listeners):
+            listener(update)
+        return update
+
+    def _to_update(self, d: Decision, gaze_t: float, calls: int) -> MaskUpdate:
+        return MaskUpdate(
+            gaze_t=d.gaze_t if not math.isnan(d.gaze_t) else gaze_t,
+            target_id=d.target_id, target_t0=d.target_t0, prompt=d.prompt, mask=d.mask,
+            iou=float(d.iou), stable=d.stable, decided_t=time.monotonic(), policy=self.policy.name,
+            seq=self._seq, decoder_calls=calls,
+        )
+
+    # -- live: a worker thread --------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+        self._thread = threading.Thread(target=self._worker, name="gazesam-pipeline", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._running = False
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _worker(self) -> None:
+        while True:
+            with self._lock:
+                while self._running and not self._needs_encode and not (self._pending and self._embedding is not None):
+                    self._wake.wait(0.5)
+                if not self._running:
+                    return
+                needs_encode = self._needs_encode
+            try:
+                with self._lock:
+                    self._busy = True
+                if needs_encode:
+                    self.encode_now()
+                else:
+                    self._decide_once()
+            except Exception as exc:  # a failing decision must not kill live use; it is reported
+                msg = f"{type(exc).__name__}: {exc}"
+                self.errors.append(msg)
+                with self._lock:
+                    self._pending = False
+                    if needs_encode:
+                        self._needs_encode = False
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the worker has nothing to do (tests, clean shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._busy or self._needs_encode or (self._pending and self._embedding is not None):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._running:
+                    return False
+                self._wake.wait(min(left, 0.1))
+            return True
+
+    # -- replay / evaluation ------------------------------------------------------------------------------
+    def run_sync(self, events: Iterable[GazeSample | FixationEvent], min_interval_s: float = 0.0) -> list[MaskUpdate]:
+        """Feed a recording in order on this thread and decide when the policy asks. Deterministic.
+
+        ``min_interval_s`` models an engine that cannot answer every 3 ms sample: a request is decided
+        only once gaze time has advanced that much since the last decision (the newest state wins, as
+        live), and any request still pending at the end is decided then.
+        """
+        self.encode_now()
+        updates: list[MaskUpdate] = []
+        last_t = -math.inf
+
+        def decide(t: float, force: bool = False) -> None:
+            nonlocal last_t
+            if not force and t - last_t < min_interval_s:
+                return
+            u = self._decide_once()
+            if u is not None:
+                updates.append(u)
+                last_t = t
+
+        for ev in events:
+            if isinstance(ev, FixationEvent):
+                self.submit_fixation(ev)
+            else:
+                self.submit_sample(ev)
+            decide(ev.t)
+        with self._lock:
+            flushed = self.detector.flush()
+        for ev in flushed:
+            self.submit_fixation(ev)
+        decide(math.inf, force=True)
+        return updates

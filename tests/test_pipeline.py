@@ -1,0 +1,122 @@
+"""The pipeline and prompt policies on the real default model (LiteMedSAM, ONNX Runtime)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from gazesam.evaluation.metrics import dice
+from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.pipeline import GazePipeline
+from gazesam.pipeline.replay import replay, simulated
+from gazesam.prompt import available_policies, make_policy
+from gazesam.errors import InputError
+
+
+def _fix(i: int, x: float, y: float, t0: float, dur: float = 0.3) -> list[FixationEvent]:
+    """Start and end events of one fixation at normalised image coordinates."""
+    return [
+        FixationEvent("start", t0, t0, x, y, 0.0, fixation_id=i),
+        FixationEvent("end", t0, t0 + dur, x, y, dur, fixation_id=i),
+    ]
+
+
+def _lesion_center(phantom) -> tuple[float, float]:
+    ys, xs = np.nonzero(phantom.mask)
+    h, w = phantom.mask.shape
+    return float(xs.mean() / w), float(ys.mean() / h)
+
+
+def test_registry_and_unknown_policy() -> None:
+    names = available_policies()
+    for required in ("gazesam-paper", "fixation-point", "gaze-box", "gaze-points"):
+        assert required in names
+    with pytest.raises(InputError, match="unknown prompt policy"):
+        make_policy("nope")
+
+
+def test_gaze_box_segments_the_looked_at_lesion(litemedsam, phantom) -> None:
+    cx, cy = _lesion_center(phantom)
+    events = []
+    for i, (dx, dy) in enumerate([(0, 0), (0.01, -0.01), (-0.01, 0.005)]):
+        events += _fix(i, cx + dx, cy + dy, 0.35 * i)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    updates = pipe.run_sync(events)
+    assert updates, "no mask from three fixations on the lesion"
+    assert dice(updates[-1].mask, phantom.mask) > 0.9
+    assert updates[-1].prompt.box is not None
+    assert updates[0].gaze_t == 0.0  # the first mask answers the first fixation's start
+    assert all(u.target_id == updates[0].target_id for u in updates)
+
+
+def test_replay_is_deterministic(litemedsam, phantom) -> None:
+    gaze = simulated("simulated:3", phantom.mask, "phantom")
+    a, _ = replay(litemedsam, make_policy("gaze-box"), phantom.image, gaze)
+    b, _ = replay(litemedsam, make_policy("gaze-box"), phantom.image, gaze)
+    assert len(a) == len(b) > 0
+    assert all((x.mask == y.mask).all() and x.prompt.box == y.prompt.box for x, y in zip(a, b))
+
+
+def test_a_glance_away_keeps_the_target_and_dwelling_elsewhere_switches(litemedsam, phantom) -> None:
+    cx, cy = _lesion_center(phantom)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    events = _fix(0, cx, cy, 0.0) + _fix(1, cx + 0.005, cy, 0.35)
+    events += _fix(2, 0.5, 0.72, 0.7, 0.2)  # one glance at another organ
+    events += _fix(3, cx, cy + 0.005, 0.95)
+    ups = pipe.run_sync(events)
+    assert len({u.target_id for u in ups}) == 1
+    assert dice(ups[-1].mask, phantom.mask) > 0.9
+    # Now the user settles on another structure: two fixations, >0.5 s dwell -> a new target.
+    more = _fix(4, 0.5, 0.72, 1.4, 0.35) + _fix(5, 0.505, 0.725, 1.8, 0.35)
+    ups2 = pipe.run_sync(more)
+    assert ups2 and ups2[-1].target_id != ups[-1].target_id
+    assert dice(ups2[-1].mask, phantom.mask) < 0.1
+
+
+def test_gaze_off_the_image_prompts_nothing(litemedsam, phantom) -> None:
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    assert pipe.run_sync(_fix(0, 1.2, 0.5, 0.0) + _fix(1, -0.1, 0.3, 0.4)) == []
+
+
+def test_paper_rule_gives_litemedsam_nothing_useful(litemedsam, phantom) -> None:
+    """LiteMedSAM ignores point prompts; the GazeSAM rule cannot segment with it. Shown, not hidden."""
+    cx, cy = _lesion_center(phantom)
+    pipe = GazePipeline(litemedsam, make_policy("gazesam-paper"))
+    pipe.set_image(phantom.image)
+    with pytest.warns(UserWarning, match="box prompts only"):
+        ups = pipe.run_sync(_fix(0, cx, cy, 0.0))
+    assert ups and dice(ups[-1].mask, phantom.mask) < 0.5
+
+
+def test_live_worker_latest_gaze_wins_and_disable_stops_prompting(litemedsam, phantom) -> None:
+    gaze = simulated("simulated:5", phantom.mask, "phantom")
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    got: list = []
+    done = threading.Event()
+    pipe.add_listener(lambda u: (got.append(u), done.set()))
+    pipe.set_image(phantom.image, gaze.to_image)
+    pipe.start()
+    try:
+        for s in gaze.samples:  # pushed far faster than the engine can answer
+            pipe.submit_sample(s)
+        assert done.wait(30), f"no mask update (errors: {pipe.errors})"
+        assert pipe.wait_idle(60)
+        n_requests = sum(1 for _ in gaze.samples)
+        assert 0 < len(got) < n_requests
+        assert dice(got[-1].mask, phantom.mask) > 0.8
+        pipe.set_enabled(False)
+        assert pipe.wait_idle(60)
+        before = len(got)
+        for s in gaze.samples[:300]:
+            pipe.submit_sample(GazeSample(s.t + 100, s.x, s.y, s.valid))
+        time.sleep(0.5)
+        assert len(got) == before
+        assert not pipe.errors
+    finally:
+        pipe.stop()
