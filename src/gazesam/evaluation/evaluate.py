@@ -36,6 +36,7 @@ class ImageResult:
     n_fixations: int
     decision_ms: list[float] = field(default_factory=list)
     last_mask: np.ndarray | None = None
+    live_dices: list[float] = field(default_factory=list)  # the live mask alone (no accepted objects)
     fixations: list[tuple[float, float, float]] = field(default_factory=list)  # x, y px, dwell s
 
     @property
@@ -46,6 +47,10 @@ class ImageResult:
         return dice_at(self.times, self.dices, t)
 
     @property
+    def dice_end_live(self) -> float:
+        return self.live_dices[-1] if self.live_dices else self.dice_end
+
+    @property
     def time_to_dice_0_8(self) -> float | None:
         return time_to(self.times, self.dices, 0.8)
 
@@ -53,6 +58,7 @@ class ImageResult:
         return {
             "image": self.image, "policy": self.policy, "n_fixations": self.n_fixations,
             "n_updates": len(self.dices), "dice_end": round(self.dice_end, 4),
+            "dice_end_live": round(self.dice_end_live, 4),
             **{f"dice_at_{int(t)}s": round(self.dice_at(t), 4) for t in TIMES_S},
             "time_to_dice_0_8_s": self.time_to_dice_0_8,
             "median_decision_ms": round(float(np.median(self.decision_ms)), 2) if self.decision_ms else None,
@@ -69,6 +75,7 @@ def summarise(results: Sequence[ImageResult]) -> dict[str, Any]:
         "n_images": len(results),
         "mean_dice_end": round(float(np.mean(ends)), 4),
         "median_dice_end": round(float(np.median(ends)), 4),
+        "mean_dice_end_live": round(float(np.mean([r.dice_end_live for r in results])), 4),
         **{f"mean_dice_at_{int(t)}s": round(float(np.mean([r.dice_at(t) for r in results])), 4) for t in TIMES_S},
         "median_time_to_dice_0_8_s": median_time(ttd),
         "n_never_dice_0_8": sum(v is None for v in ttd),
@@ -119,7 +126,7 @@ def simulated_gaze(spec: str) -> GazeProvider:
 def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, truth: np.ndarray,
                         ignore: np.ndarray | None, events: list[Any], to_image: Callable | None,
                         name: str) -> ImageResult:
-    from gazesam.pipeline import GazePipeline
+    from gazesam.pipeline import AcceptOnLeave, GazePipeline
     from gazesam.prompt import make_policy
     from gazesam.gaze.sample import FixationEvent
 
@@ -127,6 +134,15 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
     pipe.set_image(image, to_image)
     pipe.encode_now()
     result = ImageResult(name, policy_name, [], [], 0)
+    annotation = AcceptOnLeave()  # the reader accepts each settled object before looking at the next
+
+    def record(update) -> None:
+        mask = annotation.update(update)
+        result.times.append(float(update.gaze_t))
+        result.dices.append(dice(mask, truth, ignore))
+        result.live_dices.append(dice(update.mask, truth, ignore))
+        result.last_mask = mask
+
     h, w = truth.shape
     # Sample-driven policies (the paper's rule) are decided at most every SAMPLE_POLICY_INTERVAL_S of gaze
     # time, as a live engine that answers in ~0.1 s would; fixation-driven ones at every request.
@@ -149,16 +165,12 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
         if update is not None:
             last_t = ev.t
             result.decision_ms.append((time.perf_counter() - t0) * 1000.0)
-            result.times.append(float(update.gaze_t))
-            result.dices.append(dice(update.mask, truth, ignore))
-            result.last_mask = update.mask
+            record(update)
     for ev in pipe.detector.flush():
         pipe.submit_fixation(ev)
     update = pipe._decide_once()  # whatever is still pending at the end of the recording
     if update is not None:
-        result.times.append(float(update.gaze_t))
-        result.dices.append(dice(update.mask, truth, ignore))
-        result.last_mask = update.mask
+        record(update)
     return result
 
 

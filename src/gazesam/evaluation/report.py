@@ -16,6 +16,7 @@ from gazesam.evaluation.evaluate import ORACLE, EvalResult, TIMES_S
 
 COLUMNS = [
     ("n_images", "images"), ("mean_dice_end", "mean Dice (end)"), ("median_dice_end", "median Dice (end)"),
+    ("mean_dice_end_live", "mean Dice (end, live mask only)"),
     ("mean_dice_at_1s", "Dice @1 s"), ("mean_dice_at_2s", "Dice @2 s"), ("mean_dice_at_4s", "Dice @4 s"),
     ("median_time_to_dice_0_8_s", "median time to Dice 0.8 (s)"), ("n_never_dice_0_8", "never 0.8"),
     ("median_decision_ms", "decision ms (median)"),
@@ -82,7 +83,10 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
         "",
         f"Model `{result.model}` ({result.runtime}), gaze `{result.gaze}`, {summary['policies'][result.policies[0]]['n_images']} images, "
         f"{result.seconds:.0f} s. Time is gaze time since image onset; `{ORACLE}` is the tight ground-truth box "
-        "(the ceiling for box prompts) and `gazesam-paper` the GazeSAM rule (latest gaze point as a click).",
+        "(the ceiling for box prompts) and `gazesam-paper` the GazeSAM rule (latest gaze point as a click). "
+        "A mask is the reader's annotation: each object whose mask settled (stable) is kept when gaze moves to "
+        "the next one, plus the live mask (`gazesam.pipeline.AcceptOnLeave`; images can hold several objects). "
+        "The live mask alone is scored in the 'live mask only' column.",
         "",
         summary_table(summary),
         "",

@@ -5,7 +5,8 @@ this same :class:`GazePipeline`; they differ only in how events are fed (a live 
 ``run_sync`` for deterministic replay).
 """
 
+from gazesam.pipeline.annotation import AcceptOnLeave
 from gazesam.pipeline.core import GazePipeline, MaskUpdate
 from gazesam.pipeline.decoder import EngineDecoder
 
-__all__ = ["EngineDecoder", "GazePipeline", "MaskUpdate"]
+__all__ = ["AcceptOnLeave", "EngineDecoder", "GazePipeline", "MaskUpdate"]

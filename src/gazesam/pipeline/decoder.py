@@ -46,7 +46,7 @@ class EngineDecoder:
             if hit is None:
                 p = self(box=tuple(float(v) for v in b))
                 hit = (p.mask, float(p.iou[p.best]), p.low_res_logits[p.best])
-                if len(self.memo) < 128:
+                if len(self.memo) < 256:
                     self.memo[key] = hit
             masks.append(hit[0])
             ious.append(hit[1])
