@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -97,9 +98,14 @@ class GazeBoxPolicy(PromptPolicy):
     name = "gaze-box"
     description = "engine-assisted box search around the gaze target (default for box-trained models)"
 
-    def __init__(self, params: GazeBoxParams | None = None) -> None:
+    def __init__(self, params: GazeBoxParams | None = None,
+                 mask_prior: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """``mask_prior``: optional knowledge the caller has about the object beyond gaze (e.g. a volume's
+        intensity model of the object on neighbouring slices): candidate masks (K, H, W) bool -> (K,)
+        values added to their scores."""
         super().__init__()
         self.p = params or GazeBoxParams()
+        self.mask_prior = mask_prior
         self._next_id = 0
         self.new_target()
 
@@ -219,7 +225,10 @@ class GazeBoxPolicy(PromptPolicy):
         ll = inside * np.log(p / area + (1 - p))[:, None] + (1 - inside) * np.log(1 - p)
         likelihood = (ll * ws).sum(axis=1) / ws.sum()
         cons = np.array([iou(a, b) for a, b in zip(masks, refined)])
-        return self.p.w_likelihood * likelihood + self.p.w_iou * refined_iou + self.p.w_consistency * cons
+        total = self.p.w_likelihood * likelihood + self.p.w_iou * refined_iou + self.p.w_consistency * cons
+        if self.mask_prior is not None:
+            total = total + np.asarray(self.mask_prior(refined), np.float64).reshape(len(refined))
+        return total
 
     def decide(self, s: _Target, decode: Decoder) -> Decision | None:
         if not s.xs:
