@@ -132,7 +132,10 @@ def test_gaze_on_a_slice_starts_and_corrects_an_object(predictor, blob) -> None:
     # a correction on another slice (fixations in voxel indices, as --gaze FILE gives them)
     # re-propagates from there and keeps the first anchor
     t5 = src.mask_to_display(src.view.extract(truth, 5))
-    ys, xs = np.nonzero(t5)
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(t5)
+    ys, xs = np.nonzero(depth >= 0.5 * depth.max())  # readers fixate the body of the object
     pick = np.linspace(0, len(xs) - 1, 6).astype(int)
     vox = src.display_to_voxels(5, np.stack([xs[pick], ys[pick]], axis=1).astype(float))
     seg.prompt_gaze(obj.value, 5, vox, np.full(len(vox), 0.3))
