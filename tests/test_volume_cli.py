@@ -74,6 +74,17 @@ def test_eval_volume_label_errors(blob_files, tmp_path, capsys) -> None:
     assert "not on the image's grid" in _err(capsys)
 
 
+def test_eval_volume_gaze_spec_and_policy_errors(blob_files, tmp_path, capsys) -> None:
+    vol, lab = blob_files
+    base = ["eval-volume", str(vol), str(lab), "--report", str(tmp_path / "r")]
+    assert main(base + ["--gaze", "simulated:x"]) == 1
+    assert "seed in 'simulated:x' must be an integer" in _err(capsys)
+    assert main(base + ["--gaze", "simulated:1:wobble=2"]) == 1
+    assert "unknown option 'wobble=2'" in _err(capsys)
+    assert main(base + ["--policy", "nope"]) == 1
+    assert "unknown prompt policy 'nope'" in _err(capsys)
+
+
 @pytest.mark.slow
 def test_segment_volume_end_to_end_writes_labels_on_the_input_grid(blob_files, tmp_path, capsys) -> None:
     vol, lab = blob_files
@@ -100,12 +111,28 @@ def test_segment_volume_end_to_end_writes_labels_on_the_input_grid(blob_files, t
 
 
 @pytest.mark.slow
-def test_eval_volume_writes_summary_and_plot(blob_files, tmp_path, capsys) -> None:
+def test_eval_volume_writes_summary_and_plot(blob_files, tmp_path, capsys, monkeypatch) -> None:
+    """eval-volume simulates gaze with the project's simulator (gazesam.evaluation.simulate), one trial
+    per looked-at slice, spec options included."""
+    import gazesam.evaluation.simulate as simulate
+
     vol, lab = blob_files
     report = tmp_path / "report"
-    assert main(["eval-volume", str(vol), str(lab), "--gaze", "simulated:1", "--report", str(report),
+    keys: list[str] = []
+    real = simulate.simulate_gaze
+
+    def spy(target, config=None, *, key="", **kw):
+        keys.append(key)
+        assert config.offset == 0.5 and config.seed == 1
+        return real(target, config, key=key, **kw)
+
+    monkeypatch.setattr(simulate, "simulate_gaze", spy)
+    assert main(["eval-volume", str(vol), str(lab), "--gaze", "simulated:1:offset=0.5deg", "--report", str(report),
                  "--quiet"]) == 0, _err(capsys)
     s = json.loads((report / "summary.json").read_text())
+    assert s["gaze"] == "simulated:1:offset=0.5deg" and s["policy"] == "gaze-box"
+    assert keys and keys == [f"axial-{p['slice']}" for p in s["prompted"]]
+    assert all(p["fixations"] >= 1 and p["mask_updates"] >= 1 for p in s["prompted"])
     assert {"dice_3d", "slices_prompted", "seconds_total"} <= set(s)
     assert 1 <= s["slices_prompted"] <= 3 and s["dice_3d"] > 0.7 and s["seconds_total"] > 0
     assert (report / "per_slice_dice.png").stat().st_size > 1000

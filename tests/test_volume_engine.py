@@ -115,26 +115,74 @@ def test_box_on_one_slice_propagates_through_the_blob(predictor, blob, tmp_path)
 
 
 def test_gaze_on_a_slice_starts_and_corrects_an_object(predictor, blob) -> None:
-    from gazesam.volume.simulate import px_per_degree, simulate_slice_fixations
+    from gazesam.volume.gaze import simulated_slice_gaze
 
     vol, lab = blob
     truth = lab.array > 0
     seg = VolumeSegmenter(vol, predictor, disk=False)
-    seg.px_per_degree = px_per_degree(seg.source.shape)
     obj = seg.add_object("blob")
-    rng = np.random.default_rng(3)
     src = seg.source
+    # raw simulated tracker samples (the project's simulator) -> pipeline -> anchor
     t8 = src.mask_to_display(src.view.extract(truth, 8))
-    pts, dur = simulate_slice_fixations(t8, rng)
-    anchor = seg.prompt_gaze(obj.value, 8, src.display_to_voxels(8, pts), dur)
+    anchor = seg.prompt_slice_gaze(obj.value, 8, simulated_slice_gaze(t8, "simulated:3", "axial-8"))
     d = 2 * (anchor.mask & t8).sum() / (anchor.mask.sum() + t8.sum())
     assert anchor.origin == "gaze" and d > 0.8, d
+    assert seg.last_gaze.n_fixations >= 2 and seg.last_gaze.updates
     before = seg.masks(obj.value)
-    # a correction on another slice re-propagates from there and keeps the first anchor
+    # a correction on another slice (fixations in voxel indices, as --gaze FILE gives them)
+    # re-propagates from there and keeps the first anchor
     t5 = src.mask_to_display(src.view.extract(truth, 5))
-    pts, dur = simulate_slice_fixations(t5, rng)
-    seg.prompt_gaze(obj.value, 5, src.display_to_voxels(5, pts), dur)
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(t5)
+    ys, xs = np.nonzero(depth >= 0.5 * depth.max())  # readers fixate the body of the object
+    pick = np.linspace(0, len(xs) - 1, 6).astype(int)
+    vox = src.display_to_voxels(5, np.stack([xs[pick], ys[pick]], axis=1).astype(float))
+    seg.prompt_gaze(obj.value, 5, vox, np.full(len(vox), 0.3))
     after = seg.masks(obj.value)
     assert after[8].origin == "gaze" and after[5].origin == "gaze"
     assert np.array_equal(after[8].mask, before[8].mask)
     assert seg.summary(obj.value)["anchors"] == [5, 8]
+    d5 = 2 * (after[5].mask & t5).sum() / (after[5].mask.sum() + t5.sum())
+    assert d5 > 0.7, d5
+
+
+def test_slice_gaze_goes_through_the_pipeline_and_the_prompt_policy(predictor, blob, monkeypatch) -> None:
+    """The adapter drives GazePipeline.run_sync with a gazesam.prompt policy on the slice's cached
+    embedding (no second encode), and the volume's intensity knowledge reaches the policy's mask_prior."""
+    import gazesam.pipeline.core as core
+    from gazesam.prompt import DEFAULT_POLICY, GazeBoxPolicy
+    from gazesam.volume.gaze import SliceGazePrompter, simulated_slice_gaze
+
+    vol, lab = blob
+    truth = lab.array > 0
+    seg = VolumeSegmenter(vol, predictor, disk=False)
+    src = seg.source
+    runs: list[tuple[str, int]] = []
+    real_run_sync = core.GazePipeline.run_sync
+
+    def spy(self, events, *a, **k):
+        events = list(events)
+        runs.append((self.policy.name, len(events)))
+        assert isinstance(self.policy, GazeBoxPolicy) and self.policy.mask_prior is not None
+        return real_run_sync(self, events, *a, **k)
+
+    monkeypatch.setattr(core.GazePipeline, "run_sync", spy)
+    encodes: list[int] = []
+    monkeypatch.setattr(predictor, "encode", lambda image: encodes.append(1) or type(predictor).encode(predictor, image))
+    t8 = src.mask_to_display(src.view.extract(truth, 8))
+    emb = seg.encoder.get(8)
+    encodes.clear()
+    result = SliceGazePrompter()(predictor, src.image(8), emb, simulated_slice_gaze(t8, "simulated:1", "axial-8"))
+    assert runs == [(DEFAULT_POLICY, runs[0][1])] and runs[0][1] > 100  # raw samples, not fixations
+    assert encodes == []  # the cached slice embedding was used
+    d = 2 * (result.mask & t8).sum() / (result.mask.sum() + t8.sum())
+    assert d > 0.8, d
+    assert result.updates[-1].policy == DEFAULT_POLICY
+    # with an object started, its intensity support is passed to the policy for corrections
+    obj = seg.add_object("blob")
+    seg.prompt_slice_gaze(obj.value, 8, simulated_slice_gaze(t8, "simulated:1", "axial-8"))
+    support = seg.object_support(obj.value, 6)
+    assert support is not None
+    t6 = src.mask_to_display(src.view.extract(truth, 6))
+    assert support(t6) > support(~t6)

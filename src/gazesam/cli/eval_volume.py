@@ -1,18 +1,20 @@
 """Evaluate gaze-prompted 3D segmentation against a label volume.
 
-A simulated reader looks at the labelled object on a few slices (where it is largest, then a quarter and
-three quarters into its extent); each slice's fixations become a box, the box an anchor mask, and the
-anchors propagate through the volume. Writes OUT_DIR/summary.json (dice_3d, slices_prompted,
+A simulated reader looks at the labelled object on up to --max-prompts slices (where it is largest, then
+where the result is most wrong); on each slice the project's gaze simulator (as in `gazesam eval`)
+produces raw tracker samples that run through the gaze-to-mask pipeline (fixation detection, the
+gaze-box policy, the model); the final mask becomes an anchor and the anchors propagate through the
+volume. Writes OUT_DIR/summary.json (dice_3d, slices_prompted,
 seconds_total, ...), per_slice.csv and per_slice_dice.png.
 
   gazesam eval-volume ../shared/data/brats-flair/image.nii.gz ../shared/data/brats-flair/label.nii.gz \\
       --gaze simulated:0 --report out/brats
+  gazesam eval-volume image.nii.gz label.nii.gz --gaze simulated:3:offset=1deg --report out/brats-offset
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 
 from gazesam.errors import InputError
 
@@ -22,8 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("label", help="label volume on the same grid; the target is every non-zero voxel unless "
                                  "--label-value picks one label")
     p.add_argument("--gaze", default="simulated",
-                   help="simulated[:SEED] (default seed 0), or a fixation table in voxel coordinates "
+                   help="simulated[:SEED][:OPT=VAL,...] (default seed 0; options as for `gazesam eval`, e.g. "
+                        "simulated:2:offset=1deg,glances=0.3), or a fixation table in voxel coordinates "
                         "(x, y, z[, duration_ms|duration_s]) recorded on the object")
+    p.add_argument("--policy", default=None,
+                   help="prompt policy for the gaze (default: gazesam.prompt's default, gaze-box)")
     p.add_argument("--report", required=True, metavar="OUT_DIR", help="folder for summary.json and the plot")
     p.add_argument("--label-value", type=int, help="which label to evaluate in a multi-label file")
     p.add_argument("--max-prompts", type=int, default=3, help="slices with gaze (default 3)")
@@ -41,13 +46,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def parse_gaze(spec: str) -> tuple[str, int]:
-    m = re.fullmatch(r"simulated(?::(-?\d+))?", spec.strip())
-    if m:
-        return "simulated", int(m.group(1) or 0)
-    return "file", 0
-
-
 def run(args: argparse.Namespace) -> int:
     import time
 
@@ -57,10 +55,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_prompts < 1:
         raise InputError("--max-prompts must be at least 1")
+    from gazesam.evaluation.simulate import is_simulated_spec, parse_gaze_spec
+    from gazesam.volume.gaze import SliceGazePrompter
+
     t0 = time.perf_counter()
-    kind, seed = parse_gaze(args.gaze)
     fixations = None
-    if kind == "file":
+    gaze = args.gaze
+    if is_simulated_spec(gaze):
+        gaze = parse_gaze_spec(gaze).spec  # a malformed spec is an error before anything is loaded
+    else:
         from gazesam.cli.segment_volume import read_voxel_fixations
 
         if args.view != "axial":
@@ -70,14 +73,18 @@ def run(args: argparse.Namespace) -> int:
     label = read_volume(args.label)
     check_same_grid(volume, label)  # before loading the model: fail fast
     target_mask(label, args.label_value)
+    prompter = SliceGazePrompter(policy=args.policy or "")
+    policy_name = prompter.make_policy().name  # an unknown policy name is an error before the model loads
     predictor, enc_predictor = load_volume_predictors(args.model, args.runtime, args.checkpoint, args.threads)
     result = evaluate_volume(volume, label, predictor, label_value=args.label_value, window=args.window,
-                             view=args.view, seed=seed, max_prompts=args.max_prompts, fixations=fixations,
+                             view=args.view, gaze=gaze, max_prompts=args.max_prompts, fixations=fixations,
                              refine=not args.no_refine, labels_out=args.labels_out, show_progress=not args.quiet,
-                             segmenter_kwargs={"encode_predictor": enc_predictor, "workers": args.workers})
+                             segmenter_kwargs={"encode_predictor": enc_predictor, "workers": args.workers,
+                                               "gaze": prompter})
     result.seconds_total = round(time.perf_counter() - t0, 2)  # include reading and model loading
     paths = write_report(result, args.report, extra={"volume": str(args.volume), "label": str(args.label),
-                                                     "model": args.model, "runtime": args.runtime})
+                                                     "model": args.model, "runtime": args.runtime,
+                                                     "policy": policy_name})
     print(f"dice_3d {result.dice_3d:.4f} (before refinement {result.dice_3d_before_refine:.4f}) with gaze on "
           f"{result.slices_prompted} slice(s) in {result.seconds_total:.1f} s -> {paths['summary']}")
     return 0

@@ -8,12 +8,12 @@ Modules, in the order a volume travels through them:
 - ``windowing``    window/level presets, percentile windows -> 8-bit
 - ``slices``       one view's windowed, oriented slices as the model sees them
 - ``encoder``      background slice encoding, memory LRU + disk embedding cache
-- ``gazebox``      a slice's fixations -> a box (the seam for the gaze-to-mask policies)
+- ``gaze``         a slice's gaze -> the gaze-to-mask pipeline (GazePipeline + a gazesam.prompt policy) -> a mask
 - ``propagation``  anchors, slice-to-slice propagation, stopping rules
 - ``refine``       intensity model: guided propagation and 3D refinement
 - ``labels``       multi-label volume, NIfTI / NRRD / MHA / DICOM export, JSON sidecar, PNGs
 - ``segmenter``    the facade the CLI, evaluation and app use
-- ``simulate`` / ``evaluate``  simulated gaze on slices, `gazesam eval-volume`
+- ``evaluate``     `gazesam eval-volume`: the project's gaze simulator on chosen slices, scored in 3D
 
 Nothing heavy is imported here.
 """

@@ -2,9 +2,12 @@
 
 The simulated reader (protocol ``adaptive``, the default, as in interactive-segmentation benchmarks):
 
-1. looks at the object on the slice where it is largest; its fixations become a box through the same
-   :data:`~gazesam.volume.gazebox.BoxPolicy` the interactive mode uses, the box an anchor mask, and the
-   anchor propagates through the volume;
+1. looks at the object on the slice where it is largest: the project's gaze simulator
+   (:mod:`gazesam.evaluation.simulate`, calibrated on real recordings, as ``gazesam eval`` uses for 2D
+   images) produces raw tracker samples of a reader looking at the target on that slice, and they run
+   through the gaze-to-mask pipeline (signal stage, fixation detection, the ``gazesam.prompt`` policy,
+   the engine) exactly as the interactive mode's gaze does (:mod:`gazesam.volume.gaze`); the final mask
+   becomes the slice's anchor and propagates through the volume;
 2. then, up to ``max_prompts`` slices in all, looks at the slice where the current result is most wrong
    (most voxels missed or extra) - unless every slice already has Dice >= 0.9, when the reader is done -
    and the new anchor re-propagates from there. A correction whose mask is worse on that slice than what
@@ -12,8 +15,9 @@ The simulated reader (protocol ``adaptive``, the default, as in interactive-segm
 
 Protocol ``fixed`` prompts the largest slice and the slices a quarter and three quarters into the
 object's extent, blind to the result. The truth is only used to place the simulated gaze and to judge,
-as a reader would by eye, where the result is wrong; every mask comes from gaze -> box -> model ->
-propagation -> refinement.
+as a reader would by eye, where the result is wrong; every mask comes from gaze samples -> pipeline ->
+model -> propagation -> refinement. Each slice's simulated trial is seeded by (seed, slice), so a run is
+reproducible and a slice looked at twice in two runs gets the same gaze.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from typing import Any, Callable
 import numpy as np
 
 from gazesam.errors import InputError
+from gazesam.volume.gaze import SliceGazeInput, simulated_slice_gaze
 from gazesam.volume.io import Volume
 from gazesam.volume.segmenter import VolumeSegmenter
-from gazesam.volume.simulate import GazeModel, px_per_degree, simulate_slice_fixations
 
-Simulator = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+# (slice's target mask on the display grid, trial key) -> gaze on that slice
+Simulator = Callable[[np.ndarray, str], SliceGazeInput]
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -126,22 +131,29 @@ class VolumeEvalResult:
 
 
 def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_value: int | None = None,
-                    window: str | None = None, view: str = "axial", seed: int = 0, max_prompts: int = 3,
-                    fixations: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None,
-                    simulator: Simulator | None = None, gaze_model: GazeModel = GazeModel(),
+                    window: str | None = None, view: str = "axial", gaze: str = "simulated:0",
+                    max_prompts: int = 3, fixations: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None,
+                    simulator: Simulator | None = None,
                     segmenter_kwargs: dict | None = None, refine: bool = True, labels_out: str | Path | None = None,
                     protocol: str = "adaptive", satisfied_dice: float = 0.9,
                     show_progress: bool = True) -> VolumeEvalResult:
     """Run the simulated (or recorded) gaze session and score it.
 
-    ``fixations`` (slice -> (voxel indices (N, 3), durations)) replaces simulation with recorded gaze.
+    ``gaze`` is a simulated-gaze spec (``simulated[:SEED][:OPT=VAL,...]``, see
+    :func:`gazesam.evaluation.simulate.parse_gaze_spec`); ``simulator`` replaces the default
+    (:func:`~gazesam.volume.gaze.simulated_slice_gaze` with that spec). ``fixations`` (slice -> (voxel
+    indices (N, 3), durations)) replaces simulation with recorded gaze.
     """
     t_start = time.perf_counter()
     check_same_grid(volume, label)
+    if fixations is None and simulator is None:
+        from gazesam.evaluation.simulate import parse_gaze_spec
+
+        gaze = parse_gaze_spec(gaze).spec  # a malformed spec fails here, before any encoding
+
     truth, value = target_mask(label, label_value)
     seg = VolumeSegmenter(volume, predictor, window=window, view=view, **(segmenter_kwargs or {}))
     src = seg.source
-    seg.px_per_degree = px_per_degree(src.shape, gaze_model)
     truth_slices = {s: src.view.extract(truth, s) for s in range(src.n_slices)}
     areas = np.array([truth_slices[s].sum() for s in range(src.n_slices)])
 
@@ -160,22 +172,22 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
     seg.encoder.encode_all(focus=prompt_slices[0], show_progress=show_progress, desc="encoding slices")
     t_encode = time.perf_counter() - t0
 
-    rng = np.random.default_rng(seed)
-    sim = simulator or (lambda m, r: simulate_slice_fixations(m, r, gaze_model))
+    sim = simulator or (lambda m, key: simulated_slice_gaze(m, gaze, key))
     obj = seg.add_object("target")
     prompted: list[dict] = []
     t1 = time.perf_counter()
 
     def look(s: int) -> None:
         if fixations is None:
-            pts, durations = sim(src.mask_to_display(truth_slices[s]), rng)
-            vox = src.display_to_voxels(s, pts)
+            looked = sim(src.mask_to_display(truth_slices[s]), f"{src.view.name}-{s}")
         else:
-            vox, durations = fixations[s]
+            looked = seg.voxel_gaze(s, *fixations[s])
         before = src.view.extract(seg.labels.array, s) == obj.value
-        anchor = seg.prompt_gaze(obj.value, s, vox, durations)
+        anchor = seg.prompt_slice_gaze(obj.value, s, looked)
         after = src.view.extract(seg.labels.array, s) == obj.value
-        entry = {"slice": int(s), "fixations": int(len(vox)),
+        result = seg.last_gaze
+        entry = {"slice": int(s), "fixations": result.n_fixations if result else 0,
+                 "mask_updates": len(result.updates) if result else 0,
                  "box": [round(float(v), 2) for v in (anchor.box or ())],
                  "dice_before": round(dice(before, truth_slices[s]), 4),
                  "dice_anchor": round(dice(after, truth_slices[s]), 4), "kept": True}
@@ -231,7 +243,7 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
         prompted=prompted,
         per_slice=per_slice,
         stops=seg.summary(obj.value)["stops"],
-        gaze="recorded" if fixations is not None else f"simulated:{seed}",
+        gaze="recorded" if fixations is not None else gaze,
     )
 
 

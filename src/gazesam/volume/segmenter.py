@@ -16,7 +16,7 @@ import numpy as np
 
 from gazesam.errors import InputError
 from gazesam.volume.encoder import SliceEncoder
-from gazesam.volume.gazebox import BoxPolicy, FixationBoxSearch, SliceGaze
+from gazesam.volume.gaze import SliceGazeInput, SliceGazePrompter, SliceGazeResult, fixation_events
 from gazesam.volume.io import Volume
 from gazesam.volume.labels import Label, LabelVolume
 from gazesam.volume.propagation import ObjectTrack, PropagationConfig, SliceMask, Step
@@ -30,7 +30,7 @@ class VolumeSegmenter:
 
     def __init__(self, volume: Volume, predictor: Any, *, window: Window | str | None = None,
                  view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
-                 config: PropagationConfig = PropagationConfig(), box_policy: BoxPolicy | None = None,
+                 config: PropagationConfig = PropagationConfig(), gaze: SliceGazePrompter | None = None,
                  encoder: SliceEncoder | None = None, memory_bytes: int = 192 << 20, disk: bool | str | Path = True,
                  precision: str = "fp16", guided: bool = True, workers: int = 1,
                  encode_predictor: Any = None) -> None:
@@ -44,9 +44,10 @@ class VolumeSegmenter:
                                                workers=workers)
         self.labels = labels or LabelVolume(volume)
         self.config = config
-        self.box_policy: BoxPolicy = box_policy or FixationBoxSearch()
+        # gaze on a slice -> the gaze-to-mask pipeline with a gazesam.prompt policy (default: gaze-box)
+        self.gaze = gaze or SliceGazePrompter()
+        self.last_gaze: SliceGazeResult | None = None
         self.tracks: dict[int, ObjectTrack] = {}
-        self.px_per_degree: float | None = None
         self.refine_config = RefineConfig()
         self.last_refine: RefineReport | None = None
         # Intensity-guided propagation (see IntensityModel); off = the model's masks as they come.
@@ -137,8 +138,9 @@ class VolumeSegmenter:
         """Box in voxel indices of the slice plane (a0, b0, a1, b1) - the command line's X0 Y0 X1 Y1."""
         return self.prompt_box(value, s, self.source.plane_box_to_display(plane_box), propagate)
 
-    def gaze_request(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
-                     value: int | None = None) -> SliceGaze:
+    def voxel_gaze(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None
+                   ) -> SliceGazeInput:
+        """Fixations in voxel indices ((N, 3), or (N, 2) in-plane) on slice ``s`` -> the pipeline's input."""
         fx = np.atleast_2d(np.asarray(fixations_voxel, dtype=np.float64))
         if fx.shape[1] == 2:  # in-plane coordinates: lift onto slice s
             a_axis, b_axis = [a for a in range(3) if a != self.source.view.axis]
@@ -148,31 +150,43 @@ class VolumeSegmenter:
         if fx.shape[1] != 3 or len(fx) == 0:
             raise InputError("fixations must be an (N, 3) array of voxel indices (or (N, 2) in-plane)")
         _, px = self.source.voxels_to_display(fx)
-        prior = None
-        support = None
-        if value is not None and value in self.tracks:
-            m = self.tracks[value].masks().get(s)
-            prior = m.mask if m is not None else None
-            model = self.intensity.get(value)
-            if self.guided and model is not None and model.usable and self.tracks[value].anchors:
-                values = self.display_values(s)
-                support = lambda mask: model.support(values, mask)  # noqa: E731
-        return SliceGaze(s, fx, px, None if durations is None else np.asarray(durations, float),
-                         self.source.image(s), self.encoder.get(s), self.predictor, self.px_per_degree, prior,
-                         support)
+        return fixation_events(px, durations, self.source.shape, trial=f"{self.source.view.name}-{s}")
 
-    def gaze_box(self, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
-                 value: int | None = None) -> Box:
-        """The seam: one slice's fixations (voxel indices) -> a display-pixel box, via ``box_policy``."""
-        return self.box_policy(self.gaze_request(s, fixations_voxel, durations, value))
+    def object_support(self, value: int | None, s: int) -> Callable[[np.ndarray], float] | None:
+        """Share of a display-grid mask on slice ``s`` whose intensity looks like object ``value`` so far
+        (None until the object has anchors and a usable intensity model): a correction's evidence."""
+        if value is None or value not in self.tracks or not self.guided or not self.tracks[value].anchors:
+            return None
+        model = self.intensity.get(value)
+        if model is None or not model.usable:
+            return None
+        values = self.display_values(s)
+        return lambda mask: float(model.support(values, mask))
+
+    def gaze_on_slice(self, s: int, gaze: SliceGazeInput, value: int | None = None) -> SliceGazeResult:
+        """Run gaze on slice ``s`` through the gaze-to-mask pipeline (``self.gaze``) on its cached
+        embedding; with ``value``, object ``value``'s intensity model scores the policy's candidates."""
+        s = self.source.view.check_slice(s)
+        self.encoder.set_focus(s)
+        result = self.gaze(self.predictor, self.source.image(s), self.encoder.get(s), gaze,
+                           self.object_support(value, s))
+        self.last_gaze = result
+        return result
+
+    def prompt_slice_gaze(self, value: int, s: int, gaze: SliceGazeInput, propagate: bool = True) -> SliceMask:
+        """Gaze on slice ``s`` starts (or corrects) object ``value``: the pipeline's final mask there
+        becomes an anchor and propagates."""
+        s = self.source.view.check_slice(s)
+        self._track(value)
+        result = self.gaze_on_slice(s, gaze, value)
+        anchor = SliceMask(s, result.mask, result.iou, result.box, "gaze")
+        return self.set_anchor(value, anchor, propagate)
 
     def prompt_gaze(self, value: int, s: int, fixations_voxel: np.ndarray, durations: np.ndarray | None = None,
                     propagate: bool = True) -> SliceMask:
-        """Fixations on slice ``s`` start (or correct) object ``value``."""
+        """Fixations (voxel indices, durations in seconds) on slice ``s`` start (or correct) object ``value``."""
         s = self.source.view.check_slice(s)
-        self._track(value)
-        box = self.gaze_box(s, fixations_voxel, durations, value)
-        return self.prompt_box(value, s, box, propagate, origin="gaze")
+        return self.prompt_slice_gaze(value, s, self.voxel_gaze(s, fixations_voxel, durations), propagate)
 
     def accept_mask(self, value: int, s: int, mask: np.ndarray, propagate: bool = True) -> SliceMask:
         """A mask drawn or edited by the user on slice ``s`` (display grid) becomes an anchor as is."""
