@@ -149,7 +149,7 @@ def test_gaze_on_a_slice_starts_and_corrects_an_object(predictor, blob) -> None:
 
 def test_slice_gaze_goes_through_the_pipeline_and_the_prompt_policy(predictor, blob, monkeypatch) -> None:
     """The adapter drives GazePipeline.run_sync with a gazesam.prompt policy on the slice's cached
-    embedding (no second encode), and the volume's intensity knowledge reaches the policy's mask_prior."""
+    embedding (no second encode), and the volume's intensity knowledge is there for corrections."""
     import gazesam.pipeline.core as core
     from gazesam.prompt import DEFAULT_POLICY, GazeBoxPolicy
     from gazesam.volume.gaze import SliceGazePrompter, simulated_slice_gaze
@@ -164,7 +164,7 @@ def test_slice_gaze_goes_through_the_pipeline_and_the_prompt_policy(predictor, b
     def spy(self, events, *a, **k):
         events = list(events)
         runs.append((self.policy.name, len(events)))
-        assert isinstance(self.policy, GazeBoxPolicy) and self.policy.mask_prior is not None
+        assert isinstance(self.policy, GazeBoxPolicy)
         return real_run_sync(self, events, *a, **k)
 
     monkeypatch.setattr(core.GazePipeline, "run_sync", spy)

@@ -199,7 +199,9 @@ class SliceGazePrompter:
     policy: str = ""  # "" = gazesam.prompt.DEFAULT_POLICY
     detector: str = "ivt"
     w_support: float = 1.0
-    w_size: float = 3.0  # weight of the gaze-spread size prior (GazeSizePrior); 0 = off
+    # weight of the gaze-spread size prior (GazeSizePrior); 0 = off: gaze-box's own extent term now does
+    # this (brats-flair seeds 0-4 with it at 3: 0.752 0.659 0.795 0.815; at 0: 0.808 0.764 0.755 0.753 0.738)
+    w_size: float = 0.0
     # which update is the slice's answer: "dwell" = the last mask of the target gaze dwelt on longest
     # (a look at a slice is a look at one object; a glance cluster late in the trial must not replace
     # it), "last" = the pipeline's last update, as the 2D evaluation scores it
