@@ -13,7 +13,7 @@ from PIL import Image
 from gazesam.cli.main import main
 
 SUMMARY_KEYS = {"n_images", "mean_dice_end", "median_dice_end", "mean_dice_at_1s", "mean_dice_at_2s",
-                "mean_dice_at_4s", "median_time_to_dice_0_8_s"}
+                "mean_dice_at_4s", "median_time_to_dice_0_8_s", "mean_dice_end_live"}
 
 
 @pytest.mark.data
@@ -31,7 +31,7 @@ def test_eval_on_real_gaze_writes_summary_table_and_report(shared_data: Path, tm
     assert summary["policies"]["oracle-box"]["mean_dice_end"] > 0.8
     assert summary["policies"]["gazesam-paper"]["mean_dice_end"] < 0.2
     rows = list(csv.DictReader(open(out / "per_image.csv")))
-    assert len(rows) == 8 and {"image", "policy", "dice_end", "time_to_dice_0_8_s"} <= set(rows[0])
+    assert len(rows) == 8 and {"image", "policy", "dice_end", "dice_end_live", "time_to_dice_0_8_s"} <= set(rows[0])
     report = (out / "report.md").read_text()
     assert "dice_vs_time.png" in report and (out / "dice_vs_time.png").stat().st_size > 1000
     assert (out / "final_dice.png").exists() and list(out.glob("case_*_best.png"))
