@@ -227,16 +227,19 @@ class GazeBoxPolicy(PromptPolicy):
         total = ii[:, y1, x1] - ii[:, y0, x1] - ii[:, y1, x0] + ii[:, y0, x0]
         return total / np.maximum((x1 - x0) * (y1 - y0), 1)
 
-    def likelihood(self, masks: np.ndarray, s: _Target) -> np.ndarray:
-        """Mean log-likelihood of the fixations under "on the mask with p_on, anywhere otherwise" (K,)."""
+    def likelihood(self, masks: np.ndarray, s: _Target, inside: np.ndarray | None = None) -> np.ndarray:
+        """Mean log-likelihood of the fixations under "on the mask with p_on, anywhere otherwise" (K,).
+
+        ``inside``: :meth:`soft_inside` of the masks at the fixations (K, N), when the caller has it."""
         xs, ys, ws = self._fixation_arrays(masks, s)
-        inside = self.soft_inside(masks, xs, ys)
+        if inside is None:
+            inside = self.soft_inside(masks, xs, ys)
         area = masks.reshape(len(masks), -1).mean(axis=1) + 1e-4
         p = self.p.p_on
         ll = inside * np.log(p / area + (1 - p))[:, None] + (1 - inside) * np.log(1 - p)
         return (ll * ws).sum(axis=1) / ws.sum()
 
-    def extent(self, masks: np.ndarray, s: _Target) -> np.ndarray:
+    def extent(self, masks: np.ndarray, s: _Target, inside: np.ndarray | None = None) -> np.ndarray:
         """How well each mask's extent matches the extent of the fixations on it (K,), <= 0.
 
         Readers scan an object from edge to edge, so the fixations on it spread over it: n points spread
@@ -244,9 +247,12 @@ class GazeBoxPolicy(PromptPolicy):
         (n + 1) / (n - 1), plus the gaze uncertainty on both sides. The score is minus half the summed
         squared log-ratios of the mask's width and height to these estimates. A mask holding fewer than
         two fixations gets the estimate of a single point (its size is not supported by the gaze).
+        ``inside``: :meth:`soft_inside` of the masks at the fixations (K, N), when the caller has it.
         """
         xs, ys, _ = self._fixation_arrays(masks, s)
-        inside = self.soft_inside(masks, xs, ys) > 0.5
+        if inside is None:
+            inside = self.soft_inside(masks, xs, ys)
+        inside = inside > 0.5
         margin = 2 * self.p.gaze_sigma * max(masks.shape[1:])
         out = np.zeros(len(masks))
         for k, m in enumerate(masks):
@@ -271,12 +277,14 @@ class GazeBoxPolicy(PromptPolicy):
 
     def score(self, masks: np.ndarray, ious: np.ndarray, s: _Target) -> np.ndarray:
         """Higher is better; one score per candidate (see the module docstring)."""
+        xs, ys, _ = self._fixation_arrays(masks, s)
+        inside = self.soft_inside(masks, xs, ys)  # both gaze terms need it: computed once
         a = self.extent_weight(len(s.xs))
         gaze = np.zeros(len(masks))
         if a > 0:
-            gaze += a * self.p.w_extent * self.extent(masks, s)
+            gaze += a * self.p.w_extent * self.extent(masks, s, inside)
         if a < 1:
-            gaze += (1 - a) * self.likelihood(masks, s)
+            gaze += (1 - a) * self.likelihood(masks, s, inside)
         total = gaze + self.p.w_iou * np.asarray(ious, np.float64)
         if self.mask_prior is not None:
             total = total + np.asarray(self.mask_prior(masks), np.float64).reshape(len(masks))
@@ -305,22 +313,17 @@ class GazeBoxPolicy(PromptPolicy):
         # Redraw the best few tightly around their masks, as an annotator would, and decode again; the
         # winner is chosen among all of them (a first-pass mask may already be the best).
         top = np.argsort(-scores, kind="stable")[: self.p.refine_top]
-        pool_boxes, pool_masks, pool_ious, pool_logits, pool_scores = [boxes], [masks], [ious], [logits], [scores]
+        rounds = [(boxes, masks, ious, logits, scores)]
         cur_boxes, cur_masks = boxes[top], masks[top]
         for _ in range(self.p.refine_iterations):
-            redrawn = np.round(np.asarray([self._margin(tight_box(m) or tuple(b))
-                                           for m, b in zip(cur_masks, cur_boxes)]))
-            cur_masks, cur_ious, cur_logits = decode.batch_boxes(redrawn)
-            cur_boxes = redrawn
-            pool_boxes.append(redrawn); pool_masks.append(cur_masks); pool_ious.append(cur_ious)
-            pool_logits.append(cur_logits); pool_scores.append(self.score(cur_masks, cur_ious, s))
-        all_scores = np.concatenate(pool_scores)
-        k = int(np.argmax(all_scores))
-        box = tuple(np.concatenate(pool_boxes)[k])
-        mask = np.concatenate(pool_masks)[k]
-        pred_iou = float(np.concatenate(pool_ious)[k])
-        logits = np.concatenate(pool_logits)[k]
-        score = float(all_scores[k])
+            cur_boxes = np.round(np.asarray([self._margin(tight_box(m) or tuple(b))
+                                             for m, b in zip(cur_masks, cur_boxes)]))
+            cur_masks, cur_ious, cur_logits = decode.batch_boxes(cur_boxes)
+            rounds.append((cur_boxes, cur_masks, cur_ious, cur_logits, self.score(cur_masks, cur_ious, s)))
+        r = max(range(len(rounds)), key=lambda i: float(rounds[i][4].max()))  # first round wins ties
+        r_boxes, r_masks, r_ious, r_logits, r_scores = rounds[r]
+        k = int(np.argmax(r_scores))
+        box, mask, pred_iou, logits, score = tuple(r_boxes[k]), r_masks[k], float(r_ious[k]), r_logits[k], float(r_scores[k])
         stable = False
         if s.shown is not None and iou(mask, s.shown) >= self.p.keep_iou:
             mask = s.shown  # no flicker: the shown mask stays when the new one is nearly the same
@@ -329,8 +332,7 @@ class GazeBoxPolicy(PromptPolicy):
             stable = all(iou(history[-1], h) >= self.p.stable_iou for h in history[:-1])
         return Decision(Prompt(box=tuple(float(v) for v in box)), mask, pred_iou, s.target_id,
                         s.t0, s.t, stable, logits,
-                        info={"score": score, "round": int(np.searchsorted(np.cumsum([len(b) for b in pool_boxes]), k, side="right")),
-                              "center": (cx, cy)})
+                        info={"score": score, "round": r, "center": (cx, cy)})
 
     def _margin(self, b) -> tuple[float, float, float, float]:
         h, w = self.image_size
