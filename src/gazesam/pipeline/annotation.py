@@ -8,9 +8,8 @@ previous target's last *stable* mask (one the policy offered for acceptance) is 
 settled is dropped, as a reader would not accept a mask still changing. The annotation is the union of
 the kept masks and the live one.
 
-``gazesam eval`` scores this annotation (and reports the live mask alone as ``*_live``), and ``gazesam
-replay`` writes it; the app keeps its explicit accept key and can use the same object for a hands-free
-mode.
+``gazesam eval`` scores this annotation (and reports the live mask alone as ``*_live``); the app keeps
+its explicit accept key.
 """
 
 from __future__ import annotations
