@@ -91,6 +91,7 @@ class GazePipeline:
         self._seq = 0
         self._busy = False
         self.last_update: MaskUpdate | None = None
+        self.n_fixations = 0  # completed fixations on the current image (what the policy was shown)
         self.errors: list[str] = []
 
     # -- configuration -------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ class GazePipeline:
             self.policy.reset((int(size[0]), int(size[1])))
             self.detector.reset()
             self.last_update = None
+            self.n_fixations = 0
             self._wake.notify_all()
 
     def set_mapping(self, to_image: ToImage) -> None:
@@ -179,6 +181,7 @@ class GazePipeline:
             x=float(p[0]), y=float(p[1]), t_start=event.t_start, t=event.t,
             duration_s=event.duration_s, fixation_id=event.fixation_id, final=event.kind == "end",
         )
+        self.n_fixations += fix.final
         if self.policy.observe_fixation(fix):
             self._request(event.t)
 

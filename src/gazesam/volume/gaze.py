@@ -108,64 +108,6 @@ def simulated_slice_gaze(target: np.ndarray, spec: str, key: str) -> SliceGazeIn
     return SliceGazeInput(sim.samples(), sim.to_image, f"{sim.config.spec}#{key}")
 
 
-class GazeSizePrior:
-    """How big the looked-at object is, from the spread of the fixations on the slice.
-
-    Why: on diffuse lesions (BraTS edema) the model segments a much larger bright region as confidently
-    as the lesion, and the gaze-box policy's own terms (gaze likelihood, predicted IoU, consistency) then
-    pick boxes 2-4x too large (dice 0.38-0.65 on brats-flair slices where the fixations sit tightly on
-    the lesion). Readers fixate the body of an object, so the fixations' spread understates its size by
-    a stable factor: on GazeMedSeg's real fixations (kvasir-gaze) the object's half-size (sqrt of its
-    extent's area, halved) is 1.31x the duration-weighted RMS spread (median); we expect ``ratio`` x,
-    never below ``min_half_frac`` of the slice's longer side. Each candidate mask loses
-    ``weight * log(half-size / expected)^2``.
-
-    It records every final fixation the policy sees (``observe``), so it works the same for raw samples
-    (fixations detected by the pipeline) and for fixation tables.
-    """
-
-    def __init__(self, shape: tuple[int, int], ratio: float = 1.4, min_half_frac: float = 0.025,
-                 weight: float = 1.0) -> None:
-        self.shape = shape
-        self.ratio = ratio
-        self.min_half = min_half_frac * max(shape)
-        self.weight = weight
-        self.points: list[tuple[float, float, float]] = []  # x, y image px, dwell s
-
-    def observe(self, fix: Any) -> None:
-        if fix.final:
-            self.points.append((float(fix.x), float(fix.y), max(float(fix.duration_s), 1e-3)))
-
-    def expected_half(self) -> float:
-        if not self.points:
-            return self.min_half
-        p = np.asarray(self.points)
-        w = p[:, 2] / p[:, 2].sum()
-        c = np.array([_weighted_median(p[:, 0], w), _weighted_median(p[:, 1], w)])
-        d = np.hypot(p[:, 0] - c[0], p[:, 1] - c[1])
-        keep = d <= 2.5 * max(float(np.median(d)), 1.0)  # a stray glance far off must not inflate it
-        spread = float(np.sqrt((w[keep] * d[keep] ** 2).sum() / w[keep].sum()))
-        return max(self.ratio * spread, self.min_half)
-
-    def __call__(self, masks: np.ndarray) -> np.ndarray:
-        expected = self.expected_half()
-        out = np.zeros(len(masks))
-        for i, m in enumerate(masks):
-            rows = np.flatnonzero(m.any(axis=1))
-            if rows.size == 0:
-                continue
-            cols = np.flatnonzero(m.any(axis=0))
-            half = 0.5 * np.sqrt(float(rows[-1] - rows[0] + 1) * float(cols[-1] - cols[0] + 1))
-            out[i] = -self.weight * np.log(half / expected) ** 2
-        return out
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    c = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(c, 0.5 * c[-1])])
-
-
 class _SliceEmbeddingPredictor:
     """The volume's predictor, with ``encode`` answered from the slice's cached embedding.
 
@@ -199,30 +141,21 @@ class SliceGazePrompter:
     policy: str = ""  # "" = gazesam.prompt.DEFAULT_POLICY
     detector: str = "ivt"
     w_support: float = 1.0
-    # weight of the gaze-spread size prior (GazeSizePrior); 0 = off: gaze-box's own extent term now does
-    # this (brats-flair seeds 0-4 with it at 3: 0.752 0.659 0.795 0.815; at 0: 0.808 0.764 0.755 0.753 0.738)
-    w_size: float = 0.0
     # which update is the slice's answer: "dwell" = the last mask of the target gaze dwelt on longest
     # (a look at a slice is a look at one object; a glance cluster late in the trial must not replace
     # it), "last" = the pipeline's last update, as the 2D evaluation scores it
     final: str = "dwell"
 
-    def make_policy(self, support: Callable[[np.ndarray], float] | None = None,
-                    size: GazeSizePrior | None = None) -> Any:
-        """A fresh policy; with ``support`` / ``size``, they score its candidates via ``mask_prior``."""
+    def make_policy(self, support: Callable[[np.ndarray], float] | None = None) -> Any:
+        """A fresh policy; with ``support``, it scores the policy's candidates via ``mask_prior``."""
         from gazesam.prompt import DEFAULT_POLICY, make_policy
 
         policy = make_policy(self.policy or DEFAULT_POLICY)
-        if (support is not None or size is not None) and hasattr(policy, "mask_prior"):
+        if support is not None and hasattr(policy, "mask_prior"):
             w = self.w_support
 
             def mask_prior(masks: np.ndarray) -> np.ndarray:
-                total = np.zeros(len(masks))
-                if size is not None:
-                    total += size(masks)
-                if support is not None:
-                    total += np.asarray([w * support(m) if m.any() else 0.0 for m in masks], np.float64)
-                return total
+                return np.asarray([w * support(m) if m.any() else 0.0 for m in masks], np.float64)
 
             policy.mask_prior = mask_prior
         return policy
@@ -242,26 +175,14 @@ class SliceGazePrompter:
                  support: Callable[[np.ndarray], float] | None = None) -> SliceGazeResult:
         from gazesam.pipeline import GazePipeline
 
-        size = GazeSizePrior(image.shape[:2], weight=self.w_size) if self.w_size > 0 else None
-        policy = self.make_policy(support, size)
-        observe = policy.observe_fixation
-        seen: list[Any] = []
-
-        def observe_fixation(fix: Any) -> bool:  # the fixations the policy sees, for the size prior
-            if fix.final:
-                seen.append(fix)
-            if size is not None:
-                size.observe(fix)
-            return observe(fix)
-
-        policy.observe_fixation = observe_fixation
+        policy = self.make_policy(support)
         pipe = GazePipeline(_SliceEmbeddingPredictor(predictor, image, embedding), policy, detector=self.detector)
         pipe.set_image(image, gaze.to_image)
         from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
 
         interval = SAMPLE_POLICY_INTERVAL_S if policy.uses_samples else 0.0
         updates = pipe.run_sync(gaze.events, interval)
-        n_fix = len(seen)
+        n_fix = pipe.n_fixations
         final = self.choose(updates) if updates else pipe.last_update
         if final is None or not np.asarray(final.mask).any():
             raise InputError(f"the gaze ({gaze.description}) gave no mask on this slice: no fixation landed "
