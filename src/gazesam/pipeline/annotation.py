@@ -23,7 +23,7 @@ class AcceptOnLeave:
     """Accumulates :class:`MaskUpdate`\\ s into an annotation mask (accepted objects + the live one)."""
 
     def __init__(self) -> None:
-        self.accepted: list[np.ndarray] = []
+        self._accepted: dict[int, np.ndarray] = {}  # target id -> its last stable mask
         self._last: MaskUpdate | None = None
         self._last_stable: MaskUpdate | None = None
 
@@ -31,12 +31,19 @@ class AcceptOnLeave:
         """Take one update; returns the annotation after it."""
         if self._last is not None and u.target_id != self._last.target_id:
             if self._last_stable is not None:
-                self.accepted.append(self._last_stable.mask)
+                self._accepted[self._last.target_id] = self._last_stable.mask
             self._last_stable = None
+        # A target gaze comes back to (a policy found two targets were one object) is live again: its
+        # live mask replaces what was kept of it.
+        self._accepted.pop(u.target_id, None)
         self._last = u
         if u.stable:
             self._last_stable = u
         return self.mask
+
+    @property
+    def accepted(self) -> list[np.ndarray]:
+        return list(self._accepted.values())
 
     @property
     def live(self) -> np.ndarray | None:

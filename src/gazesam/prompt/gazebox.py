@@ -41,7 +41,7 @@ Targets, and real gaze's habits:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -69,6 +69,8 @@ class GazeBoxParams:
     switch_fixations: int = 2
     switch_dwell_s: float = 0.5
     keep_iou: float = 0.9
+    hold_margin: float = 0.05  # a new mask must out-score the shown one (re-scored on today's gaze) by this
+    merge_share: float = 0.5  # dwell share of the previous target's fixations a new target's mask must hold
     stable_n: int = 3
     stable_iou: float = 0.9
 
@@ -84,6 +86,14 @@ class _Target:
     shown: np.ndarray | None  # the mask currently shown for this target
     shown_score: float
     history: tuple[np.ndarray, ...] = ()
+    shown_iou: float = 0.0
+    shown_decision: Decision | None = None  # the decision that produced the shown mask (its prompt, logits)
+    # the target gaze left for this one: if this one's mask holds its fixations, they were one object
+    prev_id: int | None = None
+    prev_xs: tuple[float, ...] = ()
+    prev_ys: tuple[float, ...] = ()
+    prev_ws: tuple[float, ...] = ()
+    prev_t0: float = math.nan
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -119,6 +129,7 @@ class GazeBoxPolicy(PromptPolicy):
         self.p = params or GazeBoxParams()
         self.mask_prior = mask_prior
         self._next_id = 0
+        self._prev: tuple[int, list[tuple[float, float, float]], float] | None = None
         self.new_target()
 
     # -- cheap state, feeding thread ------------------------------------------------------------------
@@ -129,9 +140,13 @@ class GazeBoxPolicy(PromptPolicy):
         self._t = math.nan
         self._shown: np.ndarray | None = None
         self._shown_score = -math.inf
+        self._shown_iou = 0.0
+        self._shown_decision: Decision | None = None
         self._history: list[np.ndarray] = []
         self._next_id += 1
+        self._target_id = self._next_id
         self._running: ImageFixation | None = None
+        self._prev = None  # set by a gaze switch (not by accept/reject: those objects are done)
 
     def _on_target(self, x: float, y: float) -> bool:
         if not self._fx:
@@ -174,7 +189,9 @@ class GazeBoxPolicy(PromptPolicy):
         if self._away_cluster_ready():
             away = list(self._away)
             t_start = fix.t_start - sum(a[2] for a in away[:-1])
+            left = (self._target_id, list(self._fx), self._t0) if self._fx else None
             self.new_target()
+            self._prev = left
             self._fx = away
             self._t0 = t_start
             self._t = fix.t
@@ -194,11 +211,18 @@ class GazeBoxPolicy(PromptPolicy):
         fx = list(self._fx)
         if not fx and self._running is not None:
             fx = [(self._running.x, self._running.y, 1e-3)]
+        prev = self._prev
         return _Target(
-            target_id=self._next_id,
+            target_id=self._target_id,
             xs=tuple(f[0] for f in fx), ys=tuple(f[1] for f in fx), ws=tuple(f[2] for f in fx),
             t0=self._t0, t=self._t if not math.isnan(self._t) else self._t0,
             shown=self._shown, shown_score=self._shown_score, history=tuple(self._history),
+            shown_iou=self._shown_iou, shown_decision=self._shown_decision,
+            prev_id=None if prev is None else prev[0],
+            prev_xs=() if prev is None else tuple(f[0] for f in prev[1]),
+            prev_ys=() if prev is None else tuple(f[1] for f in prev[1]),
+            prev_ws=() if prev is None else tuple(f[2] for f in prev[1]),
+            prev_t0=math.nan if prev is None else prev[2],
         )
 
     # -- the search, worker thread ----------------------------------------------------------------------
@@ -300,6 +324,38 @@ class GazeBoxPolicy(PromptPolicy):
     def decide(self, s: _Target, decode: Decoder) -> Decision | None:
         if not s.xs:
             return None
+        found = self._search(s, decode)
+        merged_from = None
+        if s.prev_id is not None and s.prev_xs and self.holds(found[1], s.prev_xs, s.prev_ys, s.prev_ws) >= self.p.merge_share:
+            # The new target's mask holds where gaze was before the switch: one object, scanned beyond a
+            # mask that was too small. Its fixations count again, and it keeps its identity.
+            merged_from = s.target_id
+            s = replace(s, target_id=s.prev_id, xs=s.prev_xs + s.xs, ys=s.prev_ys + s.ys, ws=s.prev_ws + s.ws,
+                        t0=s.prev_t0, prev_id=None, prev_xs=(), prev_ys=(), prev_ws=())
+            found = self._search(s, decode)
+        box, mask, pred_iou, logits, score, r, center = found
+        held = False
+        if s.shown is not None and s.shown_decision is not None and self.p.hold_margin > 0:
+            # No flicker between near-ties: the shown mask, scored on today's gaze, stays unless a new
+            # one explains the gaze clearly better.
+            shown_score = float(self.score(s.shown[None], np.asarray([s.shown_iou]), s)[0])
+            if score < shown_score + self.p.hold_margin:
+                d0 = s.shown_decision
+                box, mask, pred_iou, logits, score, held = d0.prompt.box, s.shown, s.shown_iou, d0.low_res_logits, shown_score, True
+        if not held and s.shown is not None and iou(mask, s.shown) >= self.p.keep_iou:
+            mask = s.shown  # no flicker: the shown mask stays when the new one is nearly the same
+        stable = False
+        history = list(s.history)[-(self.p.stable_n - 1):] + [mask]
+        if len(s.xs) >= 2 and len(history) >= self.p.stable_n:
+            stable = all(iou(history[-1], h) >= self.p.stable_iou for h in history[:-1])
+        info = {"score": score, "round": r, "center": center, "held": held}
+        if merged_from is not None:
+            info["merged_from"] = merged_from
+        return Decision(Prompt(box=tuple(float(v) for v in box)), mask, pred_iou, s.target_id,
+                        s.t0, s.t, stable, logits, info=info)
+
+    def _search(self, s: _Target, decode: Decoder) -> tuple:
+        """The box search for one fixation set: (box, mask, predicted IoU, logits, score, round, centre)."""
         ws = np.asarray(s.ws)
         g = self.p.grid * max(self.image_size)
         cx = round(weighted_median(np.asarray(s.xs), ws) / g) * g
@@ -323,16 +379,17 @@ class GazeBoxPolicy(PromptPolicy):
         r = max(range(len(rounds)), key=lambda i: float(rounds[i][4].max()))  # first round wins ties
         r_boxes, r_masks, r_ious, r_logits, r_scores = rounds[r]
         k = int(np.argmax(r_scores))
-        box, mask, pred_iou, logits, score = tuple(r_boxes[k]), r_masks[k], float(r_ious[k]), r_logits[k], float(r_scores[k])
-        stable = False
-        if s.shown is not None and iou(mask, s.shown) >= self.p.keep_iou:
-            mask = s.shown  # no flicker: the shown mask stays when the new one is nearly the same
-        history = list(s.history)[-(self.p.stable_n - 1):] + [mask]
-        if len(s.xs) >= 2 and len(history) >= self.p.stable_n:
-            stable = all(iou(history[-1], h) >= self.p.stable_iou for h in history[:-1])
-        return Decision(Prompt(box=tuple(float(v) for v in box)), mask, pred_iou, s.target_id,
-                        s.t0, s.t, stable, logits,
-                        info={"score": score, "round": r, "center": (cx, cy)})
+        return (tuple(float(v) for v in r_boxes[k]), r_masks[k], float(r_ious[k]), r_logits[k],
+                float(r_scores[k]), r, (cx, cy))
+
+    def holds(self, mask: np.ndarray, xs, ys, ws) -> float:
+        """Dwell share of fixations that ``mask`` holds (within the gaze uncertainty)."""
+        h, w = mask.shape
+        xi = np.clip(np.asarray(xs).astype(int), 0, w - 1)
+        yi = np.clip(np.asarray(ys).astype(int), 0, h - 1)
+        inside = self.soft_inside(mask[None], xi, yi)[0] > 0.5
+        wv = np.asarray(ws, np.float64)
+        return float((wv * inside).sum() / max(wv.sum(), 1e-9))
 
     def _margin(self, b) -> tuple[float, float, float, float]:
         h, w = self.image_size
@@ -341,9 +398,20 @@ class GazeBoxPolicy(PromptPolicy):
         return max(x0 - m, 0.0), max(y0 - m, 0.0), min(x1 + m, w), min(y1 + m, h)
 
     def commit(self, d: Decision) -> None:
-        if d.target_id != self._next_id:
+        merged_from = d.info.get("merged_from")
+        if merged_from is not None:
+            if merged_from != self._target_id or self._prev is None or self._prev[0] != d.target_id:
+                return  # gaze moved on while this was decided
+            prev_id, prev_fx, prev_t0 = self._prev
+            self._fx = prev_fx + self._fx
+            self._t0 = prev_t0
+            self._target_id = prev_id
+            self._prev = None
+        if d.target_id != self._target_id:
             return
         self._shown = d.mask
+        self._shown_decision = d
+        self._shown_iou = float(d.iou)
         self._shown_score = float(d.info.get("score", 0.0))
         self._history = (self._history + [d.mask])[-self.p.stable_n:]
 
