@@ -71,3 +71,43 @@ def test_accept_on_leave_keeps_settled_objects_and_drops_unsettled_ones() -> Non
     out = ann.update(_update(3, c, False, 1.2))  # the second never settled: not kept
     assert (out == (a | c)).all()
     assert len(ann.accepted) == 1
+
+
+def _fixation(x: float, y: float, t: float, dur: float = 0.3):
+    from gazesam.prompt.base import ImageFixation
+
+    return ImageFixation(x=x, y=y, t_start=t, t=t + dur, duration_s=dur)
+
+
+def test_a_switch_that_turns_out_to_be_the_same_object_merges_back() -> None:
+    from gazesam.prompt.base import Decision
+
+    p = _policy((200, 200))
+    for i, (x, y) in enumerate([(40, 40), (45, 42)]):
+        p.observe_fixation(_fixation(x, y, 0.4 * i))
+    first = p.snapshot().target_id
+    p.commit(Decision(Prompt(box=(30, 30, 55, 55)), _rect((200, 200), 30, 30, 55, 55), 0.8, first, 0.0, 0.7))
+    for i, (x, y) in enumerate([(120, 120), (125, 118)]):  # two fixations that dwell far off the mask
+        p.observe_fixation(_fixation(x, y, 1.0 + 0.4 * i))
+    s = p.snapshot()
+    assert s.target_id != first and s.prev_id == first and len(s.xs) == 2
+    # The new target's decision found one object holding both places: the policy merges them.
+    big = _rect((200, 200), 20, 20, 140, 140)
+    p.commit(Decision(Prompt(box=(20, 20, 140, 140)), big, 0.9, first, 0.0, 1.7, info={"merged_from": s.target_id}))
+    s = p.snapshot()
+    assert s.target_id == first and len(s.xs) == 4 and s.t0 == 0.0 and s.prev_id is None
+    assert p.holds(big, s.xs, s.ys, s.ws) == 1.0
+    # A merge decided for a target gaze has already left is ignored.
+    p.commit(Decision(Prompt(box=(0, 0, 1, 1)), big, 0.9, 99, 0.0, 2.0, info={"merged_from": 98}))
+    assert p.snapshot().target_id == first
+
+
+def test_accept_on_leave_lets_a_merged_target_replace_what_was_kept_of_it() -> None:
+    shape = (50, 50)
+    part, whole = _rect(shape, 0, 0, 10, 10), _rect(shape, 0, 0, 30, 30)
+    ann = AcceptOnLeave()
+    ann.update(_update(1, part, True, 0.4))
+    ann.update(_update(2, _rect(shape, 20, 20, 25, 25), False, 0.8))
+    assert len(ann.accepted) == 1
+    out = ann.update(_update(1, whole, False, 1.2))  # target 2 was target 1 after all
+    assert (out == whole).all() and ann.accepted == []

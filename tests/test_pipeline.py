@@ -120,3 +120,41 @@ def test_live_worker_latest_gaze_wins_and_disable_stops_prompting(litemedsam, ph
         assert not pipe.errors
     finally:
         pipe.stop()
+
+
+def _kvasir_trace(predictor, shared_data, name: str) -> tuple[list, np.ndarray]:
+    from gazesam.evaluation.dataset import list_items, read_image, read_mask
+    from gazesam.evaluation.evaluate import table_gaze
+    from gazesam.evaluation.metrics import load_truth
+
+    root = shared_data / "kvasir-gaze"
+    item = next(i for i in list_items(root) if i.name == name)
+    image = read_image(item.image_path)
+    truth, _ = load_truth(read_mask(item.mask_path))
+    events, to_image = table_gaze(root)(item, truth)
+    pipe = GazePipeline(predictor, make_policy("gaze-box"))
+    pipe.set_image(image, to_image)
+    return pipe.run_sync(events), truth
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_real_gaze_scanning_past_a_small_first_mask_stays_one_target(litemedsam, shared_data) -> None:
+    # cju45ty6zn9oz: the first mask covered a corner of a large polyp; the reader's next fixations, all on
+    # the polyp, fell outside it and used to start a new target, dropping the first fixations (end Dice
+    # 0.63). The new target's mask holds them, so the two are one object.
+    updates, truth = _kvasir_trace(litemedsam, shared_data, "cju45ty6zn9oz0850qy4qnck1.jpg")
+    assert len({u.target_id for u in updates[3:]}) == 1
+    assert dice(updates[-1].mask, truth) > 0.9
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_real_gaze_does_not_flip_between_near_tied_masks(litemedsam, shared_data) -> None:
+    # cju1amqw6p8pw: two masks score nearly the same on this reader's fixations; the shown one used to flip
+    # to the other (Dice 0.93 -> 0.63) after it had been offered as stable.
+    updates, truth = _kvasir_trace(litemedsam, shared_data, "cju1amqw6p8pw0993d9gc5crl.jpg")
+    first_stable = next(i for i, u in enumerate(updates) if u.stable)
+    shown = updates[first_stable].mask
+    assert all((u.mask == shown).all() for u in updates[first_stable:])
+    assert dice(shown, truth) > 0.9
