@@ -29,11 +29,18 @@ Targets, and real gaze's habits:
   ``switch_fixations`` consecutive away-fixations that stay together and dwell ``switch_dwell_s`` make a
   new target. One glance changes nothing.
 - *A first fixation that lands late or off target*: the same rule moves the target to where gaze settles.
+- *A large object scanned past a mask that was too small*: the reader's next fixations fall outside the
+  shown mask and start a new target; when that target's mask holds at least ``merge_share`` of the
+  previous target's fixation time, the two were one object: they merge back (the earlier fixations count
+  again and the target keeps its identity).
 - *Fixations on the edge and tracker offset*: the box centre is the dwell-weighted median of the target's
   fixations (robust to a stray fixation); boxes of every size and shape are tried and redrawn around the
   model's masks, so an off-centre start still converges on the object.
 - *No flicker*: a new mask replaces the shown one only if it differs from it (IoU < ``keep_iou``);
-  otherwise the shown mask stays.
+  otherwise the shown mask stays. Once a mask has been offered as stable, a different one replaces it
+  only if it out-scores it, re-scored on the current fixations, by ``hold_margin``: two masks often
+  score within noise of each other, and flipping between them at every fixation is what a reader must
+  not see.
 - *Stable*: the mask is offered for acceptance when the last ``stable_n`` decisions agree (IoU >=
   ``stable_iou``) and the target has at least two fixations.
 """
@@ -335,9 +342,11 @@ class GazeBoxPolicy(PromptPolicy):
             found = self._search(s, decode)
         box, mask, pred_iou, logits, score, r, center = found
         held = False
-        if s.shown is not None and s.shown_decision is not None and self.p.hold_margin > 0:
-            # No flicker between near-ties: the shown mask, scored on today's gaze, stays unless a new
-            # one explains the gaze clearly better.
+        if (s.shown is not None and s.shown_decision is not None and s.shown_decision.stable
+                and self.p.hold_margin > 0):
+            # No flicker once a mask has been offered for acceptance: near-ties between masks are common
+            # (the score's noise is ~0.05), so the offered mask, scored on today's gaze, stays unless a
+            # new one explains the gaze clearly better. Before that the search moves freely.
             shown_score = float(self.score(s.shown[None], np.asarray([s.shown_iou]), s)[0])
             if score < shown_score + self.p.hold_margin:
                 d0 = s.shown_decision
