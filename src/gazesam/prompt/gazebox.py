@@ -37,10 +37,7 @@ Targets, and real gaze's habits:
   fixations (robust to a stray fixation); boxes of every size and shape are tried and redrawn around the
   model's masks, so an off-centre start still converges on the object.
 - *No flicker*: a new mask replaces the shown one only if it differs from it (IoU < ``keep_iou``);
-  otherwise the shown mask stays. Once a mask has been offered as stable, a different one replaces it
-  only if it out-scores it, re-scored on the current fixations, by ``hold_margin``: two masks often
-  score within noise of each other, and flipping between them at every fixation is what a reader must
-  not see.
+  otherwise the shown mask stays.
 - *Stable*: the mask is offered for acceptance when the last ``stable_n`` decisions agree (IoU >=
   ``stable_iou``) and the target has at least two fixations.
 """
@@ -76,7 +73,6 @@ class GazeBoxParams:
     switch_fixations: int = 2
     switch_dwell_s: float = 0.5
     keep_iou: float = 0.9
-    hold_margin: float = 0.05  # a new mask must out-score the shown one (re-scored on today's gaze) by this
     merge_share: float = 0.5  # dwell share of the previous target's fixations a new target's mask must hold
     stable_n: int = 3
     stable_iou: float = 0.9
@@ -93,8 +89,6 @@ class _Target:
     shown: np.ndarray | None  # the mask currently shown for this target
     shown_score: float
     history: tuple[np.ndarray, ...] = ()
-    shown_iou: float = 0.0
-    shown_decision: Decision | None = None  # the decision that produced the shown mask (its prompt, logits)
     # the target gaze left for this one: if this one's mask holds its fixations, they were one object
     prev_id: int | None = None
     prev_xs: tuple[float, ...] = ()
@@ -147,8 +141,6 @@ class GazeBoxPolicy(PromptPolicy):
         self._t = math.nan
         self._shown: np.ndarray | None = None
         self._shown_score = -math.inf
-        self._shown_iou = 0.0
-        self._shown_decision: Decision | None = None
         self._history: list[np.ndarray] = []
         self._next_id += 1
         self._target_id = self._next_id
@@ -224,7 +216,6 @@ class GazeBoxPolicy(PromptPolicy):
             xs=tuple(f[0] for f in fx), ys=tuple(f[1] for f in fx), ws=tuple(f[2] for f in fx),
             t0=self._t0, t=self._t if not math.isnan(self._t) else self._t0,
             shown=self._shown, shown_score=self._shown_score, history=tuple(self._history),
-            shown_iou=self._shown_iou, shown_decision=self._shown_decision,
             prev_id=None if prev is None else prev[0],
             prev_xs=() if prev is None else tuple(f[0] for f in prev[1]),
             prev_ys=() if prev is None else tuple(f[1] for f in prev[1]),
@@ -341,23 +332,13 @@ class GazeBoxPolicy(PromptPolicy):
                         t0=s.prev_t0, prev_id=None, prev_xs=(), prev_ys=(), prev_ws=())
             found = self._search(s, decode)
         box, mask, pred_iou, logits, score, r, center = found
-        held = False
-        if (s.shown is not None and s.shown_decision is not None and s.shown_decision.stable
-                and self.p.hold_margin > 0):
-            # No flicker once a mask has been offered for acceptance: near-ties between masks are common
-            # (the score's noise is ~0.05), so the offered mask, scored on today's gaze, stays unless a
-            # new one explains the gaze clearly better. Before that the search moves freely.
-            shown_score = float(self.score(s.shown[None], np.asarray([s.shown_iou]), s)[0])
-            if score < shown_score + self.p.hold_margin:
-                d0 = s.shown_decision
-                box, mask, pred_iou, logits, score, held = d0.prompt.box, s.shown, s.shown_iou, d0.low_res_logits, shown_score, True
-        if not held and s.shown is not None and iou(mask, s.shown) >= self.p.keep_iou:
+        if s.shown is not None and iou(mask, s.shown) >= self.p.keep_iou:
             mask = s.shown  # no flicker: the shown mask stays when the new one is nearly the same
         stable = False
         history = list(s.history)[-(self.p.stable_n - 1):] + [mask]
         if len(s.xs) >= 2 and len(history) >= self.p.stable_n:
             stable = all(iou(history[-1], h) >= self.p.stable_iou for h in history[:-1])
-        info = {"score": score, "round": r, "center": center, "held": held}
+        info = {"score": score, "round": r, "center": center}
         if merged_from is not None:
             info["merged_from"] = merged_from
         return Decision(Prompt(box=tuple(float(v) for v in box)), mask, pred_iou, s.target_id,
@@ -419,8 +400,6 @@ class GazeBoxPolicy(PromptPolicy):
         if d.target_id != self._target_id:
             return
         self._shown = d.mask
-        self._shown_decision = d
-        self._shown_iou = float(d.iou)
         self._shown_score = float(d.info.get("score", 0.0))
         self._history = (self._history + [d.mask])[-self.p.stable_n:]
 
