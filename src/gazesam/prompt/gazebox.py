@@ -293,8 +293,7 @@ class GazeBoxPolicy(PromptPolicy):
         return out
 
     def _fixation_arrays(self, masks: np.ndarray, s: _Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        xs = np.clip(np.asarray(s.xs).astype(int), 0, masks.shape[2] - 1)
-        ys = np.clip(np.asarray(s.ys).astype(int), 0, masks.shape[1] - 1)
+        xs, ys = _pixels(masks.shape[1:], s.xs, s.ys)
         return xs, ys, np.asarray(s.ws, np.float64)
 
     def score(self, masks: np.ndarray, ious: np.ndarray, s: _Target) -> np.ndarray:
@@ -374,10 +373,7 @@ class GazeBoxPolicy(PromptPolicy):
 
     def holds(self, mask: np.ndarray, xs, ys, ws) -> float:
         """Dwell share of fixations that ``mask`` holds (within the gaze uncertainty)."""
-        h, w = mask.shape
-        xi = np.clip(np.asarray(xs).astype(int), 0, w - 1)
-        yi = np.clip(np.asarray(ys).astype(int), 0, h - 1)
-        inside = self.soft_inside(mask[None], xi, yi)[0] > 0.5
+        inside = self.soft_inside(mask[None], *_pixels(mask.shape, xs, ys))[0] > 0.5
         wv = np.asarray(ws, np.float64)
         return float((wv * inside).sum() / max(wv.sum(), 1e-9))
 
@@ -402,6 +398,12 @@ class GazeBoxPolicy(PromptPolicy):
         self._shown = d.mask
         self._shown_score = float(d.info.get("score", 0.0))
         self._history = (self._history + [d.mask])[-self.p.stable_n:]
+
+
+def _pixels(shape: tuple[int, ...], xs, ys) -> tuple[np.ndarray, np.ndarray]:
+    """Fixation coordinates as pixel indices of an image of ``shape`` (H, W), clipped onto it."""
+    h, w = shape[0], shape[1]
+    return np.clip(np.asarray(xs).astype(int), 0, w - 1), np.clip(np.asarray(ys).astype(int), 0, h - 1)
 
 
 def _bbox_rc(mask: np.ndarray) -> tuple[float, float, float, float]:
