@@ -212,6 +212,22 @@ def test_flush_ends_an_open_fixation_and_detectors_reject_bad_params() -> None:
         detect_fixations([], "ivt", TX300, dispersion_threshold=1.0)
 
 
+def test_adaptive_threshold_is_the_nystrom_holmqvist_onset_threshold() -> None:
+    from gazesam.signal.fixations import adaptive_velocity_threshold
+
+    rng = np.random.default_rng(0)
+    noise = np.abs(rng.normal(20.0, 8.0, 3000))
+    saccades = rng.uniform(150.0, 400.0, 150)
+    v = np.concatenate([noise, saccades])
+    thr = adaptive_velocity_threshold(v, 30.0, 3.0)
+    below = noise[noise < 20.0 + 6 * 8.0 * 1.2]  # the saccades lie above the iterated peak threshold
+    assert thr == pytest.approx(below.mean() + 3 * below.std(), rel=0.05)
+    assert 40 < thr < 60
+    # quiet data: the floor; factor 0: the fixed threshold
+    assert adaptive_velocity_threshold(np.abs(rng.normal(5.0, 2.0, 3000)), 30.0, 3.0) == 30.0
+    assert adaptive_velocity_threshold(v, 30.0, 0.0) == 30.0
+
+
 def test_thresholds_are_in_degrees_not_pixels() -> None:
     """The same gaze data is one fixation from far away and several up close (the angles grow)."""
     plan = [(0.45, 0.5, 0.3), (0.47, 0.5, 0.3)]  # 2% of the screen width apart, no saccade noise
@@ -263,3 +279,21 @@ def test_real_fixation_durations_are_physiologically_plausible(shared_data: Path
     assert 0.15 <= np.median(d) <= 0.40
     assert d.min() >= 0.05 and np.mean(d > 3.0) == 0
     assert np.mean(d < 0.08) < 0.15  # not shattered into minimum-length pieces
+
+
+@pytest.mark.data
+def test_adaptive_threshold_mends_the_noisy_real_trial(shared_data: Path) -> None:
+    """participant1/5 is the noisiest TX300 trial (median 0.37 deg sample to sample): a fixed 30 deg/s
+    shatters it into 90 ms pieces; the noise-adaptive threshold keeps 300 ms fixations, and leaves the
+    quiet participant2/3 (0.16 deg) nearly as it was (the same fixations, a few ms more of saccade flank)."""
+    from gazesam.gaze.formats import open_gaze_file
+
+    def durations(name: str, **kw: float) -> np.ndarray:
+        gf = open_gaze_file(shared_data / "tobii-raw" / name)
+        return np.array([f.duration_s for f in detect_fixations(list(gf.samples()), "ivt", gf.display, **kw)])
+
+    fixed, adaptive = durations("participant1/5.txt", noise_factor=0), durations("participant1/5.txt")
+    assert np.median(fixed) < 0.12 and np.median(adaptive) > 0.25
+    assert adaptive.sum() > fixed.sum()
+    quiet, quiet_fixed = durations("participant2/3.txt"), durations("participant2/3.txt", noise_factor=0)
+    assert quiet.shape == quiet_fixed.shape and np.all(np.abs(quiet - quiet_fixed) <= 0.02)

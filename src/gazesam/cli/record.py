@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
         detector = make_detector(args.detector, display, **params)
         detector.emit_updates = not args.no_updates
         det_info = {"method": args.detector, **{k: getattr(detector, k) for k in
-                    ("velocity_threshold", "velocity_window_s", "dispersion_threshold", "min_duration_s",
-                     "max_gap_s", "smoothing_window_s") if hasattr(detector, k)}}
+                    ("velocity_threshold", "velocity_window_s", "noise_factor", "noise_samples",
+                     "dispersion_threshold", "min_duration_s", "max_gap_s", "smoothing_window_s")
+                    if hasattr(detector, k)}}
     writer = RecordingWriter(out, source=args.source, display=display, detector=det_info,
                              source_info={"kind": src.kind})
     stop = {"flag": False}
