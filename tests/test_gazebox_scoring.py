@@ -111,3 +111,18 @@ def test_accept_on_leave_lets_a_merged_target_replace_what_was_kept_of_it() -> N
     assert len(ann.accepted) == 1
     out = ann.update(_update(1, whole, False, 1.2))  # target 2 was target 1 after all
     assert (out == whole).all() and ann.accepted == []
+
+
+def test_a_running_first_fixation_asks_for_a_decision_only_when_its_centroid_moves() -> None:
+    """Raw gaze sends an update event per sample (300 Hz) while the first fixation runs; deciding on each
+    re-ran the whole box search ~100 times for the same box. Only a move of a grid step (5 px here) asks."""
+    from gazesam.prompt.base import ImageFixation
+
+    p = _policy()
+    asks = [p.observe_fixation(ImageFixation(100.0 + 0.01 * k, 100.0, 0.0, 0.01 * k, 0.01 * k, 1, final=False))
+            for k in range(100)]
+    assert asks[0] and sum(asks) == 1
+    assert p.observe_fixation(ImageFixation(106.0, 100.0, 0.0, 1.1, 1.1, 1, final=False))  # moved 5+ px
+    assert not p.observe_fixation(ImageFixation(106.5, 100.0, 0.0, 1.2, 1.2, 1, final=False))
+    assert p.snapshot().xs == (106.5,)  # the snapshot still has the running centroid
+    assert p.observe_fixation(ImageFixation(106.5, 100.0, 0.0, 1.3, 1.3, 1, final=True))

@@ -145,6 +145,7 @@ class GazeBoxPolicy(PromptPolicy):
         self._next_id += 1
         self._target_id = self._next_id
         self._running: ImageFixation | None = None
+        self._running_prompted: ImageFixation | None = None  # the running fixation as last decided on
         self._prev = None  # set by a gaze switch (not by accept/reject: those objects are done)
 
     def _on_target(self, x: float, y: float) -> bool:
@@ -173,7 +174,14 @@ class GazeBoxPolicy(PromptPolicy):
                 self._running = fix
                 if math.isnan(self._t0):
                     self._t0 = fix.t_start
-                return True
+                # Its centroid settles sample by sample: decide again only when it has moved by a grid step
+                # (the box centre snaps to the grid, so a smaller move decides the same box again).
+                prompted = self._running_prompted
+                step = self.p.grid * max(self.image_size)
+                if (prompted is None or prompted.fixation_id != fix.fixation_id
+                        or math.hypot(fix.x - prompted.x, fix.y - prompted.y) >= step):
+                    self._running_prompted = fix
+                    return True
             return False
         self._running = None
         dwell = max(fix.duration_s, 1e-3)
