@@ -126,3 +126,25 @@ def test_a_running_first_fixation_asks_for_a_decision_only_when_its_centroid_mov
     assert not p.observe_fixation(ImageFixation(106.5, 100.0, 0.0, 1.2, 1.2, 1, final=False))
     assert p.snapshot().xs == (106.5,)  # the snapshot still has the running centroid
     assert p.observe_fixation(ImageFixation(106.5, 100.0, 0.0, 1.3, 1.3, 1, final=True))
+
+
+def test_extent_boxes_are_the_box_the_fixations_span_scaled() -> None:
+    """Fixations spread over a tall 30 x 80 object whose reader dwelt near its top: the ladder of boxes
+    around the dwell median cannot frame it; the extent box at scale 1 does (n points span (n-1)/(n+1)
+    of an object, plus the gaze uncertainty on both sides)."""
+    rng = np.random.default_rng(2)
+    n = 9
+    pts = np.c_[rng.uniform(85, 115, n), np.sort(rng.uniform(60, 140, n))]
+    p = _policy()
+    s = _target(pts)
+    boxes = p.extent_boxes(s)
+    assert boxes.shape == (len(p.p.extent_scales), 4)
+    x0, y0, x1, y1 = boxes[list(p.p.extent_scales).index(1.0)]
+    f = (n + 1) / (n - 1)
+    margin = 2 * p.p.gaze_sigma * 200
+    assert x1 - x0 == np.ptp(pts[:, 0]) * f + margin and y1 - y0 == np.ptp(pts[:, 1]) * f + margin
+    assert (x0 + x1) / 2 == (pts[:, 0].max() + pts[:, 0].min()) / 2
+    assert y1 - y0 > 2 * (x1 - x0)  # tall, as the gaze says
+    # clipped to the image, and nothing from a single fixation (no extent yet)
+    assert (boxes >= 0).all() and (boxes[:, 2] <= 200).all() and (boxes[:, 3] <= 200).all()
+    assert p.extent_boxes(_target([(100, 100)])).shape == (0, 4)

@@ -4,9 +4,11 @@ Why a search: fixations land *inside* an object, so no statistic of the fixation
 LiteMedSAM segments well (a box over their 10th-90th percentiles scores Dice 0.38 on real gaze). The model
 knows where edges are, the gaze knows which object and roughly how far it extends. So the policy proposes
 boxes of ten sizes and three shapes (square, 3:2 wide, 3:2 tall; squares only while the extent term is off)
-centred on the gaze target, asks the model
-for each mask, redraws the best few tightly around their masks (as an annotator would) twice, and keeps the
-candidate that best agrees with both:
+centred on the gaze target, and, once the extent term is in, the box the fixations' extent estimates (below)
+at five scales, centred on their range (it frames objects the gaze sees as tall, wide or off-centre from
+where the reader dwelt, which the ladder around the median cannot); asks the model for each mask, redraws
+the best few tightly around their masks (as an annotator would) twice, and keeps the candidate that best
+agrees with both:
 
 - extent: a reader scans an object from edge to edge, so n fixations on an object of width W span about
   (n - 1) / (n + 1) of it (the expected range of n evenly spread points); the object's width and height
@@ -58,6 +60,8 @@ class GazeBoxParams:
     # half-side / longest side: a geometric ladder from a small lesion to most of the image
     scales: tuple[float, ...] = tuple(float(v) for v in np.geomspace(0.03, 0.5, 10))
     aspects: tuple[float, ...] = (1.0, 1.5, 1 / 1.5)  # width / height of the proposed boxes
+    # the box the fixations' extent estimates (see ``extent``), scaled: proposed once the extent term is in
+    extent_scales: tuple[float, ...] = (0.7, 0.85, 1.0, 1.2, 1.45)
     refine_top: int = 4  # only the best first-pass candidates are redrawn and decoded again
     refine_iterations: int = 2  # redraw-and-decode rounds (a tight box converges in about two)
     p_on: float = 0.75  # share of fixations on the target (real kvasir-gaze: 0.78)
@@ -359,8 +363,11 @@ class GazeBoxPolicy(PromptPolicy):
         cy = round(weighted_median(np.asarray(s.ys), ws) / g) * g
         # Boxes of other shapes only once the fixations' extent can judge a mask's shape: before, the
         # likelihood's preference for small masks would pick a box that cuts the object in two.
-        aspects = self.p.aspects if self.extent_weight(len(s.xs)) > 0 else (1.0,)
+        extent_in = self.extent_weight(len(s.xs)) > 0
+        aspects = self.p.aspects if extent_in else (1.0,)
         boxes = self.candidate_boxes(cx, cy, aspects)
+        if extent_in:
+            boxes = np.concatenate([boxes, self.extent_boxes(s)])
         masks, ious, logits = decode.batch_boxes(boxes)
         scores = self.score(masks, ious, s)
         # Redraw the best few tightly around their masks, as an annotator would, and decode again; the
@@ -378,6 +385,22 @@ class GazeBoxPolicy(PromptPolicy):
         k = int(np.argmax(r_scores))
         return (tuple(float(v) for v in r_boxes[k]), r_masks[k], float(r_ious[k]), r_logits[k],
                 float(r_scores[k]), r, (cx, cy))
+
+    def extent_boxes(self, s: _Target) -> np.ndarray:
+        """Boxes of the size the fixations' extent estimates (as the extent term does), centred on their
+        range, at ``extent_scales``: the ladder of boxes around the median misses objects the gaze sees
+        as tall, wide or off-centre from where the reader dwelt."""
+        h, w = self.image_size
+        xs, ys = np.asarray(s.xs, np.float64), np.asarray(s.ys, np.float64)
+        n = len(xs)
+        if n < 2:
+            return np.zeros((0, 4))
+        f = (n + 1) / (n - 1)
+        margin = 2 * self.p.gaze_sigma * max(h, w)
+        ew, eh = np.ptp(xs) * f + margin, np.ptp(ys) * f + margin
+        mx, my = (xs.max() + xs.min()) / 2, (ys.max() + ys.min()) / 2
+        return np.asarray([(max(mx - k * ew / 2, 0.0), max(my - k * eh / 2, 0.0), min(mx + k * ew / 2, w),
+                            min(my + k * eh / 2, h)) for k in self.p.extent_scales], np.float64)
 
     def holds(self, mask: np.ndarray, xs, ys, ws) -> float:
         """Dwell share of fixations that ``mask`` holds (within the gaze uncertainty)."""
