@@ -148,3 +148,6 @@ def test_extent_boxes_are_the_box_the_fixations_span_scaled() -> None:
     # clipped to the image, and nothing from a single fixation (no extent yet)
     assert (boxes >= 0).all() and (boxes[:, 2] <= 200).all() and (boxes[:, 3] <= 200).all()
     assert p.extent_boxes(_target([(100, 100)])).shape == (0, 4)
+    none = GazeBoxPolicy(GazeBoxParams(extent_scales=()))  # switched off: still a (0, 4) array to stack
+    none.reset((200, 200))
+    assert none.extent_boxes(s).shape == (0, 4)

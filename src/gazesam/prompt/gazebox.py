@@ -400,7 +400,7 @@ class GazeBoxPolicy(PromptPolicy):
         ew, eh = np.ptp(xs) * f + margin, np.ptp(ys) * f + margin
         mx, my = (xs.max() + xs.min()) / 2, (ys.max() + ys.min()) / 2
         return np.asarray([(max(mx - k * ew / 2, 0.0), max(my - k * eh / 2, 0.0), min(mx + k * ew / 2, w),
-                            min(my + k * eh / 2, h)) for k in self.p.extent_scales], np.float64)
+                            min(my + k * eh / 2, h)) for k in self.p.extent_scales], np.float64).reshape(-1, 4)
 
     def holds(self, mask: np.ndarray, xs, ys, ws) -> float:
         """Dwell share of fixations that ``mask`` holds (within the gaze uncertainty)."""
