@@ -138,6 +138,10 @@ def test_kvasir_fixation_table(shared_data: Path) -> None:
     ev = table.events("cju2lyynuymli0855g7fxgbhe.jpg")
     assert [e.kind for e in ev[:4]] == ["start", "end", "start", "end"]
     assert ev[1].t == pytest.approx(0.007 + 0.471) and ev[1].duration_s == pytest.approx(0.471)
+    # the start is reported when the online detector would have seen it (its minimum duration, 60 ms, in):
+    # a replay must not know where the reader looks before a live tracker could
+    assert ev[0].t_start == pytest.approx(0.007) and ev[0].t == pytest.approx(0.067)
+    assert ev[0].duration_s == pytest.approx(0.06)
     assert all(e.trial == "cju2lyynuymli0855g7fxgbhe.jpg" for e in ev)
     all_ev = table.events()
     assert len(all_ev) == 2 * 1790

@@ -10,8 +10,10 @@ Coordinates: GazeMedSeg's X/Y are normalised to the image (0..1), so such a tabl
 its frame is ``"display"``. Trials are keyed by ``IMAGE`` when present, else by ``TRIAL_LABEL`` /
 ``TRIAL_INDEX`` (with ``RECORDING_SESSION_LABEL``).
 
-There are no raw samples, so replay yields FixationEvents directly: a ``start`` at the fixation's start
-(duration 0, the centroid already final) and an ``end`` at start + duration.
+There are no raw samples, so replay yields FixationEvents directly: a ``start`` when a live detector
+would report the fixation (the online I-VT's minimum duration, 60 ms, after its onset; the centroid is
+the table's final one) and an ``end`` at start + duration. Reporting the start at the onset itself would
+let a replay know where the reader looks before a live tracker could.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from typing import Iterator
 from gazesam.errors import InputError
 from gazesam.gaze.formats.base import GazeFile
 from gazesam.gaze.sample import FixationEvent
+from gazesam.signal.fixations import IVT_DEFAULTS
 from gazesam.signal.visual_angle import DisplayGeometry
 
 FORMAT = "fixation-table"
 REQUIRED = ("CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION", "CURRENT_FIX_START")
 TRIAL_GAP_S = 1.0
+START_DELAY_S = float(IVT_DEFAULTS["min_duration_s"])  # when the online detector reports a fixation
 
 
 def sniff(first_line: str) -> bool:
@@ -69,7 +73,8 @@ class FixationTable:
             fx = self.trials[name]
             for f in fx:
                 t0 = offset + f.start_s
-                out.append(FixationEvent("start", t0, t0, f.x, f.y, 0.0, math.nan, 0, f.index, name))
+                seen = min(START_DELAY_S, f.duration_s)
+                out.append(FixationEvent("start", t0, t0 + seen, f.x, f.y, seen, math.nan, 0, f.index, name))
                 out.append(FixationEvent("end", t0, t0 + f.duration_s, f.x, f.y, f.duration_s, math.nan, 0,
                                          f.index, name))
             end = max((f.start_s + f.duration_s for f in fx), default=0.0)
