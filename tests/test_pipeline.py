@@ -149,3 +149,40 @@ def test_real_gaze_scanning_past_a_small_first_mask_stays_one_target(litemedsam,
     assert all(u.target_id == first for u in updates[-5:])  # ... and the object is the first target again
     assert updates[-1].target_t0 == updates[0].target_t0
     assert dice(updates[-1].mask, truth) > 0.9
+
+
+def test_box_decodes_are_memoised_least_recently_used_first(litemedsam, phantom, monkeypatch) -> None:
+    """The memo used to stop taking entries once full, so late in a long look every decision decoded its
+    boxes again; the latest boxes are the ones the next decision re-asks (a fixation's start and end)."""
+    from gazesam.pipeline import decoder as dec
+
+    monkeypatch.setattr(dec, "MEMO_SIZE", 2)
+    d = dec.EngineDecoder(litemedsam, litemedsam.encode(phantom.image))
+    a, b, c = (100, 170, 200, 260), (110, 180, 190, 250), (90, 160, 210, 270)
+    m_a = d.batch_boxes(np.array([a]))[0]
+    d.batch_boxes(np.array([b]))
+    d.batch_boxes(np.array([a]))  # a hit: a is now the most recent
+    assert d.calls == 2
+    d.batch_boxes(np.array([c]))  # full: b, the least recently used, goes
+    assert list(d.memo) == [a, c] and d.calls == 3
+    again = d.batch_boxes(np.array([a]))[0]
+    assert d.calls == 3 and (again == m_a).all()
+
+
+def test_a_fixation_under_way_at_the_images_onset_is_not_a_look_at_it(litemedsam, phantom) -> None:
+    """Recorded trials start with the fixation the reader held before the image appeared (kvasir-gaze:
+    near the centre, on the polyp in only 39% of trials). Taken as the first look, it made a target of
+    whatever lay there, and gaze had to dwell elsewhere before the real object became the target."""
+    cx, cy = _lesion_center(phantom)
+    before = _fix(0, 0.5, 0.72, 0.007, 0.2)  # under way at the onset, on another organ
+    looks = _fix(1, cx, cy, 0.25) + _fix(2, cx + 0.01, cy - 0.01, 0.6)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image, onset_t=0.0)
+    ups = pipe.run_sync(before + looks)
+    assert ups and ups[0].gaze_t >= 0.25  # nothing answered the pre-onset fixation
+    assert len({u.target_id for u in ups}) == 1 and dice(ups[-1].mask, phantom.mask) > 0.9
+    assert pipe.n_pre_onset == 1 and pipe.n_fixations == 2
+    # Without an onset (live use: the user starts prompting) every fixation counts.
+    pipe.set_image(phantom.image)
+    ups = pipe.run_sync(before + looks)
+    assert ups[0].gaze_t < 0.25 and dice(ups[0].mask, phantom.mask) < 0.1 and pipe.n_pre_onset == 0

@@ -131,7 +131,7 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
     from gazesam.gaze.sample import FixationEvent
 
     pipe = GazePipeline(predictor, make_policy(policy_name))
-    pipe.set_image(image, to_image)
+    pipe.set_image(image, to_image, onset_t=0.0)  # both gaze sources count time from the image's onset
     pipe.encode_now()
     result = ImageResult(name, policy_name, [], [], 0)
     annotation = AcceptOnLeave()  # the reader accepts each settled object before looking at the next

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+MEMO_SIZE = 256  # box decodes kept per image (a mask and 256x256 logits each: ~0.5 MB at 600x500)
+
 
 class EngineDecoder:
     """A :class:`gazesam.prompt.base.Decoder` over a predictor and a cached image embedding.
@@ -42,12 +44,15 @@ class EngineDecoder:
         masks, ious, logits = [], [], []
         for b in boxes:
             key = tuple(round(float(v), 1) for v in b)
-            hit = self.memo.get(key)
+            hit = self.memo.pop(key, None)
             if hit is None:
                 p = self(box=tuple(float(v) for v in b))
                 hit = (p.mask, float(p.iou[p.best]), p.low_res_logits[p.best])
-                if len(self.memo) < 256:
-                    self.memo[key] = hit
+            # least recently used first: the next decision mostly re-asks the latest boxes (a fixation's
+            # start and its end decide nearly the same search)
+            self.memo[key] = hit
+            if len(self.memo) > MEMO_SIZE:
+                del self.memo[next(iter(self.memo))]
             masks.append(hit[0])
             ious.append(hit[1])
             logits.append(hit[2])

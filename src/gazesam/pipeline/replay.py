@@ -18,6 +18,9 @@ class GazeInput:
     to_image: Callable[[float, float], "tuple[float, float] | None"] | None
     description: str
     samples: list[Any] = field(default_factory=list)  # raw samples, for the gaze log
+    # when the image appeared on the gaze clock (a trial's start), if the recording says; see
+    # GazePipeline.set_image: a fixation under way at the onset is not a look at the image
+    onset_t: float | None = None
 
 
 def fitted_mapping(display_w: float, display_h: float, image_w: int, image_h: int):
@@ -67,7 +70,7 @@ def fixations_from_file(path: str | Path, image_size: tuple[int, int], trial: st
             return None if not (0 <= x < 1 and 0 <= y < 1) else (x * w, y * h)
     else:
         to_image = None  # display frame: the pipeline's default (image fills the display)
-    return GazeInput(events, to_image, f"fixations:{Path(path).name}#{trial}")
+    return GazeInput(events, to_image, f"fixations:{Path(path).name}#{trial}", onset_t=0.0)  # trial start
 
 
 def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
@@ -77,7 +80,7 @@ def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
         raise InputError("simulated gaze looks at a target: give its mask with --truth MASK.png")
     sim = simulate_gaze(truth, parse_gaze_spec(spec), key=name)
     samples = sim.samples()
-    return GazeInput(samples, sim.to_image, spec, samples)
+    return GazeInput(samples, sim.to_image, spec, samples, onset_t=0.0)  # the simulated trial starts at 0
 
 
 def replay(predictor: Any, policy: Any, image: np.ndarray, gaze: GazeInput,
@@ -87,7 +90,7 @@ def replay(predictor: Any, policy: Any, image: np.ndarray, gaze: GazeInput,
     from gazesam.pipeline import GazePipeline
 
     pipe = GazePipeline(predictor, policy)
-    pipe.set_image(image, gaze.to_image)
+    pipe.set_image(image, gaze.to_image, gaze.onset_t)
     from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
 
     updates = pipe.run_sync(gaze.events, SAMPLE_POLICY_INTERVAL_S if policy.uses_samples else 0.0)
