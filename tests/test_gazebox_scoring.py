@@ -151,3 +151,32 @@ def test_extent_boxes_are_the_box_the_fixations_span_scaled() -> None:
     none = GazeBoxPolicy(GazeBoxParams(extent_scales=()))  # switched off: still a (0, 4) array to stack
     none.reset((200, 200))
     assert none.extent_boxes(s).shape == (0, 4)
+
+
+def test_a_running_fixation_on_the_target_counts_from_its_start() -> None:
+    """The reader's next fixation on the object is known once the detector reports its start; waiting for
+    its end (~0.3 s) delayed every mask by a fixation. A running fixation on the target asks for a decision
+    and is in the snapshot (weighted by its dwell so far, answered at its event time); one elsewhere waits
+    for its end (a glance must not move the target)."""
+    from gazesam.prompt.base import ImageFixation
+
+    p = _policy()
+    p.observe_fixation(ImageFixation(100.0, 100.0, 0.0, 0.06, 0.06, 1, final=False))
+    assert p.observe_fixation(ImageFixation(100.0, 100.0, 0.0, 0.3, 0.3, 1, final=True))
+    # the next fixation on the target, 60 ms in
+    assert p.observe_fixation(ImageFixation(110.0, 104.0, 0.35, 0.41, 0.06, 2, final=False))
+    s = p.snapshot()
+    assert s.xs == (100.0, 110.0) and s.ws == (0.3, 0.06) and s.t == 0.41
+    # its end replaces it with its full dwell
+    assert p.observe_fixation(ImageFixation(110.0, 104.0, 0.35, 0.65, 0.3, 2, final=True))
+    s = p.snapshot()
+    assert s.xs == (100.0, 110.0) and s.ws == (0.3, 0.3) and s.t == 0.65
+    # far from the target (no mask yet: beyond target_radius): not counted while it runs
+    assert not p.observe_fixation(ImageFixation(190.0, 10.0, 0.7, 0.76, 0.06, 3, final=False))
+    assert p.snapshot().xs == (100.0, 110.0)
+    # switched off, a running fixation after the first is ignored as before
+    off = GazeBoxPolicy(GazeBoxParams(running=False))
+    off.reset((200, 200))
+    off.observe_fixation(ImageFixation(100.0, 100.0, 0.0, 0.3, 0.3, 1, final=True))
+    assert not off.observe_fixation(ImageFixation(110.0, 104.0, 0.35, 0.41, 0.06, 2, final=False))
+    assert off.snapshot().xs == (100.0,)

@@ -32,10 +32,18 @@ Targets, and real gaze's habits:
   ``switch_fixations`` consecutive away-fixations that stay together and dwell ``switch_dwell_s`` make a
   new target. One glance changes nothing.
 - *A first fixation that lands late or off target*: the same rule moves the target to where gaze settles.
+  (The fixation already under way when the image appeared never reaches the policy: the pipeline drops
+  it when it knows the onset, see ``GazePipeline.set_image``.)
 - *A large object scanned past a mask that was too small*: the reader's next fixations fall outside the
   shown mask and start a new target; when that target's mask holds at least ``merge_share`` of the
-  previous target's fixation time, the two were one object: they merge back (the earlier fixations count
-  again and the target keeps its identity).
+  previous target's fixation time, or (while the new target has at most ``merge_tries`` fixations) the
+  search over both targets' fixations together finds a mask holding ``merge_share`` of each, the two were
+  one object: they merge back (the earlier fixations count again and the target keeps its identity). The
+  joint search is not tried when the previous target's mask had settled (was offered for acceptance) when
+  gaze left: moving on from a settled mask is moving on to the next object.
+- *The reader's next look*: a fixation on the current target counts from its start (``running``: the
+  detector knows where it is after its minimum duration), weighted by its dwell so far, so the extent
+  the gaze has covered widens a fixation (~0.3 s) sooner. A fixation elsewhere waits for its end.
 - *Fixations on the edge and tracker offset*: the box centre is the dwell-weighted median of the target's
   fixations (robust to a stray fixation); boxes of every size and shape are tried and redrawn around the
   model's masks, so an off-centre start still converges on the object.
@@ -79,8 +87,14 @@ class GazeBoxParams:
     switch_dwell_s: float = 0.5
     keep_iou: float = 0.9
     merge_share: float = 0.5  # dwell share of the previous target's fixations a new target's mask must hold
+    # up to this many fixations on a new target, a search over its and the previous target's fixations
+    # together asks whether they were one object (later, gaze has stayed: it is another object)
+    merge_tries: int = 4
     stable_n: int = 3
     stable_iou: float = 0.9
+    # a fixation on the current target counts from its start (its centroid is known after the detector's
+    # minimum duration), not only from its end: the reader's next look widens the extent ~0.3 s sooner
+    running: bool = True
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,7 @@ class _Target:
     prev_ys: tuple[float, ...] = ()
     prev_ws: tuple[float, ...] = ()
     prev_t0: float = math.nan
+    prev_settled: bool = False  # its mask was stable (offered for acceptance) when gaze left it
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -135,7 +150,7 @@ class GazeBoxPolicy(PromptPolicy):
         self.p = params or GazeBoxParams()
         self.mask_prior = mask_prior
         self._next_id = 0
-        self._prev: tuple[int, list[tuple[float, float, float]], float] | None = None
+        self._prev: tuple[int, list[tuple[float, float, float]], float, bool] | None = None
         self.new_target()
 
     # -- cheap state, feeding thread ------------------------------------------------------------------
@@ -147,6 +162,7 @@ class GazeBoxPolicy(PromptPolicy):
         self._shown: np.ndarray | None = None
         self._shown_score = -math.inf
         self._history: list[np.ndarray] = []
+        self._settled = False  # the last decision on this target was stable
         self._next_id += 1
         self._target_id = self._next_id
         self._running: ImageFixation | None = None
@@ -173,9 +189,13 @@ class GazeBoxPolicy(PromptPolicy):
 
     def observe_fixation(self, fix: ImageFixation) -> bool:
         if not fix.final:
-            # A fixation has just started: prompt at once if it is the first on a target, so a mask
-            # appears while the user is still looking; its dwell counts when it ends.
-            if not self._fx and not self._away:
+            # A fixation has started (the detector has seen enough of it to know where it is): prompt at
+            # once if it is the first on a target, or (``running``) one more on the current target, so the
+            # mask answers where the reader looks now rather than after the fixation ends; its dwell so far
+            # is its weight, and the rest counts when it ends. One that lands elsewhere waits for its end
+            # (a glance must not move the target).
+            first = not self._fx and not self._away
+            if first or (self.p.running and self._fx and self._on_target(fix.x, fix.y)):
                 self._running = fix
                 if math.isnan(self._t0):
                     self._t0 = fix.t_start
@@ -201,7 +221,7 @@ class GazeBoxPolicy(PromptPolicy):
         if self._away_cluster_ready():
             away = list(self._away)
             t_start = fix.t_start - sum(a[2] for a in away[:-1])
-            left = (self._target_id, list(self._fx), self._t0) if self._fx else None
+            left = (self._target_id, list(self._fx), self._t0, self._settled) if self._fx else None
             self.new_target()
             self._prev = left
             self._fx = away
@@ -221,19 +241,22 @@ class GazeBoxPolicy(PromptPolicy):
 
     def snapshot(self) -> _Target:
         fx = list(self._fx)
-        if not fx and self._running is not None:
-            fx = [(self._running.x, self._running.y, 1e-3)]
+        t = self._t if not math.isnan(self._t) else self._t0
+        if self._running is not None:
+            fx.append((self._running.x, self._running.y, max(self._running.duration_s, 1e-3)))
+            t = self._running.t if math.isnan(t) else max(t, self._running.t)  # the gaze this answers
         prev = self._prev
         return _Target(
             target_id=self._target_id,
             xs=tuple(f[0] for f in fx), ys=tuple(f[1] for f in fx), ws=tuple(f[2] for f in fx),
-            t0=self._t0, t=self._t if not math.isnan(self._t) else self._t0,
+            t0=self._t0, t=t,
             shown=self._shown, shown_score=self._shown_score, history=tuple(self._history),
             prev_id=None if prev is None else prev[0],
             prev_xs=() if prev is None else tuple(f[0] for f in prev[1]),
             prev_ys=() if prev is None else tuple(f[1] for f in prev[1]),
             prev_ws=() if prev is None else tuple(f[2] for f in prev[1]),
             prev_t0=math.nan if prev is None else prev[2],
+            prev_settled=prev is not None and prev[3],
         )
 
     # -- the search, worker thread ----------------------------------------------------------------------
@@ -336,13 +359,21 @@ class GazeBoxPolicy(PromptPolicy):
             return None
         found = self._search(s, decode)
         merged_from = None
-        if s.prev_id is not None and s.prev_xs and self.holds(found[1], s.prev_xs, s.prev_ys, s.prev_ws) >= self.p.merge_share:
-            # The new target's mask holds where gaze was before the switch: one object, scanned beyond a
-            # mask that was too small. Its fixations count again, and it keeps its identity.
-            merged_from = s.target_id
-            s = replace(s, target_id=s.prev_id, xs=s.prev_xs + s.xs, ys=s.prev_ys + s.ys, ws=s.prev_ws + s.ws,
-                        t0=s.prev_t0, prev_id=None, prev_xs=(), prev_ys=(), prev_ws=())
-            found = self._search(s, decode)
+        if s.prev_id is not None and s.prev_xs:
+            # Was the switch a large object scanned beyond a mask that was too small? Then its fixations
+            # count again, and it keeps its identity. Either the new target's mask already holds where gaze
+            # was before, or (while the new target is young) the search over both sets of fixations finds
+            # one mask that holds each of them.
+            union = replace(s, target_id=s.prev_id, xs=s.prev_xs + s.xs, ys=s.prev_ys + s.ys,
+                            ws=s.prev_ws + s.ws, t0=s.prev_t0, prev_id=None, prev_xs=(), prev_ys=(), prev_ws=())
+            if self.holds(found[1], s.prev_xs, s.prev_ys, s.prev_ws) >= self.p.merge_share:
+                merged_from, s = s.target_id, union
+                found = self._search(s, decode)
+            elif len(s.xs) <= self.p.merge_tries and not s.prev_settled:
+                both = self._search(union, decode)
+                if min(self.holds(both[1], s.prev_xs, s.prev_ys, s.prev_ws),
+                       self.holds(both[1], s.xs, s.ys, s.ws)) >= self.p.merge_share:
+                    merged_from, s, found = s.target_id, union, both
         box, mask, pred_iou, logits, score, r, center = found
         if s.shown is not None and iou(mask, s.shown) >= self.p.keep_iou:
             mask = s.shown  # no flicker: the shown mask stays when the new one is nearly the same
@@ -420,7 +451,7 @@ class GazeBoxPolicy(PromptPolicy):
         if merged_from is not None:
             if merged_from != self._target_id or self._prev is None or self._prev[0] != d.target_id:
                 return  # gaze moved on while this was decided
-            prev_id, prev_fx, prev_t0 = self._prev
+            prev_id, prev_fx, prev_t0, _ = self._prev
             self._fx = prev_fx + self._fx
             self._t0 = prev_t0
             self._target_id = prev_id
@@ -430,6 +461,7 @@ class GazeBoxPolicy(PromptPolicy):
         self._shown = d.mask
         self._shown_score = float(d.info.get("score", 0.0))
         self._history = (self._history + [d.mask])[-self.p.stable_n:]
+        self._settled = d.stable
 
 
 def _pixels(shape: tuple[int, ...], xs, ys) -> tuple[np.ndarray, np.ndarray]:
