@@ -48,6 +48,9 @@ class SliceGazeInput:
     events: Sequence[Any]
     to_image: ToImage | None
     description: str
+    # when the slice appeared on the gaze clock, if known (a simulated trial: 0); a fixation under way then
+    # is not a look at it (GazePipeline.set_image). Recorded voxel fixations have none: each is a look.
+    onset_t: float | None = None
 
 
 @dataclass
@@ -105,7 +108,7 @@ def simulated_slice_gaze(target: np.ndarray, spec: str, key: str) -> SliceGazeIn
     if not target.any():
         raise InputError(f"cannot simulate gaze on slice {key}: the target is empty there")
     sim = simulate_gaze(target, parse_gaze_spec(spec), key=key)
-    return SliceGazeInput(sim.samples(), sim.to_image, f"{sim.config.spec}#{key}")
+    return SliceGazeInput(sim.samples(), sim.to_image, f"{sim.config.spec}#{key}", onset_t=0.0)
 
 
 class _SliceEmbeddingPredictor:
@@ -177,7 +180,7 @@ class SliceGazePrompter:
 
         policy = self.make_policy(support)
         pipe = GazePipeline(_SliceEmbeddingPredictor(predictor, image, embedding), policy, detector=self.detector)
-        pipe.set_image(image, gaze.to_image)
+        pipe.set_image(image, gaze.to_image, gaze.onset_t)
         from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
 
         interval = SAMPLE_POLICY_INTERVAL_S if policy.uses_samples else 0.0
