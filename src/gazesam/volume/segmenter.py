@@ -92,6 +92,14 @@ class VolumeSegmenter:
         roi = max(1, int(round(cfg.roi_model_px * self.model_px)))
         return roi, max(roi + 1, int(round(cfg.ring_model_px * self.model_px)))
 
+    def _slice_roi(self, mask: np.ndarray, roi: int) -> int:
+        """How far (display px) intensity may move this slice's model boundary: ``roi`` or, if more, a
+        fraction of the mask's equivalent radius (the model's boundary error grows with the object)."""
+        rel = self.refine_config.roi_rel
+        if rel <= 0:
+            return roi
+        return max(roi, int(round(rel * float(np.sqrt(mask.sum() / np.pi)))))
+
     def _fit_intensity(self, value: int) -> IntensityModel | None:
         if not self.guided:
             return None
@@ -113,7 +121,8 @@ class VolumeSegmenter:
                 return st
             values = self.display_values(s)
             support = model.support(values, st.mask)
-            return Step(model.refine_slice(values, st.mask, roi), st.iou, st.logits, support)
+            return Step(model.refine_slice(values, st.mask, self._slice_roi(st.mask, roi)), st.iou, st.logits,
+                        support)
 
         return step
 
