@@ -35,15 +35,17 @@ def test_refine_slice_recovers_a_rim_the_model_lost() -> None:
     assert not out2[:, 80:].any()
 
 
-def test_refine_mask_default_roi_reaches_a_lost_rim() -> None:
-    """3D refinement with the default config: a core mask 5 model pixels inside the object grows to it."""
+def test_refine_mask_relative_roi_reaches_a_lost_rim() -> None:
+    """3D refinement with a relative band: a core mask 5 model pixels inside the object grows to it (with
+    the fixed 3-pixel band the ring around the core is all object, so refinement is skipped)."""
     rng = np.random.default_rng(1)
     obj2 = disk((80, 80), (40, 40), 18)
     core2 = disk((80, 80), (40, 40), 13)
     obj = np.stack([obj2] * 6)
     core = np.stack([core2] * 6)
     values = noisy(obj, rng)
-    out, report = refine_mask(values, core, axis=0, model_px=1.0, cfg=RefineConfig())
+    out, report = refine_mask(values, core, axis=0, model_px=1.0, cfg=RefineConfig(roi_rel_volume=0.8))
+    assert not refine_mask(values, core, axis=0, model_px=1.0)[1].applied
     assert report.applied, report
     dice = 2 * (out & obj).sum() / (out.sum() + obj.sum())
     assert dice > 0.9, (dice, report)  # the core alone: 0.69
