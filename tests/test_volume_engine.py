@@ -186,3 +186,25 @@ def test_slice_gaze_goes_through_the_pipeline_and_the_prompt_policy(predictor, b
     assert support is not None
     t6 = src.mask_to_display(src.view.extract(truth, 6))
     assert support(t6) > support(~t6)
+
+
+def test_final_refinement_is_skipped_after_guided_propagation(predictor, blob) -> None:
+    """With intensity-guided propagation the final 3D pass is skipped (it only trimmed the guided masks
+    back); force=True, or an unguided segmenter, still runs it."""
+    vol, lab = blob
+    truth = lab.array > 0
+    for guided in (True, False):
+        seg = VolumeSegmenter(vol, predictor, disk=False, guided=guided)
+        obj = seg.add_object("blob")
+        view = seg.source.view
+        t = seg.source.mask_to_display(view.extract(truth, 8))
+        ys, xs = np.nonzero(t)
+        seg.prompt_box(obj.value, 8, (xs.min(), ys.min(), xs.max(), ys.max()))
+        before = seg.labels.mask(obj.value).copy()
+        report = seg.refine(obj.value)
+        if guided:
+            assert not report.applied and "propagating" in report.reason
+            assert (seg.labels.mask(obj.value) == before).all()
+            assert seg.refine(obj.value, force=True).reason != report.reason
+        else:
+            assert report.applied or "alike" in report.reason, report

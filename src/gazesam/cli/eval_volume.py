@@ -35,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", default="auto", help="window preset or W/L (see segment-volume --help)")
     p.add_argument("--view", default="axial", choices=["axial", "coronal", "sagittal"])
     p.add_argument("--series", help="DICOM series UID or index when the folder holds several")
-    p.add_argument("--no-refine", action="store_true", help="skip the intensity refinement after propagation")
+    p.add_argument("--no-refine", action="store_true",
+                   help="skip the final intensity refinement (skipped anyway after intensity-guided propagation, "
+                        "the default)")
     p.add_argument("--model", default="litemedsam")
     p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     p.add_argument("--checkpoint")

@@ -37,7 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output format; 'input' writes the input's format (a DICOM series folder for DICOM)")
     p.add_argument("--png-dir", help="also write per-slice PNGs (label map + overlay) here")
     p.add_argument("--no-propagate", action="store_true", help="segment only the prompted slices")
-    p.add_argument("--no-refine", action="store_true", help="skip the intensity refinement after propagation")
+    p.add_argument("--no-refine", action="store_true",
+                   help="skip the final intensity refinement (skipped anyway after intensity-guided propagation, "
+                        "the default)")
     p.add_argument("--model", default="litemedsam", help="segmentation model (default: litemedsam)")
     p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
     p.add_argument("--checkpoint", help="model weights (default: the model's own, located automatically)")

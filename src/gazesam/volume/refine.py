@@ -11,6 +11,13 @@ it, and re-decide each voxel within a few model pixels of the model's boundary b
 (histogram densities, log-ratio smoothed in-plane), then keep only the pieces connected to the model's
 mask and fill in-plane holes. Nothing is learnt from the label being evaluated.
 
+How far the boundary may move is bounded twice: by ``roi_model_px`` model pixels (the model's resolution)
+or, if more, by ``roi_rel`` times the mask's equivalent radius (per slice while propagating; for the final
+3D pass ``roi_rel_volume``, off by default, because there no model step or stop rule follows it). The relative bound is what matters for diffuse objects: the model's error there is
+not a few pixels but a share of the object (on the BraTS edema it segments the bright core and loses a
+rim ~1/3 of the radius wide, and each propagated box, taken from the shrunken mask, loses more), while
+at an object's tapering ends the band shrinks with the mask, so intensity cannot carry a small mask far.
+
 It is skipped when the two intensity distributions overlap too much to say anything (Bhattacharyya
 coefficient above ``max_overlap``, e.g. liver next to spleen at the same HU): then the model's mask
 stands. Where they do separate, the model term keeps the result near the model's boundary (the region
@@ -28,7 +35,12 @@ from scipy import ndimage
 @dataclass(frozen=True)
 class RefineConfig:
     w_model: float = 0.5  # weight of the model's decision against the intensity log-likelihood ratio
-    roi_model_px: float = 3.0  # re-decide voxels within this many model pixels of the model's mask
+    roi_model_px: float = 3.0  # re-decide voxels within this many model pixels of the model's mask ...
+    roi_rel: float = 0.8  # ... or within this fraction of the mask's equivalent radius, if that is more
+    # the same for the final 3D refinement (refine_mask; fraction of the median slice's radius). Off by
+    # default: with no model step and no stop rule after it, a wide band lets the CT liver leak into
+    # neighbours of similar HU (TotalSegmentator CT, 3 seeds: 0.863 before it, 0.842 after with 0.8)
+    roi_rel_volume: float = 0.0
     ring_model_px: float = 6.0  # surroundings sample: ring out to this many model pixels
     bins: int = 48
     smooth_px: float = 1.0  # in-plane Gaussian on the log-ratio (display pixels)
@@ -67,6 +79,10 @@ def refine_mask(values: np.ndarray, mask: np.ndarray, axis: int, model_px: float
     if n_before < cfg.min_voxels:
         return mask, RefineReport(False, float("nan"), "object too small", n_before, n_before)
     r_roi = max(1, int(round(cfg.roi_model_px * model_px)))
+    if cfg.roi_rel_volume > 0:  # a fraction of the object's typical in-plane radius (median slice area)
+        areas = np.moveaxis(mask, axis, 0).sum(axis=(1, 2))
+        r_eq = float(np.sqrt(np.median(areas[areas > 0]) / np.pi))
+        r_roi = max(r_roi, int(round(cfg.roi_rel_volume * r_eq)))
     r_ring = max(r_roi + 1, int(round(cfg.ring_model_px * model_px)))
     # bounding box + ring margin (in-plane only; along the axis the mask's own extent)
     idx = np.argwhere(mask)
