@@ -180,3 +180,22 @@ def test_a_running_fixation_on_the_target_counts_from_its_start() -> None:
     off.observe_fixation(ImageFixation(100.0, 100.0, 0.0, 0.3, 0.3, 1, final=True))
     assert not off.observe_fixation(ImageFixation(110.0, 104.0, 0.35, 0.41, 0.06, 2, final=False))
     assert off.snapshot().xs == (100.0,)
+
+
+def test_a_running_fixation_is_judged_on_target_once_not_per_sample() -> None:
+    """Live, the detector sends an update event per sample (300 Hz) while a fixation runs; judging each
+    against the shown mask (a count over the whole mask) cost ~90 us a sample at 1080p on the feeding
+    thread. It is judged on its first event; its later events only move its centroid."""
+    from gazesam.prompt.base import ImageFixation
+
+    p = _policy()
+    p.observe_fixation(ImageFixation(100.0, 100.0, 0.0, 0.3, 0.3, 1, final=True))
+    calls = []
+    judge = p._on_target
+    p._on_target = lambda x, y: calls.append((x, y)) or judge(x, y)  # type: ignore[method-assign]
+    for k in range(100):
+        p.observe_fixation(ImageFixation(104.0 + 0.01 * k, 100.0, 0.35, 0.41 + 0.003 * k, 0.06, 2, final=False))
+    assert len(calls) == 1 and p.snapshot().xs == (100.0, 104.99)
+    p.observe_fixation(ImageFixation(105.0, 100.0, 0.35, 0.7, 0.35, 2, final=True))
+    p.observe_fixation(ImageFixation(106.0, 101.0, 0.75, 0.81, 0.06, 3, final=False))  # the next: judged afresh
+    assert len(calls) == 3

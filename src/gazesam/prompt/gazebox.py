@@ -167,6 +167,8 @@ class GazeBoxPolicy(PromptPolicy):
         self._target_id = self._next_id
         self._running: ImageFixation | None = None
         self._running_prompted: ImageFixation | None = None  # the running fixation as last decided on
+        self._judged_id: int | None = None  # the running fixation judged on (or off) this target ...
+        self._judged_on = False  # ... and the verdict
         self._prev = None  # set by a gaze switch (not by accept/reject: those objects are done)
 
     def _on_target(self, x: float, y: float) -> bool:
@@ -193,9 +195,13 @@ class GazeBoxPolicy(PromptPolicy):
             # once if it is the first on a target, or (``running``) one more on the current target, so the
             # mask answers where the reader looks now rather than after the fixation ends; its dwell so far
             # is its weight, and the rest counts when it ends. One that lands elsewhere waits for its end
-            # (a glance must not move the target).
-            first = not self._fx and not self._away
-            if first or (self.p.running and self._fx and self._on_target(fix.x, fix.y)):
+            # (a glance must not move the target). The detector sends an update per sample (300 Hz) while
+            # a fixation runs: it is judged once, on its first event, not on every sample.
+            if fix.fixation_id != self._judged_id:
+                self._judged_id = fix.fixation_id
+                first = not self._fx and not self._away
+                self._judged_on = first or (self.p.running and bool(self._fx) and self._on_target(fix.x, fix.y))
+            if self._judged_on:
                 self._running = fix
                 if math.isnan(self._t0):
                     self._t0 = fix.t_start
@@ -209,6 +215,7 @@ class GazeBoxPolicy(PromptPolicy):
                     return True
             return False
         self._running = None
+        self._judged_id = None  # the next fixation is judged afresh, whatever ids the source gives
         dwell = max(fix.duration_s, 1e-3)
         if self._on_target(fix.x, fix.y):
             self._fx.append((fix.x, fix.y, dwell))
