@@ -109,10 +109,10 @@ class GazePipeline:
 
         ``onset_t``: when the image appeared, on the gaze clock (a recorded trial's start: 0 for fixation
         tables and simulated gaze). A fixation that begins less than :data:`ONSET_LATENCY_S` after it was
-        already under way when the image appeared (the fixation cross, the previous image): where it lands
-        is not a look at anything in this image, so no policy sees it (on kvasir-gaze that first fixation is
-        near the centre and on the polyp in 39% of trials; the next one, in 94%). None: no such rule (live
-        use, where prompting starts when the user asks).
+        planned before the image was seen (it holds the fixation cross or the previous image): where it
+        lands is not a look at anything in this image, so no policy sees it (on kvasir-gaze that first
+        fixation is near the centre and on the polyp in 39% of trials; the next one, in 94%). None: no
+        such rule (live use, where prompting starts when the user asks).
         """
         with self._lock:
             self._onset_t = onset_t

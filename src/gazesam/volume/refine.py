@@ -13,8 +13,9 @@ mask and fill in-plane holes. Nothing is learnt from the label being evaluated.
 
 How far the boundary may move is bounded twice: by ``roi_model_px`` model pixels (the model's resolution)
 or, if more, by ``roi_rel`` times the mask's equivalent radius (per slice while propagating; for the final
-3D pass ``roi_rel_volume``, off by default, because there no model step or stop rule follows it). The relative bound is what matters for diffuse objects: the model's error there is
-not a few pixels but a share of the object (on the BraTS edema it segments the bright core and loses a
+3D pass ``roi_rel_volume``, off by default, because there no model step or stop rule follows it). The
+relative bound is what matters for diffuse objects: the model's error there is not a few pixels but a
+share of the object (on the BraTS edema it segments the bright core and loses a
 rim ~1/3 of the radius wide, and each propagated box, taken from the shrunken mask, loses more), while
 at an object's tapering ends the band shrinks with the mask, so intensity cannot carry a small mask far.
 
