@@ -7,6 +7,8 @@ threshold at logit 0).
 
 from __future__ import annotations
 
+import math
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gazesam.errors import InputError
+from gazesam.engine import boxbatch
 from gazesam.engine.cache import LRUCache, image_digest
 from gazesam.engine.registry import ModelSpec
 from gazesam.engine.transforms import postprocess_masks, preprocess, scale_coords
@@ -77,13 +80,42 @@ class Prediction:
         return self.masks[self.best]
 
 
+@dataclass
+class BoxPrediction:
+    """K boxes decoded at once: the single-mask output of each, at low resolution.
+
+    ``low_res_logits`` (K, 256, 256) are the model's logits (model-input frame, padding included) inside
+    each box's window and :data:`boxbatch.FILL_LOGIT` outside it. ``grid`` is the (h, w) of the low-res
+    cells that cover the image (the rest is padding): :attr:`grid_masks` are the masks on it, which is
+    where a box search scores candidates; :meth:`Predictor.box_masks` makes full-size masks of the ones
+    to show.
+    """
+
+    iou: np.ndarray  # float32 (K,)
+    low_res_logits: np.ndarray  # float32 (K, 256, 256)
+    grid: tuple[int, int]
+    windows: np.ndarray  # int (K, 3): top, left, side in tokens
+
+    @property
+    def grid_masks(self) -> np.ndarray:
+        gh, gw = self.grid
+        return self.low_res_logits[:, :gh, :gw] > 0
+
+
 class Predictor:
+    #: image states for batched box decoding kept at once (~16 MB each): the current image and a few
+    #: recent ones, not every cached embedding
+    BOX_STATES = 4
+
     def __init__(self, spec: ModelSpec, runtime: Runtime, cache_key: str = "", cache_size: int = 16) -> None:
         """``cache_key`` identifies the weights (checkpoint hash) so embeddings never mix across checkpoints."""
         self.spec = spec
         self.runtime = runtime
         self.cache: LRUCache[ImageEmbedding] = LRUCache(cache_size)
         self._cache_key = cache_key
+        # id(embedding) -> (embedding, state); the entry holds the embedding, so its id is not reused
+        self._box_states: dict[int, tuple[ImageEmbedding, dict[str, np.ndarray]]] = {}
+        self._box_lock = threading.Lock()
 
     @property
     def runtime_name(self) -> str:
@@ -129,6 +161,65 @@ class Predictor:
         low = np.asarray(low[sel], np.float32)
         masks = postprocess_masks(self.spec, low, emb.input_size, emb.original_size)
         return Prediction(masks=masks, iou=np.asarray(iou[sel], np.float32), low_res_logits=low)
+
+    # -- many boxes at once ----------------------------------------------------------------------------
+    def prepare_boxes(self, emb: ImageEmbedding) -> dict[str, np.ndarray]:
+        """The image's prompt-independent decoder state (computed once per embedding, ~10-40 ms; a
+        front end may call it ahead, e.g. right after encoding, so the first box search does not wait)."""
+        with self._box_lock:
+            hit = self._box_states.pop(id(emb), None)
+            if hit is not None:
+                self._box_states[id(emb)] = hit
+                return hit[1]
+        state = self.runtime.prepare_boxes(emb.features)
+        with self._box_lock:
+            self._box_states[id(emb)] = (emb, state)
+            while len(self._box_states) > self.BOX_STATES:
+                del self._box_states[next(iter(self._box_states))]
+        return state
+
+    def predict_boxes(self, emb_or_image: ImageEmbedding | np.ndarray, boxes: Any) -> BoxPrediction:
+        """Decode K boxes (original-image pixels, (K, 4) x0 y0 x1 y1) against one embedding.
+
+        Boxes whose windows (see :mod:`gazesam.engine.boxbatch`) have the same size share one runtime
+        call; a box whose mask reaches its window's border is decoded again on the whole token grid.
+        The masks equal :meth:`predict`'s single-mask output for each box (to float rounding)."""
+        emb = emb_or_image if isinstance(emb_or_image, ImageEmbedding) else self.encode(emb_or_image)
+        if emb.model != self.spec.name:
+            raise InputError(f"embedding was made by model {emb.model!r}, this predictor runs {self.spec.name!r}")
+        h, w = emb.original_size
+        b = np.asarray(boxes, np.float64).reshape(-1, 4)
+        checked = np.stack([self._check_box(x, h, w) for x in b]) if len(b) else np.zeros((0, 4), np.float32)
+        model_boxes = scale_coords(checked.reshape(-1, 2, 2), emb.original_size, emb.input_size).reshape(-1, 4)
+        state = self.prepare_boxes(emb)
+        k = len(model_boxes)
+        logits = np.full((k, 4 * boxbatch.GRID, 4 * boxbatch.GRID), boxbatch.FILL_LOGIT, np.float32)
+        ious = np.zeros(k, np.float32)
+        windows = boxbatch.token_windows(model_boxes, emb.input_size, self.spec.image_size)
+        self._decode_windows(state, model_boxes, windows, np.arange(k), logits, ious)
+        redo = np.array([i for i in range(k) if boxbatch.border_positive(logits[i], windows[i])], np.int64)
+        if len(redo):
+            windows[redo] = (0, 0, boxbatch.GRID)
+            logits[redo] = boxbatch.FILL_LOGIT
+            self._decode_windows(state, model_boxes, windows, redo, logits, ious)
+        cell = self.spec.image_size / (boxbatch.UP * boxbatch.GRID)  # model-input pixels per low-res cell
+        grid = (math.ceil(emb.input_size[0] / cell), math.ceil(emb.input_size[1] / cell))
+        return BoxPrediction(iou=ious, low_res_logits=logits, grid=grid, windows=windows)
+
+    def _decode_windows(self, state: dict[str, np.ndarray], boxes: np.ndarray, windows: np.ndarray,
+                        which: np.ndarray, logits: np.ndarray, ious: np.ndarray) -> None:
+        for side in np.unique(windows[which, 2]):
+            sel = which[windows[which, 2] == side]
+            idx = np.stack([boxbatch.window_indices(windows[i]) for i in sel])
+            iou, blocks = self.runtime.decode_boxes(state, boxes[sel], idx)
+            for j, i in enumerate(sel):
+                boxbatch.place_blocks(blocks[j], windows[i], logits[i])
+                ious[i] = iou[j]
+
+    def box_masks(self, emb: ImageEmbedding, low_res_logits: np.ndarray) -> np.ndarray:
+        """Full-size boolean masks (K, H, W) from low-res logits (K, 256, 256) of this embedding."""
+        low = np.asarray(low_res_logits, np.float32).reshape(-1, 4 * boxbatch.GRID, 4 * boxbatch.GRID)
+        return postprocess_masks(self.spec, low, emb.input_size, emb.original_size)
 
     @staticmethod
     def _check_box(box: Any, h: int, w: int) -> np.ndarray | None:

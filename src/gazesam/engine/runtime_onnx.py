@@ -2,6 +2,11 @@
 cached under ``cache_dir("onnx")``, keyed by the checkpoint's sha256 (and an export version), so later
 starts neither import the checkpoint into torch nor re-export.
 
+Two more graphs decode K boxes at once (:mod:`gazesam.engine.modeling.box_batch`): ``boxprep`` turns an
+image embedding into the prompt-independent tensors once per image, ``boxdec`` takes them with a batch of
+boxes and each box's token window. They stay fp32 at every precision: their products are between
+activations, which dynamic int8 quantisation does not cover.
+
 The decoder graph takes a variable number of points (SAM's ONNX convention: a box is two corner points
 labelled 2 and 3, a padding point is labelled -1, a mask prompt is switched on by ``has_mask_input``) and
 returns all four masks, so single- and multi-mask output share one graph.
@@ -23,6 +28,7 @@ from gazesam import paths
 from gazesam.engine.registry import ModelSpec
 
 EXPORT_VERSION = 2  # bump whenever the exported graphs change
+BOX_EXPORT_VERSION = 1  # the same for the batched box graphs
 QUANT_VERSION = 2  # bump whenever the quantisation recipe changes (2: per-channel weights)
 OPSET = 17
 Precision = Literal["fp32", "int8"]
@@ -34,6 +40,12 @@ def onnx_paths(spec: ModelSpec, checkpoint_sha256: str, precision: Precision = "
     base = paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-v{EXPORT_VERSION}"
     suffix = ".onnx" if precision == "fp32" else f"-{precision}-q{QUANT_VERSION}.onnx"
     return base.with_name(base.name + "-encoder" + suffix), base.with_name(base.name + "-decoder" + suffix)
+
+
+def box_paths(spec: ModelSpec, checkpoint_sha256: str) -> tuple[Path, Path]:
+    """(boxprep, boxdec) files in the cache."""
+    base = paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-box{BOX_EXPORT_VERSION}"
+    return base.with_name(base.name + "-prep.onnx"), base.with_name(base.name + "-dec.onnx")
 
 
 def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
@@ -79,6 +91,25 @@ def export_decoder(model, spec: ModelSpec, dest: Path) -> None:
         _atomic_write(dest, lambda p: _quiet_export(
             dec, args, p, input_names=list(DECODER_INPUTS), output_names=["iou_predictions", "low_res_masks"],
             dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}))
+
+
+def export_box_decoder(model, spec: ModelSpec, prep_dest: Path, dec_dest: Path) -> None:
+    import torch
+
+    from gazesam.engine.modeling.box_batch import SHARED_NAMES, BoxBatchDecoder, BoxPrepare
+
+    bd = BoxBatchDecoder(model).eval()
+    h, w = model.prompt_encoder.image_embedding_size
+    feats = torch.zeros(1, 256, h, w)
+    with torch.no_grad():
+        shared = bd.prepare(feats)
+        _atomic_write(prep_dest, lambda p: _quiet_export(BoxPrepare(bd), (feats,), p, input_names=["image_embeddings"],
+                                                         output_names=list(SHARED_NAMES)))
+        boxes = torch.tensor([[100.0, 100.0, 400.0, 400.0], [10.0, 10.0, 300.0, 500.0]])
+        idx = torch.arange(h * w).expand(2, -1).contiguous()
+        _atomic_write(dec_dest, lambda p: _quiet_export(
+            bd, (*shared, boxes, idx), p, input_names=[*SHARED_NAMES, "boxes", "win_idx"],
+            output_names=["iou", "blocks"], dynamic_axes={"boxes": {0: "K"}, "win_idx": {0: "K", 1: "M"}}))
 
 
 def quantize(fp32_path: Path, dest: Path) -> None:
@@ -131,18 +162,23 @@ class OnnxRuntime:
         self.precision = precision
         enc_path, dec_path = onnx_paths(spec, checkpoint_sha256, precision)
         fp32_enc, fp32_dec = onnx_paths(spec, checkpoint_sha256, "fp32")
-        if not (enc_path.is_file() and dec_path.is_file()):
-            if not (fp32_enc.is_file() and fp32_dec.is_file()):
-                from tqdm import tqdm
+        box_prep, box_dec = box_paths(spec, checkpoint_sha256)
+        missing = [p for p in (fp32_enc, fp32_dec, box_prep, box_dec) if not p.is_file()]
+        if missing:
+            from tqdm import tqdm
 
-                model = model if model is not None else build_loaded_model(spec, checkpoint)
-                with tqdm(total=2, desc=f"exporting {spec.name} to ONNX (once)", unit="graph") as bar:
-                    if not fp32_enc.is_file():
-                        export_encoder(model, spec, fp32_enc)
-                    bar.update()
-                    if not fp32_dec.is_file():
-                        export_decoder(model, spec, fp32_dec)
-                    bar.update()
+            model = model if model is not None else build_loaded_model(spec, checkpoint)
+            with tqdm(total=3, desc=f"exporting {spec.name} to ONNX (once)", unit="graph") as bar:
+                if not fp32_enc.is_file():
+                    export_encoder(model, spec, fp32_enc)
+                bar.update()
+                if not fp32_dec.is_file():
+                    export_decoder(model, spec, fp32_dec)
+                bar.update()
+                if not (box_prep.is_file() and box_dec.is_file()):
+                    export_box_decoder(model, spec, box_prep, box_dec)
+                bar.update()
+        if not (enc_path.is_file() and dec_path.is_file()):
             if precision == "int8":
                 for src, dst in ((fp32_enc, enc_path), (fp32_dec, dec_path)):
                     if not dst.is_file():
@@ -153,6 +189,25 @@ class OnnxRuntime:
         self.encoder = ort.InferenceSession(str(enc_path), so, providers=providers)
         self.decoder = ort.InferenceSession(str(dec_path), so, providers=providers)
         self._mask_hw = tuple(self.decoder.get_inputs()[3].shape[-2:])
+        self.box_prep = ort.InferenceSession(str(box_prep), so, providers=providers)
+        self.box_dec = ort.InferenceSession(str(box_dec), so, providers=providers)
+        self._box_inputs = [i.name for i in self.box_dec.get_inputs()]
+
+    def prepare_boxes(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """The image's prompt-independent decoder tensors (once per image, reused for every box)."""
+        names = [o.name for o in self.box_prep.get_outputs()]
+        outs = self.box_prep.run(None, {"image_embeddings": np.ascontiguousarray(features, np.float32)})
+        return {n: v for n, v in zip(names, outs) if n in self._box_inputs}
+
+    def decode_boxes(self, shared: dict[str, np.ndarray], boxes: np.ndarray,
+                     win_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """K boxes (model-input pixels) in one call: IoU (K,) and logit blocks (K, M, 4, 4) on each
+        box's token window ``win_idx`` (K, M)."""
+        feed = dict(shared)
+        feed["boxes"] = np.ascontiguousarray(boxes, np.float32).reshape(-1, 4)
+        feed["win_idx"] = np.ascontiguousarray(win_idx, np.int64)
+        iou, blocks = self.box_dec.run(None, feed)
+        return iou, blocks
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         return self.encoder.run(None, {"image": x})[0]

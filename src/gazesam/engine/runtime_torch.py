@@ -29,6 +29,37 @@ class TorchRuntime:
             torch.set_num_threads(threads)
         self.spec = spec
         self.model = model if model is not None else build_loaded_model(spec, checkpoint)
+        self._box_decoder = None
+
+    def _boxes(self):
+        if self._box_decoder is None:
+            from gazesam.engine.modeling.box_batch import BoxBatchDecoder
+
+            self._box_decoder = BoxBatchDecoder(self.model).eval()
+        return self._box_decoder
+
+    def prepare_boxes(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """See :meth:`gazesam.engine.runtime_onnx.OnnxRuntime.prepare_boxes`."""
+        import torch
+
+        from gazesam.engine.modeling.box_batch import SHARED_NAMES
+
+        with torch.inference_mode():
+            out = self._boxes().prepare(torch.from_numpy(np.array(features, dtype=np.float32)))
+        return {n: v.numpy() for n, v in zip(SHARED_NAMES, out)}
+
+    def decode_boxes(self, shared: dict[str, np.ndarray], boxes: np.ndarray,
+                     win_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`gazesam.engine.runtime_onnx.OnnxRuntime.decode_boxes`."""
+        import torch
+
+        from gazesam.engine.modeling.box_batch import SHARED_NAMES
+
+        args = [torch.from_numpy(shared[n]) for n in SHARED_NAMES]
+        with torch.inference_mode():
+            iou, blocks = self._boxes()(*args, torch.from_numpy(np.asarray(boxes, np.float32).reshape(-1, 4)),
+                                        torch.from_numpy(np.asarray(win_idx, np.int64)))
+        return iou.numpy(), blocks.numpy()
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         import torch

@@ -1,0 +1,85 @@
+"""Windows for batched box decoding: which image tokens each box's mask is upscaled on.
+
+The batched decoder (:class:`gazesam.engine.modeling.box_batch.BoxBatchDecoder`) runs the two-way
+transformer on all 64x64 image tokens for every box (attention is global), but the per-pixel upscaling to
+256x256 low-res logits, the costliest per-box step, only on a window of tokens around the box. A box
+prompt's mask lies around its box, so the window is the box widened by ``WINDOW_MARGIN`` of its longer
+side (at least ``WINDOW_MIN_MARGIN_TOKENS`` tokens) on each side. Windows are square and come in a few
+sizes so that boxes of one size share a runtime call.
+
+Exactness: a window that cuts the mask shows as positive logits on its border; such a box is decoded
+again on the whole grid (:func:`border_positive`). Only a part of the mask that is disconnected from the
+box's region and lies wholly outside the window is lost (tests measure the agreement with the reference
+decoder on real images).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+GRID = 64  # image tokens per side (SAM-family decoders: 64x64)
+UP = 4  # low-res logit pixels per token side (256 / 64)
+WINDOW_SIDES = (8, 12, 16, 24, 32, 48, GRID)
+WINDOW_MARGIN = 0.25
+WINDOW_MIN_MARGIN_TOKENS = 2
+FILL_LOGIT = -20.0  # low-res logit outside a box's window: certainly background
+
+
+def token_windows(boxes: np.ndarray, input_size: tuple[int, int], image_size: int) -> np.ndarray:
+    """(K, 3) int: top row, left column and side (tokens) of each box's square window.
+
+    ``boxes`` (K, 4) in model-input pixels (x0, y0, x1, y1) of a model whose square input is
+    ``image_size`` pixels (1024 for SAM, 256 for LiteMedSAM); ``input_size`` the resized image (h, w)
+    before padding: windows stay within the tokens that cover it.
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    patch = image_size / GRID  # model-input pixels per token
+    vh = min(GRID, max(1, math.ceil(input_size[0] / patch)))
+    vw = min(GRID, max(1, math.ceil(input_size[1] / patch)))
+    out = np.zeros((len(b), 3), np.int64)
+    for i, (x0, y0, x1, y1) in enumerate(b):
+        side_px = max(x1 - x0, y1 - y0, 1.0)
+        m = max(WINDOW_MARGIN * side_px, WINDOW_MIN_MARGIN_TOKENS * patch)
+        tx0 = max(0, int(math.floor((x0 - m) / patch)))
+        ty0 = max(0, int(math.floor((y0 - m) / patch)))
+        tx1 = min(vw, int(math.ceil((x1 + m) / patch)))
+        ty1 = min(vh, int(math.ceil((y1 + m) / patch)))
+        need = max(tx1 - tx0, ty1 - ty0, 1)
+        side = next(s for s in WINDOW_SIDES if s >= need)
+        out[i] = (_place(ty0, ty1, side), _place(tx0, tx1, side), side)
+    return out
+
+
+def _place(lo: int, hi: int, side: int) -> int:
+    """Start of a window of ``side`` tokens centred on [lo, hi), kept inside the grid."""
+    start = (lo + hi - side) // 2
+    return int(min(max(start, 0), GRID - side))
+
+
+def window_indices(window: np.ndarray) -> np.ndarray:
+    """Row-major token indices (y * 64 + x) of a window (top, left, side): (side * side,) int64."""
+    top, left, side = (int(v) for v in window)
+    ys, xs = np.mgrid[top: top + side, left: left + side]
+    return (ys * GRID + xs).reshape(-1).astype(np.int64)
+
+
+def place_blocks(blocks: np.ndarray, window: np.ndarray, out: np.ndarray) -> None:
+    """Write one box's (M, 4, 4) logit blocks (see ``BoxBatchDecoder``) into its (256, 256) canvas."""
+    top, left, side = (int(v) for v in window)
+    b = np.asarray(blocks).reshape(side, side, 2, 2, 2, 2)  # y, x, dy1, dx1, dy2, dx2
+    tile = b.transpose(0, 2, 4, 1, 3, 5).reshape(side * UP, side * UP)
+    out[top * UP: (top + side) * UP, left * UP: (left + side) * UP] = tile
+
+
+def border_positive(logits: np.ndarray, window: np.ndarray) -> bool:
+    """True when the mask reaches an edge of the window that is not the grid's edge: it may go on
+    outside, so the window was too small."""
+    top, left, side = (int(v) for v in window)
+    if side >= GRID:
+        return False
+    r0, c0, r1, c1 = top * UP, left * UP, (top + side) * UP, (left + side) * UP
+    tile = logits[r0:r1, c0:c1] > 0
+    return bool((top > 0 and tile[0].any()) or (r1 < GRID * UP and tile[-1].any())
+                or (left > 0 and tile[:, 0].any()) or (c1 < GRID * UP and tile[:, -1].any()))
