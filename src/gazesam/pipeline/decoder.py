@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-MEMO_SIZE = 256  # box decodes kept per image (a mask and 256x256 logits each: ~0.5 MB at 600x500)
+MEMO_SIZE = 256  # box decodes kept per image (a low-res mask and 256x256 logits each: ~0.3 MB)
 
 
 class EngineDecoder:
@@ -34,26 +34,38 @@ class EngineDecoder:
         )
 
     def batch_boxes(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decode K boxes; returns masks (K,H,W) bool, predicted IoU (K,), low-res logits (K,256,256)."""
+        """Decode K boxes: masks (K, h, w) bool, predicted IoU (K,), low-res logits (K, 256, 256).
+
+        With a predictor that decodes boxes in batches (``predict_boxes``) the masks are on the model's
+        low-res grid over the image (``h, w`` about 256 on the longer side), where a search scores its
+        candidates; :meth:`full_mask` makes the full-size mask of the one to show. Otherwise they are
+        full-size masks from one call per box. Boxes decoded before on this image come from the memo.
+        """
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        batch = getattr(self.predictor, "predict_boxes", None)
-        if batch is not None:
-            self.calls += len(boxes)
-            p = batch(self.embedding, boxes)
-            return p.masks, p.iou, p.low_res_logits
-        masks, ious, logits = [], [], []
-        for b in boxes:
-            key = tuple(round(float(v), 1) for v in b)
-            hit = self.memo.pop(key, None)
-            if hit is None:
-                p = self(box=tuple(float(v) for v in b))
-                hit = (p.mask, float(p.iou[p.best]), p.low_res_logits[p.best])
+        keys = [tuple(round(float(v), 1) for v in b) for b in boxes]
+        hits: list = [self.memo.pop(k, None) for k in keys]
+        todo = [i for i, h in enumerate(hits) if h is None]
+        if todo:
+            self.calls += len(todo)
+            batch = getattr(self.predictor, "predict_boxes", None)
+            if batch is not None:
+                p = batch(self.embedding, boxes[todo])
+                gm = p.grid_masks
+                for j, i in enumerate(todo):
+                    hits[i] = (gm[j], float(p.iou[j]), p.low_res_logits[j])
+            else:
+                for i in todo:
+                    p = self.predictor.predict(self.embedding, box=tuple(float(v) for v in boxes[i]))
+                    hits[i] = (p.mask, float(p.iou[p.best]), p.low_res_logits[p.best])
+        for k, hit in zip(keys, hits):
             # least recently used first: the next decision mostly re-asks the latest boxes (a fixation's
             # start and its end decide nearly the same search)
-            self.memo[key] = hit
+            self.memo[k] = hit
             if len(self.memo) > MEMO_SIZE:
                 del self.memo[next(iter(self.memo))]
-            masks.append(hit[0])
-            ious.append(hit[1])
-            logits.append(hit[2])
-        return np.stack(masks), np.asarray(ious, np.float32), np.stack(logits)
+        return (np.stack([h[0] for h in hits]), np.asarray([h[1] for h in hits], np.float32),
+                np.stack([h[2] for h in hits]))
+
+    def full_mask(self, low_res_logits: np.ndarray) -> np.ndarray:
+        """The full-size mask (H, W) of one candidate's low-res logits."""
+        return self.predictor.box_masks(self.embedding, np.asarray(low_res_logits)[None])[0]

@@ -74,7 +74,12 @@ class Decoder(Protocol):
     ) -> Any: ...
 
     def batch_boxes(self, boxes: np.ndarray) -> Any:
-        """Decode many boxes at once; returns masks (K,H,W), iou (K,), low-res logits (K,256,256)."""
+        """Decode many boxes at once; returns masks (K, h, w), iou (K,), low-res logits (K, 256, 256).
+        The masks may be on a coarser grid than the image (h, w) < (H, W), covering the same extent:
+        a policy scores them there and asks :meth:`full_mask` for the one it shows."""
+
+    def full_mask(self, low_res_logits: np.ndarray) -> np.ndarray:
+        """The full-size (H, W) mask of one decoded box's low-res logits."""
 
 
 @dataclass(frozen=True)

@@ -318,6 +318,8 @@ class GazeBoxPolicy(PromptPolicy):
         if inside is None:
             inside = self.soft_inside(masks, xs, ys)
         inside = inside > 0.5
+        sx, sy = self._grid_scale(masks.shape[1:])
+        xs, ys = np.asarray(s.xs, np.float64) * sx, np.asarray(s.ys, np.float64) * sy  # ranges: not rounded
         margin = 2 * self.p.gaze_sigma * max(masks.shape[1:])
         out = np.zeros(len(masks))
         for k, m in enumerate(masks):
@@ -336,8 +338,18 @@ class GazeBoxPolicy(PromptPolicy):
         return out
 
     def _fixation_arrays(self, masks: np.ndarray, s: _Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        xs, ys = _pixels(masks.shape[1:], s.xs, s.ys)
+        """The target's fixations as pixel indices of ``masks`` (which may be a coarser grid than the
+        image), and their dwell weights."""
+        xs, ys = _pixels(masks.shape[1:], s.xs, s.ys, self._grid_scale(masks.shape[1:]))
         return xs, ys, np.asarray(s.ws, np.float64)
+
+    def _grid_scale(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        """Mask-grid pixels per image pixel (x, y): 1 for full-size masks, about 256 / longest side for
+        the decoder's low-res grid."""
+        h, w = self.image_size
+        if not h or not w or tuple(shape[:2]) == (h, w):
+            return 1.0, 1.0
+        return shape[1] / w, shape[0] / h
 
     def score(self, masks: np.ndarray, ious: np.ndarray, s: _Target) -> np.ndarray:
         """Higher is better; one score per candidate (see the module docstring)."""
@@ -351,8 +363,18 @@ class GazeBoxPolicy(PromptPolicy):
             gaze += (1 - a) * self.likelihood(masks, s, inside)
         total = gaze + self.p.w_iou * np.asarray(ious, np.float64)
         if self.mask_prior is not None:
-            total = total + np.asarray(self.mask_prior(masks), np.float64).reshape(len(masks))
+            total = total + np.asarray(self.mask_prior(self._full_size(masks)), np.float64).reshape(len(masks))
         return total
+
+    def _full_size(self, masks: np.ndarray) -> np.ndarray:
+        """Grid masks (K, h, w) as image-size masks (nearest cell), for callers that judge image pixels."""
+        h, w = self.image_size
+        if masks.shape[1:] == (h, w):
+            return masks
+        sx, sy = self._grid_scale(masks.shape[1:])
+        rows = np.minimum(((np.arange(h) + 0.5) * sy).astype(int), masks.shape[1] - 1)
+        cols = np.minimum(((np.arange(w) + 0.5) * sx).astype(int), masks.shape[2] - 1)
+        return masks[:, rows][:, :, cols]
 
     def extent_weight(self, n: int) -> float:
         """How far the fixations' range can be trusted as the object's extent: not at all from fewer than
@@ -414,15 +436,21 @@ class GazeBoxPolicy(PromptPolicy):
         top = np.argsort(-scores, kind="stable")[: self.p.refine_top]
         rounds = [(boxes, masks, ious, logits, scores)]
         cur_boxes, cur_masks = boxes[top], masks[top]
+        sx, sy = self._grid_scale(masks.shape[1:])
         for _ in range(self.p.refine_iterations):
-            cur_boxes = np.round(np.asarray([self._margin(tight_box(m) or tuple(b))
-                                             for m, b in zip(cur_masks, cur_boxes)]))
+            tight = [tight_box(m) for m in cur_masks]
+            cur_boxes = np.round(np.asarray([
+                self._margin((t[0] / sx, t[1] / sy, t[2] / sx, t[3] / sy) if t is not None else tuple(b))
+                for t, b in zip(tight, cur_boxes)]))
             cur_masks, cur_ious, cur_logits = decode.batch_boxes(cur_boxes)
             rounds.append((cur_boxes, cur_masks, cur_ious, cur_logits, self.score(cur_masks, cur_ious, s)))
         r = max(range(len(rounds)), key=lambda i: float(rounds[i][4].max()))  # first round wins ties
         r_boxes, r_masks, r_ious, r_logits, r_scores = rounds[r]
         k = int(np.argmax(r_scores))
-        return (tuple(float(v) for v in r_boxes[k]), r_masks[k], float(r_ious[k]), r_logits[k],
+        mask = r_masks[k]
+        if mask.shape != tuple(self.image_size):  # scored on the low-res grid: the shown mask is full size
+            mask = decode.full_mask(r_logits[k])
+        return (tuple(float(v) for v in r_boxes[k]), mask, float(r_ious[k]), r_logits[k],
                 float(r_scores[k]), r, (cx, cy))
 
     def extent_boxes(self, s: _Target) -> np.ndarray:
@@ -443,7 +471,7 @@ class GazeBoxPolicy(PromptPolicy):
 
     def holds(self, mask: np.ndarray, xs, ys, ws) -> float:
         """Dwell share of fixations that ``mask`` holds (within the gaze uncertainty)."""
-        inside = self.soft_inside(mask[None], *_pixels(mask.shape, xs, ys))[0] > 0.5
+        inside = self.soft_inside(mask[None], *_pixels(mask.shape, xs, ys, self._grid_scale(mask.shape)))[0] > 0.5
         wv = np.asarray(ws, np.float64)
         return float((wv * inside).sum() / max(wv.sum(), 1e-9))
 
@@ -471,10 +499,13 @@ class GazeBoxPolicy(PromptPolicy):
         self._settled = d.stable
 
 
-def _pixels(shape: tuple[int, ...], xs, ys) -> tuple[np.ndarray, np.ndarray]:
-    """Fixation coordinates as pixel indices of an image of ``shape`` (H, W), clipped onto it."""
+def _pixels(shape: tuple[int, ...], xs, ys, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates as pixel indices of a grid of ``shape`` (h, w) with ``scale`` grid pixels per
+    image pixel (x, y), clipped onto it."""
     h, w = shape[0], shape[1]
-    return np.clip(np.asarray(xs).astype(int), 0, w - 1), np.clip(np.asarray(ys).astype(int), 0, h - 1)
+    gx = np.asarray(xs, np.float64) * scale[0]
+    gy = np.asarray(ys, np.float64) * scale[1]
+    return np.clip(gx.astype(int), 0, w - 1), np.clip(gy.astype(int), 0, h - 1)
 
 
 def _bbox_rc(mask: np.ndarray) -> tuple[float, float, float, float]:
