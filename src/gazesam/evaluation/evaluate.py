@@ -1,9 +1,10 @@
 """``gazesam eval``: replay each image's gaze through the pipeline and score the mask after every fixation.
 
-Every policy runs through the same :class:`~gazesam.pipeline.GazePipeline` the app uses, in its
-deterministic ``run_sync`` mode. Time is gaze time: the mask "at 2 s" is the one the policy had produced
-from the gaze up to 2 s after the image appeared; the measured decision cost is reported separately
-(``median_decision_ms``) so the accuracy numbers do not depend on how loaded the machine was.
+Every policy runs through the same :class:`~gazesam.pipeline.GazePipeline` the app uses, deciding at every
+request. Time is gaze time: the mask "at 2 s" is the one the policy had produced from the gaze up to 2 s
+after the image appeared, so the accuracy numbers do not depend on how loaded the machine was. Beside it,
+``*_live`` figures place the same answers on a live engine's timeline with their measured compute times
+(:mod:`gazesam.evaluation.latency`): what a reader on this machine waits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from gazesam.errors import InputError
 from gazesam.evaluation.dataset import Item, find_fixation_table, list_items, read_image, read_mask
+from gazesam.evaluation.latency import Job, live_delivery
 from gazesam.evaluation.metrics import dice, dice_at, load_truth, median_time, time_to
 
 ORACLE = "oracle-box"
@@ -38,6 +40,10 @@ class ImageResult:
     last_mask: np.ndarray | None = None
     live_dices: list[float] = field(default_factory=list)  # the live mask alone (no accepted objects)
     fixations: list[tuple[float, float, float]] = field(default_factory=list)  # x, y px, dwell s
+    # every update (quick answers too) on the live timeline: when it is shown and the annotation's Dice
+    live_times: list[float] = field(default_factory=list)
+    live_timeline_dices: list[float] = field(default_factory=list)
+    final_best_gap: float = 0.0  # best Dice on the gaze-time curve minus the final one (late flips)
 
     @property
     def dice_end(self) -> float:
@@ -54,6 +60,10 @@ class ImageResult:
     def time_to_dice_0_8(self) -> float | None:
         return time_to(self.times, self.dices, 0.8)
 
+    @property
+    def time_to_dice_0_8_live(self) -> float | None:
+        return time_to(self.live_times, self.live_timeline_dices, 0.8)
+
     def row(self) -> dict[str, Any]:
         return {
             "image": self.image, "policy": self.policy, "n_fixations": self.n_fixations,
@@ -61,6 +71,9 @@ class ImageResult:
             "dice_end_live": round(self.dice_end_live, 4),
             **{f"dice_at_{int(t)}s": round(self.dice_at(t), 4) for t in TIMES_S},
             "time_to_dice_0_8_s": self.time_to_dice_0_8,
+            "time_to_dice_0_8_live_s": (None if self.time_to_dice_0_8_live is None
+                                        else round(self.time_to_dice_0_8_live, 4)),
+            "final_below_best": round(self.final_best_gap, 4),
             "median_decision_ms": round(float(np.median(self.decision_ms)), 2) if self.decision_ms else None,
         }
 
@@ -79,6 +92,10 @@ def summarise(results: Sequence[ImageResult]) -> dict[str, Any]:
         **{f"mean_dice_at_{int(t)}s": round(float(np.mean([r.dice_at(t) for r in results])), 4) for t in TIMES_S},
         "median_time_to_dice_0_8_s": median_time(ttd),
         "n_never_dice_0_8": sum(v is None for v in ttd),
+        # the same, with each answer shown when a live engine on this machine would have shown it
+        "median_time_to_dice_0_8_live_s": median_time([r.time_to_dice_0_8_live for r in results]),
+        "n_never_dice_0_8_live": sum(r.time_to_dice_0_8_live is None for r in results),
+        "n_final_below_best_0_2": int(sum(r.final_best_gap > 0.2 for r in results)),
         "median_decision_ms": round(float(np.median(decision)), 2) if decision else None,
     }
 
@@ -135,21 +152,32 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
     pipe.encode_now()
     result = ImageResult(name, policy_name, [], [], 0)
     annotation = AcceptOnLeave()  # the reader accepts each settled object before looking at the next
+    jobs: list[Job] = []
+    job_dices: list[list[float]] = []
 
-    def record(update) -> None:
-        mask = annotation.update(update)
-        result.times.append(float(update.gaze_t))
-        result.dices.append(dice(mask, truth, ignore))
-        result.live_dices.append(dice(update.mask, truth, ignore))
-        result.last_mask = mask
+    def answer(t: float, updates: list) -> None:
+        dices = []
+        for u in updates:
+            mask = annotation.update(u)
+            d = dice(mask, truth, ignore)
+            dices.append(d)
+            if u.stage != "quick":  # the gaze-time curve: the policy's decisions, as they always were
+                result.times.append(float(u.gaze_t))
+                result.dices.append(d)
+                result.live_dices.append(dice(u.mask, truth, ignore))
+            result.last_mask = mask
+        jobs.append(Job(t, tuple(u.compute_s for u in updates)))
+        job_dices.append(dices)
 
     h, w = truth.shape
     # Sample-driven policies (the paper's rule) are decided at most every SAMPLE_POLICY_INTERVAL_S of gaze
     # time, as a live engine that answers in ~0.1 s would; fixation-driven ones at every request.
     interval = SAMPLE_POLICY_INTERVAL_S if pipe.policy.uses_samples else 0.0
     last_t = -math.inf
+    t_end = 0.0
     for ev in events:
         t0 = time.perf_counter()
+        t_end = max(t_end, ev.t)
         if isinstance(ev, FixationEvent):
             pipe.submit_fixation(ev)
             if ev.kind == "end":
@@ -161,16 +189,23 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
             pipe.submit_sample(ev)
         if ev.t - last_t < interval:
             continue
-        update = pipe._decide_once()
-        if update is not None:
+        updates = pipe.decide_pending()
+        if updates:
             last_t = ev.t
             result.decision_ms.append((time.perf_counter() - t0) * 1000.0)
-            record(update)
+            answer(ev.t, updates)
     for ev in pipe.detector.flush():
         pipe.submit_fixation(ev)
-    update = pipe._decide_once()  # whatever is still pending at the end of the recording
-    if update is not None:
-        record(update)
+    updates = pipe.decide_pending()  # whatever is still pending at the end of the recording
+    if updates:
+        answer(t_end, updates)
+    for shown, dices in zip(live_delivery(jobs), job_dices):
+        for t, d in zip(shown, dices):
+            if t is not None:
+                result.live_times.append(t)
+                result.live_timeline_dices.append(d)
+    if result.dices:
+        result.final_best_gap = max(result.dices) - result.dices[-1]
     return result
 
 
@@ -184,7 +219,8 @@ def oracle_on_image(predictor: Any, image: np.ndarray, truth: np.ndarray, ignore
         return ImageResult(name, ORACLE, [0.0], [0.0], 0)
     x0, y0, x1, y1 = box
     pred = predictor.predict(predictor.encode(image), box=(x0, y0, x1 - 1, y1 - 1))
-    return ImageResult(name, ORACLE, [0.0], [dice(pred.mask, truth, ignore)], 0, last_mask=pred.mask)
+    d = dice(pred.mask, truth, ignore)
+    return ImageResult(name, ORACLE, [0.0], [d], 0, last_mask=pred.mask, live_times=[0.0], live_timeline_dices=[d])
 
 
 @dataclass

@@ -19,6 +19,8 @@ COLUMNS = [
     ("mean_dice_end_live", "mean Dice (end, live mask only)"),
     ("mean_dice_at_1s", "Dice @1 s"), ("mean_dice_at_2s", "Dice @2 s"), ("mean_dice_at_4s", "Dice @4 s"),
     ("median_time_to_dice_0_8_s", "median time to Dice 0.8 (s)"), ("n_never_dice_0_8", "never 0.8"),
+    ("median_time_to_dice_0_8_live_s", "median time to Dice 0.8 with compute (s)"),
+    ("n_final_below_best_0_2", "final > 0.2 below best"),
     ("median_decision_ms", "decision ms (median)"),
 ]
 

@@ -37,6 +37,11 @@ class MaskUpdate:
     policy: str
     seq: int = 0  # the n-th update of this pipeline
     decoder_calls: int = 0
+    # "quick": the policy's first answer to a request, shown while its search runs; "search": the
+    # search's answer (the settled one for that request)
+    stage: str = "search"
+    compute_s: float = 0.0  # the policy's and engine's time for this update alone (no queueing)
+    request_t: float = math.nan  # gaze time of the request this answers (a fixation's start or end)
 
     @property
     def latency_s(self) -> float:
@@ -159,6 +164,9 @@ class GazePipeline:
             if image is None or not self._needs_encode:
                 return
         embedding = self.predictor.encode(image)
+        prepare = getattr(self.predictor, "prepare_boxes", None)
+        if prepare is not None:  # the box decoder's per-image state, before the first search needs it
+            prepare(embedding)
         with self._lock:
             if self._image is image:
                 self._embedding = embedding
@@ -213,37 +221,55 @@ class GazePipeline:
 
     # -- deciding -------------------------------------------------------------------------------------
     def _decide_once(self) -> MaskUpdate | None:
-        """Take the newest policy state and decide; returns the update (also sent to listeners)."""
+        """Decide on the newest request; the last update it produced (see :meth:`decide_pending`)."""
+        updates = self.decide_pending()
+        return updates[-1] if updates else None
+
+    def decide_pending(self) -> list[MaskUpdate]:
+        """Answer the newest request, if one is pending: the policy's quick first answer (when it gives
+        one), then its full decision. Each update goes to the listeners as soon as it is ready and is
+        committed to the policy before the next stage takes its snapshot. An answer for an image that
+        was replaced meanwhile is dropped."""
         with self._lock:
             if not self._pending or self._embedding is None:
-                return None
+                return []
             self._pending = False
             gaze_t = self._pending_gaze_t
-            state = self.policy.snapshot()
             embedding = self._embedding
             image = self._image
             memo = self._memo
         decoder = EngineDecoder(self.predictor, embedding, memo)
-        decision = self.policy.decide(state, decoder)
-        if decision is None:
-            return None
-        with self._lock:
-            if self._image is not image:
-                return None  # the image changed while we decided: this answer is stale
-            self.policy.commit(decision)
-            self._seq += 1
-            update = self._to_update(decision, gaze_t, decoder.calls)
-            self.last_update = update
-        for listener in list(self._listeners):
-            listener(update)
-        return update
+        out: list[MaskUpdate] = []
+        for stage in ("quick", "search"):
+            t0 = time.perf_counter()
+            calls0 = decoder.calls
+            with self._lock:
+                if self._image is not image:
+                    return out
+                state = self.policy.snapshot()
+            decision = (self.policy.quick if stage == "quick" else self.policy.decide)(state, decoder)
+            if decision is None:
+                continue
+            with self._lock:
+                if self._image is not image:
+                    return out  # the image changed while we decided: this answer is stale
+                self.policy.commit(decision)
+                self._seq += 1
+                update = self._to_update(decision, gaze_t, decoder.calls - calls0, stage,
+                                         time.perf_counter() - t0)
+                self.last_update = update
+            out.append(update)
+            for listener in list(self._listeners):
+                listener(update)
+        return out
 
-    def _to_update(self, d: Decision, gaze_t: float, calls: int) -> MaskUpdate:
+    def _to_update(self, d: Decision, gaze_t: float, calls: int, stage: str = "search",
+                   compute_s: float = 0.0) -> MaskUpdate:
         return MaskUpdate(
             gaze_t=d.gaze_t if not math.isnan(d.gaze_t) else gaze_t,
             target_id=d.target_id, target_t0=d.target_t0, prompt=d.prompt, mask=d.mask,
             iou=float(d.iou), stable=d.stable, decided_t=time.monotonic(), policy=self.policy.name,
-            seq=self._seq, decoder_calls=calls,
+            seq=self._seq, decoder_calls=calls, stage=stage, compute_s=compute_s, request_t=gaze_t,
         )
 
     # -- live: a worker thread --------------------------------------------------------------------------
@@ -317,9 +343,9 @@ class GazePipeline:
             nonlocal last_t
             if not force and t - last_t < min_interval_s:
                 return
-            u = self._decide_once()
-            if u is not None:
-                updates.append(u)
+            us = self.decide_pending()
+            if us:
+                updates.extend(us)
                 last_t = t
 
         for ev in events:

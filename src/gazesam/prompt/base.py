@@ -133,6 +133,12 @@ class PromptPolicy(ABC):
     def decide(self, state: Any, decode: Decoder) -> Decision | None:
         """Choose a prompt and return the resulting decision, or None when there is nothing to prompt."""
 
+    def quick(self, state: Any, decode: Decoder) -> Decision | None:
+        """An immediate first answer to show while :meth:`decide` runs (progressive answers), or None
+        (default: the policy's decisions are quick enough on their own). Its ``info`` has
+        ``stage='quick'``; it is committed like any decision, before ``decide`` sees the next snapshot."""
+        return None
+
     def commit(self, decision: Decision) -> None:
         """Learn from a decision that was delivered (default: nothing)."""
 

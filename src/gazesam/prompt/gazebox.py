@@ -95,6 +95,12 @@ class GazeBoxParams:
     # a fixation on the current target counts from its start (its centroid is known after the detector's
     # minimum duration), not only from its end: the reader's next look widens the extent ~0.3 s sooner
     running: bool = True
+    # the first answer to a fixation on a new target: the best of these square boxes (half-side, share of
+    # the longest side), decoded in one call, shown while the full search runs
+    quick_scales: tuple[float, ...] = (0.06, 0.12, 0.24)
+    # a settled (stable) mask stays until gaze gives evidence against it: a fixation on the target that
+    # it does not hold. Without this, two candidates that score within noise of each other flip late.
+    keep_settled: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,11 @@ class _Target:
     prev_ws: tuple[float, ...] = ()
     prev_t0: float = math.nan
     prev_settled: bool = False  # its mask was stable (offered for acceptance) when gaze left it
+    settled: bool = False  # this target's shown mask was stable
+    shown_box: tuple[float, float, float, float] | None = None
+    shown_iou: float = 0.0
+    last_x: float = math.nan  # the fixation that asked for this decision
+    last_y: float = math.nan
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -161,6 +172,9 @@ class GazeBoxPolicy(PromptPolicy):
         self._t = math.nan
         self._shown: np.ndarray | None = None
         self._shown_score = -math.inf
+        self._shown_box: tuple[float, float, float, float] | None = None
+        self._shown_iou = 0.0
+        self._last_xy = (math.nan, math.nan)
         self._history: list[np.ndarray] = []
         self._settled = False  # the last decision on this target was stable
         self._next_id += 1
@@ -212,6 +226,7 @@ class GazeBoxPolicy(PromptPolicy):
                 if (prompted is None or prompted.fixation_id != fix.fixation_id
                         or math.hypot(fix.x - prompted.x, fix.y - prompted.y) >= step):
                     self._running_prompted = fix
+                    self._last_xy = (fix.x, fix.y)
                     return True
             return False
         self._running = None
@@ -223,6 +238,7 @@ class GazeBoxPolicy(PromptPolicy):
             if math.isnan(self._t0):
                 self._t0 = fix.t_start
             self._t = fix.t
+            self._last_xy = (fix.x, fix.y)
             return True
         self._away.append((fix.x, fix.y, dwell))
         if self._away_cluster_ready():
@@ -234,6 +250,7 @@ class GazeBoxPolicy(PromptPolicy):
             self._fx = away
             self._t0 = t_start
             self._t = fix.t
+            self._last_xy = (fix.x, fix.y)
             return True
         return False
 
@@ -264,6 +281,8 @@ class GazeBoxPolicy(PromptPolicy):
             prev_ws=() if prev is None else tuple(f[2] for f in prev[1]),
             prev_t0=math.nan if prev is None else prev[2],
             prev_settled=prev is not None and prev[3],
+            settled=self._settled, shown_box=self._shown_box, shown_iou=self._shown_iou,
+            last_x=self._last_xy[0], last_y=self._last_xy[1],
         )
 
     # -- the search, worker thread ----------------------------------------------------------------------
@@ -383,9 +402,46 @@ class GazeBoxPolicy(PromptPolicy):
         lo, hi = self.p.extent_from, self.p.extent_full
         return float(min(max((n - lo) / max(hi - lo, 1), 0.0), 1.0))
 
+    def quick(self, s: _Target, decode: Decoder) -> Decision | None:
+        """The first answer to a fixation, at once: the target's shown mask when it has one (gaze is on
+        it), else the best of ``quick_scales`` square boxes around the target, in one decoder call. The
+        full search (:meth:`decide`) follows and replaces it only if its mask differs."""
+        if not s.xs:
+            return None
+        if s.shown is not None:
+            return Decision(Prompt(box=s.shown_box), s.shown, s.shown_iou, s.target_id, s.t0, s.t, s.settled,
+                            None, info={"stage": "quick", "kept": True, "score": s.shown_score})
+        ws = np.asarray(s.ws)
+        g = self.p.grid * max(self.image_size)
+        cx = round(weighted_median(np.asarray(s.xs), ws) / g) * g
+        cy = round(weighted_median(np.asarray(s.ys), ws) / g) * g
+        boxes = self._square_boxes(cx, cy, self.p.quick_scales)
+        masks, ious, logits = decode.batch_boxes(boxes)
+        scores = self.score(masks, ious, s)
+        k = int(np.argmax(scores))
+        mask = masks[k] if masks[k].shape == tuple(self.image_size) else decode.full_mask(logits[k])
+        return Decision(Prompt(box=tuple(float(v) for v in boxes[k])), mask, float(ious[k]), s.target_id, s.t0,
+                        s.t, False, logits[k], info={"stage": "quick", "score": float(scores[k])})
+
+    def _square_boxes(self, cx: float, cy: float, scales: tuple[float, ...]) -> np.ndarray:
+        h, w = self.image_size
+        L = max(h, w)
+        return np.asarray([(max(cx - k * L, 0.0), max(cy - k * L, 0.0), min(cx + k * L, w), min(cy + k * L, h))
+                           for k in scales], np.float64).reshape(-1, 4)
+
+    def _holds_latest(self, s: _Target) -> bool:
+        """The shown mask holds the fixation that asked for this decision (within the gaze uncertainty)."""
+        if s.shown is None or math.isnan(s.last_x):
+            return False
+        return self.holds(s.shown, (s.last_x,), (s.last_y,), (1.0,)) > 0.5
+
     def decide(self, s: _Target, decode: Decoder) -> Decision | None:
         if not s.xs:
             return None
+        if self.p.keep_settled and s.settled and s.prev_id is None and self._holds_latest(s):
+            # a settled mask that holds where the reader looks now: nothing argues for another one
+            return Decision(Prompt(box=s.shown_box), s.shown, s.shown_iou, s.target_id, s.t0, s.t, True, None,
+                            info={"kept": "settled", "score": s.shown_score})
         found = self._search(s, decode)
         merged_from = None
         if s.prev_id is not None and s.prev_xs:
@@ -493,7 +549,13 @@ class GazeBoxPolicy(PromptPolicy):
             self._prev = None
         if d.target_id != self._target_id:
             return
+        if d.info.get("stage") == "quick":  # a first answer: shown, but no evidence of stability
+            if not d.info.get("kept"):
+                self._shown, self._shown_box, self._shown_iou = d.mask, d.prompt.box, float(d.iou)
+                self._shown_score = float(d.info.get("score", 0.0))
+            return
         self._shown = d.mask
+        self._shown_box, self._shown_iou = d.prompt.box, float(d.iou)
         self._shown_score = float(d.info.get("score", 0.0))
         self._history = (self._history + [d.mask])[-self.p.stable_n:]
         self._settled = d.stable
