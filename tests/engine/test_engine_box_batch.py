@@ -1,0 +1,97 @@
+"""The batched box decoder against the reference: one call per box through the reference decoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gazesam.engine import boxbatch
+from gazesam.engine.modeling.box_batch import BoxBatchDecoder
+from gazesam.samples import ct_phantom
+
+from engine_helpers import iou
+
+
+def _ladder(h: int, w: int, cx: float, cy: float) -> np.ndarray:
+    """gaze-box's first-pass boxes: ten sizes, three shapes, around one centre."""
+    L = max(h, w)
+    out = []
+    for s in np.geomspace(0.03, 0.5, 10):
+        for a in (1.0, 1.5, 1 / 1.5):
+            rx, ry = s * L * np.sqrt(a), s * L / np.sqrt(a)
+            out.append((max(cx - rx, 0), max(cy - ry, 0), min(cx + rx, w), min(cy + ry, h)))
+    return np.asarray(out)
+
+
+def test_factored_decoder_equals_the_reference_decoder_logit_for_logit(torch_predictor) -> None:
+    """The algebra (shared image-side projections, low-rank token updates, factored LayerNorms) is
+    exact: on the whole token grid the logits equal the reference's to float rounding."""
+    s = ct_phantom()
+    emb = torch_predictor.encode(s.image)
+    model = torch_predictor.runtime.model
+    bd = BoxBatchDecoder(model).eval()
+    feats = torch.from_numpy(np.array(emb.features))
+    boxes = torch.tensor([[40.0, 50.0, 120.0, 150.0], [100.0, 100.0, 110.0, 112.0], [0.0, 0.0, 255.0, 255.0]])
+    idx = torch.arange(4096).expand(len(boxes), -1).contiguous()
+    with torch.inference_mode():
+        iou_b, blocks = bd(*bd.prepare(feats), boxes, idx)
+        for k in range(len(boxes)):
+            low, iou_r = model.decode(feats, None, boxes[k:k + 1], None)
+            canvas = np.zeros((256, 256), np.float32)
+            boxbatch.place_blocks(blocks[k].numpy(), np.array([0, 0, 64]), canvas)
+            assert np.abs(canvas - low[0, 0].numpy()).max() < 1e-3
+            assert abs(float(iou_b[k]) - float(iou_r[0, 0])) < 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_batched_masks_agree_with_single_calls_on_kvasir(onnx_predictor, kvasir) -> None:
+    """predict_boxes (ONNX, windows, border re-decode) against predict one box at a time, on gaze-box's
+    box ladder over real images: every mask IoU >= 0.995."""
+    rng = np.random.default_rng(3)
+    worst = 1.0
+    for name, image, truth in kvasir[:3]:
+        h, w = truth.shape
+        ys, xs = np.nonzero(truth)
+        cx, cy = float(np.median(xs)) + rng.normal(0, 10), float(np.median(ys)) + rng.normal(0, 10)
+        boxes = _ladder(h, w, cx, cy)
+        emb = onnx_predictor.encode(image)
+        batch = onnx_predictor.predict_boxes(emb, boxes)
+        full = onnx_predictor.box_masks(emb, batch.low_res_logits)
+        assert batch.grid_masks.shape[1:] == batch.grid
+        for k, b in enumerate(boxes):
+            single = onnx_predictor.predict(emb, box=b)
+            worst = min(worst, iou(full[k], single.mask))
+            assert abs(float(batch.iou[k]) - float(single.iou[0])) < 1e-3
+    assert worst >= 0.995, worst
+
+
+def test_windows_cover_the_box_and_stay_on_the_image() -> None:
+    boxes = np.array([[100.0, 100.0, 140.0, 130.0], [0.0, 0.0, 256.0, 240.0], [250.0, 5.0, 256.0, 12.0]])
+    win = boxbatch.token_windows(boxes, (240, 256), 256)
+    for (x0, y0, x1, y1), (top, left, side) in zip(boxes, win):
+        assert side in boxbatch.WINDOW_SIDES
+        assert 0 <= top and top + side <= 64 and 0 <= left and left + side <= 64
+        assert left * 4 <= x0 and (left + side) * 4 >= min(x1, 256) - 1e-6
+        assert top * 4 <= y0 and (top + side) * 4 >= min(y1, 240) - 1e-6
+    assert win[1, 2] == 64
+
+
+def test_a_mask_that_reaches_its_window_border_is_flagged() -> None:
+    logits = np.full((256, 256), boxbatch.FILL_LOGIT, np.float32)
+    window = np.array([10, 10, 8])
+    logits[50:60, 50:60] = 1.0  # inside the window (rows/cols 40..72), away from its border
+    assert not boxbatch.border_positive(logits, window)
+    logits[40, 55] = 1.0  # on the window's top row, which is not the grid's edge
+    assert boxbatch.border_positive(logits, window)
+    assert not boxbatch.border_positive(logits, np.array([0, 0, 64]))  # the whole grid has no outside
+
+
+def test_predict_boxes_rejects_a_box_outside_the_image(onnx_predictor) -> None:
+    from gazesam.errors import InputError
+
+    s = ct_phantom()
+    emb = onnx_predictor.encode(s.image)
+    with pytest.raises(InputError, match="no area inside"):
+        onnx_predictor.predict_boxes(emb, [[600, 600, 700, 700]])
