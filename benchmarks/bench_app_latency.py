@@ -1,21 +1,32 @@
-"""Fixation -> mask on screen, measured inside the desktop app, on real gaze.
+"""The wait after a look, measured inside the desktop app, on real gaze.
 
 For each of N Kvasir-SEG images the app (offscreen, the real window, default model) replays the expert's
 real fixations for that image (GazeMedSeg, EyeLink) at real-time speed with gaze prompting on. Every
-mask the pipeline offers is painted, and its latency is taken from the time of the gaze it answers
-(MaskUpdate.gaze_t) to the end of the synchronous repaint that shows it. Reported separately: the
-pipeline's share (gaze_t -> decided_t) and the GUI's (decided -> painted).
+mask the pipeline offers is painted. For each request the gaze makes (a fixation's start as the
+detector reports it, 60 ms in; its end; a running fixation's centroid moving), it reports:
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_app_latency.py [--images 6] [--data ../shared/data]
+  * first mask: from the request to the first mask painted that answers it or a later request
+    (the policy's quick answer, or the mask already shown when gaze is on it);
+  * settled mask: to the first painted *search* answer to it or a later request;
+  * the GUI's share: decided -> painted.
 
-Prints per-image counts and medians, then overall median / p95. Timings on a shared 2-core machine are
-noisy: compare ratios, not absolute values, across runs.
+Requests that a newer one replaced while the engine was busy count too: their wait runs to the answer
+of the request that replaced them. ``--baseline-src DIR`` runs the same measurement first on another
+checkout's ``src`` (for example the code before a change), in a subprocess, so both are measured on
+the same machine in one run and the ratio is printed. A checkout without progressive answers reports
+its one answer per request as both first and settled.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_app_latency.py [--images 20] [--baseline-src DIR]
+
+Timings on a shared 2-core machine are noisy: compare ratios within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,17 +37,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=6)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    kvasir = Path(args.data) / "kvasir-gaze"
-    if not (kvasir / "fixations.csv").is_file():
-        print(f"needs {kvasir}/fixations.csv (../shared/data); nothing measured", file=sys.stderr)
-        return 2
+def _waits(requests: list[float], responses: list[tuple]) -> tuple[list[float], list[float]]:
+    """(first, settled) wait per request, seconds."""
+    first, settled = [], []
+    for r in requests:
+        f = [p for rq, st, p, _ in responses if rq is not None and rq >= r - 1e-9]
+        s = [p for rq, st, p, _ in responses if rq is not None and rq >= r - 1e-9 and st != "quick"]
+        if f:
+            first.append(min(f) - r)
+        if s:
+            settled.append(min(s) - r)
+    return first, settled
 
+
+def measure(kvasir: Path, images: int, threads: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from gazesam.app.config import AppConfig, RecentFiles
@@ -49,42 +63,93 @@ def main() -> int:
     guard_none_refcount()
     app = QApplication.instance() or QApplication([])
     table = read_fixation_table(kvasir / "fixations.csv")
-    names = sorted(n for n in table.trials if (kvasir / "images" / n).is_file())[: args.images]
-    shown_all, decided_all = [], []
+    names = sorted(n for n in table.trials if (kvasir / "images" / n).is_file())[:images]
+    first_all, settled_all, gui_all = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             fx = table.trials[name]
             duration = max(f.start_s + f.duration_s for f in fx)
             config = AppConfig(path=str(kvasir / "images" / name), source=f"replay:{kvasir / 'fixations.csv'}",
                                out=str(Path(tmp) / name), prompting="on", headless=True, restore="no",
-                               geometry="1280x860+0+0", threads=args.threads)
+                               geometry="1280x860+0+0", threads=threads)
             c = AppController(config, registry=RecoveryRegistry(Path(tmp) / "registry"))
             w = MainWindow(config, c, recent=RecentFiles(Path(tmp) / "recent.json"))
             w.start()
             deadline = time.monotonic() + 60 + 3 * duration
+            end_at = None
             while time.monotonic() < deadline:
                 app.processEvents()
                 time.sleep(0.005)
                 st = c.source.status().state if c.source is not None else ""
-                if st == "ended" and c.pipeline is not None and time.monotonic() > getattr(c, "_bench_end", 1e18):
+                if st == "ended" and end_at is None:
+                    end_at = time.monotonic() + 2.0  # let the last fixation's mask arrive
+                if end_at is not None and time.monotonic() > end_at:
                     break
-                if st == "ended" and not hasattr(c, "_bench_end"):
-                    c._bench_end = time.monotonic() + 2.0  # let the last fixation's mask arrive
-            shown, decided = list(c.latency.all), list(c.pipeline_latency.all)
+            pipe = c.pipeline
+            responses = list(getattr(c, "responses", []))
+            if responses and pipe is not None and hasattr(pipe, "request_times"):
+                first, settled = _waits(list(pipe.request_times), responses)
+                gui = [p - d for _, _, p, d in responses if d is not None]
+            else:  # a checkout without request logs: its gaze -> painted latency is both
+                first = settled = list(c.latency.all)
+                gui = [a - b for a, b in zip(c.latency.all, c.pipeline_latency.all)]
             w.close()
-            shown_all += shown
-            decided_all += decided
-            med = f"{np.median(shown) * 1000:.0f}" if shown else "-"
-            print(f"{name}: {len(fx)} fixations, {len(shown)} masks shown, median fixation->screen {med} ms")
-    if not shown_all:
-        print("no masks were shown; nothing to report")
-        return 1
-    s, d = np.asarray(shown_all) * 1000, np.asarray(decided_all) * 1000
-    gui = s[: len(d)] - d if len(d) == len(s) else np.array([])
-    print(f"\nfixation -> mask on screen: n={s.size} median {np.median(s):.0f} ms, p95 {np.percentile(s, 95):.0f} ms")
-    print(f"  pipeline (fixation -> mask decided): median {np.median(d):.0f} ms, p95 {np.percentile(d, 95):.0f} ms")
-    if gui.size:
-        print(f"  GUI (decided -> painted): median {np.median(gui):.0f} ms, p95 {np.percentile(gui, 95):.0f} ms")
+            first_all += first
+            settled_all += settled
+            gui_all += gui
+            med = f"{np.median(first) * 1000:.0f}/{np.median(settled) * 1000:.0f}" if first and settled else "-"
+            print(f"  {name}: {len(fx)} fixations, {len(first)} requests answered, median first/settled {med} ms",
+                  flush=True)
+    return {"first": first_all, "settled": settled_all, "gui": gui_all}
+
+
+def _line(label: str, v: list[float]) -> str:
+    a = np.asarray(v) * 1000
+    return f"{label}: n={a.size} median {np.median(a):.0f} ms, p95 {np.percentile(a, 95):.0f} ms" if a.size \
+        else f"{label}: none"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--baseline-src", default=None, help="another checkout's src/ to measure first")
+    ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # used by the baseline subprocess
+    args = ap.parse_args()
+    kvasir = Path(args.data) / "kvasir-gaze"
+    if not (kvasir / "fixations.csv").is_file():
+        print(f"needs {kvasir}/fixations.csv (../shared/data); nothing measured", file=sys.stderr)
+        return 2
+    base = None
+    if args.baseline_src:
+        print(f"baseline: {args.baseline_src}", flush=True)
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+            out = fh.name
+        env = {**os.environ, "PYTHONPATH": str(Path(args.baseline_src).resolve())}
+        subprocess.run([sys.executable, __file__, "--images", str(args.images), "--data", args.data,
+                        "--threads", str(args.threads), "--json", out], env=env, check=True)
+        base = json.loads(Path(out).read_text())
+        Path(out).unlink()
+        print("this checkout:", flush=True)
+    res = measure(kvasir, args.images, args.threads)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res))
+        return 0
+    if base is not None:
+        print("\nbaseline")
+        print("  " + _line("look -> first mask", base["first"]))
+        print("  " + _line("look -> settled mask", base["settled"]))
+        print("  " + _line("GUI (decided -> painted)", base["gui"]))
+    print("\nthis checkout")
+    print("  " + _line("look -> first mask on screen", res["first"]))
+    print("  " + _line("look -> settled mask on screen", res["settled"]))
+    print("  " + _line("GUI (decided -> painted)", res["gui"]))
+    if base is not None and res["first"] and base["first"]:
+        for k in ("first", "settled"):
+            b, n = np.asarray(base[k]), np.asarray(res[k])
+            print(f"  {k}: p95 {np.percentile(b, 95) / np.percentile(n, 95):.1f}x lower, "
+                  f"median {np.median(b) / np.median(n):.1f}x lower than the baseline")
     return 0
 
 

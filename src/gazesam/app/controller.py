@@ -94,6 +94,8 @@ class AppController(QObject):
         self.rate = RateMeter()
         self.latency = LatencyMeter()  # fixation -> mask painted on screen
         self.pipeline_latency = LatencyMeter()  # fixation -> mask decided by the pipeline (before the GUI)
+        # every gaze mask painted: (request gaze time, stage, painted, decided), monotonic clock
+        self.responses: list[tuple[float | None, str, float, float | None]] = []
         self.encode_ms: float | None = None
         self.encoding = ""  # "" or "encoding" (the image on screen)
         self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
@@ -703,7 +705,10 @@ class AppController(QObject):
         """Called by the window right after it has painted a new gaze mask: the latency measurement."""
         c = self.annotator.candidate if self.annotator else None
         if c is not None and c.gaze_t is not None and c.source == "gaze":
-            self.latency.add(time.monotonic() - c.gaze_t)
+            now = time.monotonic()
+            if len(self.responses) < 1_000_000:
+                self.responses.append((c.request_t, c.stage, now, c.decided_t))
+            self.latency.add(now - c.gaze_t)
             if c.decided_t is not None:
                 self.pipeline_latency.add(c.decided_t - c.gaze_t)
 

@@ -104,6 +104,9 @@ class GazePipeline:
         self.last_update: MaskUpdate | None = None
         self.n_fixations = 0  # completed fixations on the current image (what the policy was shown)
         self.errors: list[str] = []
+        # gaze times of the requests for a decision (latency measurement: the wait after each look,
+        # including looks whose request a newer one replaced while the worker was busy)
+        self.request_times: list[float] = []
 
     # -- configuration -------------------------------------------------------------------------------
     def add_listener(self, callback: Listener) -> None:
@@ -217,6 +220,8 @@ class GazePipeline:
             return
         self._pending = True
         self._pending_gaze_t = gaze_t
+        if len(self.request_times) < 1_000_000:
+            self.request_times.append(float(gaze_t))
         self._wake.notify_all()
 
     # -- deciding -------------------------------------------------------------------------------------

@@ -60,6 +60,8 @@ class Candidate:
     decided_t: float | None = None
     stable: bool = False
     policy: str | None = None
+    stage: str = "search"  # the pipeline's "quick" first answer or its search's
+    request_t: float | None = None  # gaze time of the request it answers
 
     @property
     def area(self) -> int:
@@ -174,6 +176,7 @@ class Annotator:
             iou=_float(_get(update, "iou")), target_id=target_id, target_t0=_float(_get(update, "target_t0")),
             gaze_t=_float(_get(update, "gaze_t")), decided_t=_float(_get(update, "decided_t")),
             stable=bool(_get(update, "stable", False)), policy=_get(update, "policy"),
+            stage=str(_get(update, "stage", "search")), request_t=_float(_get(update, "request_t")),
         )
         self._notify("candidate")
         return True
