@@ -20,12 +20,20 @@ def _lesion(phantom) -> tuple[float, float, tuple[int, int, int, int]]:
 
 
 def test_newest_waiting_request_wins_and_older_ones_show_nothing() -> None:
-    jobs = [Job(0.0, (0.05, 0.2)), Job(0.1, (0.05, 0.2)), Job(0.2, (0.05, 0.2)), Job(1.0, (0.01, 0.0))]
+    jobs = [Job(0.0, (0.3,)), Job(0.1, (0.3,)), Job(0.2, (0.3,)), Job(1.0, (0.01,))]
     shown = live_delivery(jobs)
-    assert shown[0] == [0.05, 0.25]  # the first request runs at once: quick at 50 ms, search 200 ms later
-    assert shown[1] == [None, None]  # waiting when the worker freed up at 0.25, but not the newest
-    assert np.allclose(shown[2], [0.30, 0.50])  # the newest waiting one: starts at 0.25
-    assert shown[3] == [1.01, 1.01]  # idle until its request
+    assert shown[0] == [0.3]  # the first request runs at once
+    assert shown[1] == [None]  # waiting when the worker freed up at 0.3, but not the newest
+    assert np.allclose(shown[2], [0.6])  # the newest waiting one: starts at 0.3
+    assert shown[3] == [1.01]  # idle until its request
+
+
+def test_quick_answers_do_not_wait_behind_searches() -> None:
+    qs = ("quick", "search")
+    jobs = [Job(0.0, (0.02, 0.3), qs), Job(0.1, (0.02, 0.3), qs), Job(0.2, (0.02, 0.3), qs)]
+    shown = live_delivery(jobs)
+    assert np.allclose([s[0] for s in shown], [0.02, 0.12, 0.22])  # every look answered at once
+    assert shown[0][1] == 0.3 and shown[1][1] is None and np.isclose(shown[2][1], 0.6)
 
 
 def test_first_answer_is_one_call_and_the_search_keeps_it_when_it_agrees(litemedsam, phantom) -> None:

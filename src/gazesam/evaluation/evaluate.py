@@ -166,7 +166,7 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
                 result.dices.append(d)
                 result.live_dices.append(dice(u.mask, truth, ignore))
             result.last_mask = mask
-        jobs.append(Job(t, tuple(u.compute_s for u in updates)))
+        jobs.append(Job(t, tuple(u.compute_s for u in updates), tuple(u.stage for u in updates)))
         job_dices.append(dices)
 
     h, w = truth.shape

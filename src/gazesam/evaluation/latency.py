@@ -1,11 +1,12 @@
 """What the reader waits: the masks of a gaze-time replay placed on a live engine's timeline.
 
 The replay decides at every request, on gaze time, so its curves do not depend on how fast the machine
-is. Live, one worker answers requests one at a time and "the latest gaze wins": a request that arrives
-while the worker is busy waits, and when several wait only the newest is answered. This module replays
-that schedule with each request's measured compute time: a request answered at worker time T shows its
-quick answer at T + its cost, and its search answer after the search's cost on top. Requests skipped
-because a newer one was waiting show nothing.
+is. Live (:class:`gazesam.pipeline.GazePipeline`), each stage has its worker: one gives the policy's quick
+first answers, one runs its searches, and on each "the latest gaze wins": a request that arrives while
+the worker is busy waits, and when several wait only the newest is answered. This module replays that
+schedule with each update's measured compute time: a stage answered at worker time T is shown at
+T + its cost. Requests skipped because a newer one was waiting show nothing at that stage. (On two
+cores the workers share the CPU; a quick answer costs a few ms, so the model ignores that.)
 
 It is a model of the live loop, not a second run of it: the answer to a request is the one the replay
 computed, whose policy state had also seen the skipped requests' answers. The times are what this
@@ -21,29 +22,36 @@ from typing import Sequence
 
 @dataclass(frozen=True)
 class Job:
-    """One request: its gaze time and the compute time of each update it produced, in order."""
+    """One request: its gaze time, and the stage ("quick" or "search") and compute time of each update
+    it produced."""
 
     t: float
     costs: tuple[float, ...]
+    stages: tuple[str, ...] = ()
+
+    def stage(self, k: int) -> str:
+        return self.stages[k] if k < len(self.stages) else "search"
 
 
 def live_delivery(jobs: Sequence[Job]) -> list[list[float | None]]:
     """For each job, the time each of its updates is shown (None: skipped, a newer request won).
 
-    Jobs must be in request order. The worker is idle until a request arrives; when it frees up it takes
-    the newest request that has arrived and drops the older waiting ones.
+    Jobs must be in request order. Each stage's worker is idle until a request arrives; when it frees up
+    it takes the newest request that has arrived and drops the older waiting ones.
     """
     out: list[list[float | None]] = [[None] * len(j.costs) for j in jobs]
-    clock = -math.inf
-    i = 0
-    n = len(jobs)
-    while i < n:
-        clock = max(clock, jobs[i].t)
-        j = i
-        while j + 1 < n and jobs[j + 1].t <= clock:
-            j += 1  # newer requests already waiting: the newest wins
-        for k, c in enumerate(jobs[j].costs):
-            clock += max(float(c), 0.0)
-            out[j][k] = clock
-        i = j + 1
+    for stage in sorted({j.stage(k) for j in jobs for k in range(len(j.costs))}):
+        # this stage's work: (job index, update index, cost), in request order
+        work = [(i, k, float(c)) for i, j in enumerate(jobs) for k, c in enumerate(j.costs) if j.stage(k) == stage]
+        clock = -math.inf
+        a = 0
+        while a < len(work):
+            clock = max(clock, jobs[work[a][0]].t)
+            b = a
+            while b + 1 < len(work) and jobs[work[b + 1][0]].t <= clock:
+                b += 1  # newer requests already waiting: the newest wins
+            i, k, c = work[b]
+            clock += max(c, 0.0)
+            out[i][k] = clock
+            a = b + 1
     return out

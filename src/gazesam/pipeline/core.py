@@ -65,9 +65,10 @@ class GazePipeline:
     """Runs a prompt policy on gaze and the engine on its prompts.
 
     ``submit_*`` may be called from any thread (a tracker's callback, the GUI): they run the fixation
-    detector and the policy's cheap ``observe`` step inline and wake the worker. The worker decides on the
-    newest state only; requests that arrive while it is busy collapse into one, so latency never grows
-    with load. ``run_sync`` feeds a whole recording on the calling thread, one decision per request, which
+    detector and the policy's cheap ``observe`` step inline and wake the workers. The search worker decides
+    on the newest state only; requests that arrive while it is busy collapse into one, so latency never
+    grows with load. A policy with a quick first answer (:meth:`PromptPolicy.quick`) gets a second worker
+    for it, so a new look is answered at once even while a search for an older one is still running. ``run_sync`` feeds a whole recording on the calling thread, one decision per request, which
     makes replay and evaluation deterministic.
     """
 
@@ -95,12 +96,17 @@ class GazePipeline:
         self._memo: dict = {}
         self._pending = False
         self._pending_gaze_t = math.nan
+        self._has_quick = type(policy).quick is not PromptPolicy.quick
+        self._quick_pending = False
+        self._quick_gaze_t = math.nan
+        self._quick_memo: dict = {}
+        self._quick_thread: threading.Thread | None = None
         self._needs_encode = False
         self._enabled = True
         self._running = False
         self._thread: threading.Thread | None = None
         self._seq = 0
-        self._busy = False
+        self._busy = 0  # workers deciding or encoding now
         self.last_update: MaskUpdate | None = None
         self.n_fixations = 0  # completed fixations on the current image (what the policy was shown)
         self.errors: list[str] = []
@@ -129,6 +135,7 @@ class GazePipeline:
             self._to_image = to_image or normalised_to_image(size)
             self._embedding = None
             self._memo = {}
+            self._quick_memo = {}
             self._needs_encode = True
             self.policy.reset((int(size[0]), int(size[1])))
             self.detector.reset()
@@ -147,7 +154,7 @@ class GazePipeline:
         with self._lock:
             self._enabled = enabled
             if not enabled:
-                self._pending = False
+                self._pending = self._quick_pending = False
 
     @property
     def enabled(self) -> bool:
@@ -157,7 +164,7 @@ class GazePipeline:
         """Forget the current target (after accept or reject)."""
         with self._lock:
             self.policy.new_target()
-            self._pending = False
+            self._pending = self._quick_pending = False
             self.last_update = None
 
     def encode_now(self) -> None:
@@ -220,6 +227,9 @@ class GazePipeline:
             return
         self._pending = True
         self._pending_gaze_t = gaze_t
+        if self._has_quick:
+            self._quick_pending = True
+            self._quick_gaze_t = gaze_t
         if len(self.request_times) < 1_000_000:
             self.request_times.append(float(gaze_t))
         self._wake.notify_all()
@@ -231,42 +241,46 @@ class GazePipeline:
         return updates[-1] if updates else None
 
     def decide_pending(self) -> list[MaskUpdate]:
-        """Answer the newest request, if one is pending: the policy's quick first answer (when it gives
-        one), then its full decision. Each update goes to the listeners as soon as it is ready and is
-        committed to the policy before the next stage takes its snapshot. An answer for an image that
-        was replaced meanwhile is dropped."""
+        """Answer the newest request, if one is pending, on this thread: the policy's quick first answer
+        (when it gives one), then its full decision. Each update goes to the listeners as soon as it is
+        ready and is committed to the policy before the next stage takes its snapshot."""
+        out = [self._run_stage("quick"), self._run_stage("search")]
+        return [u for u in out if u is not None]
+
+    def _run_stage(self, stage: str) -> MaskUpdate | None:
+        """One stage for the newest request of that stage: ``quick`` (the policy's first answer) or
+        ``search`` (its decision). An answer for an image that was replaced meanwhile is dropped."""
+        t0 = time.perf_counter()
         with self._lock:
-            if not self._pending or self._embedding is None:
-                return []
-            self._pending = False
-            gaze_t = self._pending_gaze_t
+            if self._embedding is None:
+                return None
+            if stage == "quick":
+                if not self._quick_pending:
+                    return None
+                self._quick_pending = False
+                gaze_t, memo = self._quick_gaze_t, self._quick_memo
+            else:
+                if not self._pending:
+                    return None
+                self._pending = False
+                gaze_t, memo = self._pending_gaze_t, self._memo
             embedding = self._embedding
             image = self._image
-            memo = self._memo
+            state = self.policy.snapshot()
         decoder = EngineDecoder(self.predictor, embedding, memo)
-        out: list[MaskUpdate] = []
-        for stage in ("quick", "search"):
-            t0 = time.perf_counter()
-            calls0 = decoder.calls
-            with self._lock:
-                if self._image is not image:
-                    return out
-                state = self.policy.snapshot()
-            decision = (self.policy.quick if stage == "quick" else self.policy.decide)(state, decoder)
-            if decision is None:
-                continue
-            with self._lock:
-                if self._image is not image:
-                    return out  # the image changed while we decided: this answer is stale
-                self.policy.commit(decision)
-                self._seq += 1
-                update = self._to_update(decision, gaze_t, decoder.calls - calls0, stage,
-                                         time.perf_counter() - t0)
-                self.last_update = update
-            out.append(update)
-            for listener in list(self._listeners):
-                listener(update)
-        return out
+        decision = (self.policy.quick if stage == "quick" else self.policy.decide)(state, decoder)
+        if decision is None:
+            return None
+        with self._lock:
+            if self._image is not image:
+                return None  # the image changed while we decided: this answer is stale
+            self.policy.commit(decision)
+            self._seq += 1
+            update = self._to_update(decision, gaze_t, decoder.calls, stage, time.perf_counter() - t0)
+            self.last_update = update
+        for listener in list(self._listeners):
+            listener(update)
+        return update
 
     def _to_update(self, d: Decision, gaze_t: float, calls: int, stage: str = "search",
                    compute_s: float = 0.0) -> MaskUpdate:
@@ -285,14 +299,18 @@ class GazePipeline:
             self._running = True
         self._thread = threading.Thread(target=self._worker, name="gazesam-pipeline", daemon=True)
         self._thread.start()
+        if self._has_quick:
+            self._quick_thread = threading.Thread(target=self._quick_worker, name="gazesam-quick", daemon=True)
+            self._quick_thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._running = False
             self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for t in (self._thread, self._quick_thread):
+            if t is not None:
+                t.join(timeout)
+        self._thread = self._quick_thread = None
 
     def _worker(self) -> None:
         while True:
@@ -302,30 +320,49 @@ class GazePipeline:
                 if not self._running:
                     return
                 needs_encode = self._needs_encode
+                self._busy += 1
             try:
-                with self._lock:
-                    self._busy = True
                 if needs_encode:
                     self.encode_now()
                 else:
-                    self._decide_once()
+                    self._run_stage("search")
             except Exception as exc:  # a failing decision must not kill live use; it is reported
-                msg = f"{type(exc).__name__}: {exc}"
-                self.errors.append(msg)
+                self.errors.append(f"{type(exc).__name__}: {exc}")
                 with self._lock:
                     self._pending = False
                     if needs_encode:
                         self._needs_encode = False
             finally:
                 with self._lock:
-                    self._busy = False
+                    self._busy -= 1
+                    self._wake.notify_all()
+
+    def _quick_worker(self) -> None:
+        """Quick first answers only: never waits behind a search."""
+        while True:
+            with self._lock:
+                while self._running and not (self._quick_pending and self._embedding is not None):
+                    self._wake.wait(0.5)
+                if not self._running:
+                    return
+                self._busy += 1
+            try:
+                self._run_stage("quick")
+            except Exception as exc:
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                with self._lock:
+                    self._quick_pending = False
+            finally:
+                with self._lock:
+                    self._busy -= 1
                     self._wake.notify_all()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until the worker has nothing to do (tests, clean shutdown); False on timeout."""
+        """Block until the workers have nothing to do (tests, clean shutdown); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._busy or self._needs_encode or (self._pending and self._embedding is not None):
+            while (self._busy or self._needs_encode
+                   or ((self._pending or self._quick_pending) and self._embedding is not None)):
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._running:
                     return False
