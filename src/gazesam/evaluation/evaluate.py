@@ -37,6 +37,7 @@ class ImageResult:
     dices: list[float]
     n_fixations: int
     decision_ms: list[float] = field(default_factory=list)
+    search_ms: list[float] = field(default_factory=list)  # decisions that ran the engine (not kept masks)
     last_mask: np.ndarray | None = None
     live_dices: list[float] = field(default_factory=list)  # the live mask alone (no accepted objects)
     fixations: list[tuple[float, float, float]] = field(default_factory=list)  # x, y px, dwell s
@@ -75,6 +76,7 @@ class ImageResult:
                                         else round(self.time_to_dice_0_8_live, 4)),
             "final_below_best": round(self.final_best_gap, 4),
             "median_decision_ms": round(float(np.median(self.decision_ms)), 2) if self.decision_ms else None,
+            "median_search_ms": round(float(np.median(self.search_ms)), 2) if self.search_ms else None,
         }
 
 
@@ -97,6 +99,8 @@ def summarise(results: Sequence[ImageResult]) -> dict[str, Any]:
         "n_never_dice_0_8_live": sum(r.time_to_dice_0_8_live is None for r in results),
         "n_final_below_best_0_2": int(sum(r.final_best_gap > 0.2 for r in results)),
         "median_decision_ms": round(float(np.median(decision)), 2) if decision else None,
+        "median_search_ms": (round(float(np.median([ms for r in results for ms in r.search_ms])), 2)
+                             if any(r.search_ms for r in results) else None),
     }
 
 
@@ -161,6 +165,8 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
             mask = annotation.update(u)
             d = dice(mask, truth, ignore)
             dices.append(d)
+            if u.stage != "quick" and u.decoder_calls > 0:
+                result.search_ms.append(u.compute_s * 1000.0)
             if u.stage != "quick":  # the gaze-time curve: the policy's decisions, as they always were
                 result.times.append(float(u.gaze_t))
                 result.dices.append(d)

@@ -21,7 +21,7 @@ COLUMNS = [
     ("median_time_to_dice_0_8_s", "median time to Dice 0.8 (s)"), ("n_never_dice_0_8", "never 0.8"),
     ("median_time_to_dice_0_8_live_s", "median time to Dice 0.8 with compute (s)"),
     ("n_final_below_best_0_2", "final > 0.2 below best"),
-    ("median_decision_ms", "decision ms (median)"),
+    ("median_decision_ms", "decision ms (median)"), ("median_search_ms", "search ms (median)"),
 ]
 
 
