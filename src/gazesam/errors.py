@@ -22,3 +22,12 @@ class CheckpointError(GazesamError):
 
 class SourceError(GazesamError):
     """A gaze source cannot be opened or has failed."""
+
+
+class OutputError(GazesamError):
+    """A result cannot be written where the user asked (folder missing or not writable, the path is a
+    folder or the input itself, the disk is full). Partial files are removed before it is raised."""
+
+
+class LimitError(InputError):
+    """An input claims more pixels or voxels than the configured limit (``--max-pixels``/``--max-voxels``)."""

@@ -10,35 +10,109 @@ import numpy as np
 from gazesam.errors import InputError
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as uint8 HxWx3 RGB (or HxW for greyscale); 16-bit and float images keep their values."""
-    from PIL import Image, UnidentifiedImageError
+#: The shorter side an image needs: the model sees the image scaled to 1024 px on its longer side, and a
+#: side that scales below a few pixels holds nothing to segment (a 5000x3 image would become 1024x0).
+MIN_SIDE_AFTER_RESIZE = 4
+
+
+def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Image (loaded, upright)
+    """Open an image file checked against the size limit from its header, before any pixel is decoded.
+
+    Returns a loaded PIL image with its EXIF orientation applied (a phone JPEG is segmented the way it is
+    shown, not the way it is stored). Raises :class:`InputError` (missing, empty, unreadable, truncated,
+    degenerate shape) or :class:`~gazesam.errors.LimitError` (over ``--max-pixels``).
+    """
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from gazesam import limits
 
     p = Path(path)
     if not p.exists():
-        raise InputError(f"image {p} does not exist")
+        raise InputError(f"{what} {p} does not exist")
     if not p.is_file():
-        raise InputError(f"image {p} is not a file")
+        raise InputError(f"{what} {p} is not a file")
+    if p.stat().st_size == 0:
+        raise InputError(f"{what} {p} is an empty file")
+    Image.MAX_IMAGE_PIXELS = None  # gazesam.limits owns the limit (--max-pixels), checked from the header below
     try:
-        with Image.open(p) as im:
-            im.load()
-            if im.mode in ("L", "RGB"):
-                return np.asarray(im).copy()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                return np.asarray(im).astype(np.float32)
-            return np.asarray(im.convert("RGB")).copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{p} is not an image Pillow can read ({exc.__class__.__name__})") from None
+    try:
+        w, h = im.size
+        limits.check_pixels(w, h, f"{what} {p}")
+        if min(w, h) < 1:
+            raise InputError(f"{what} {p} is empty ({w}x{h} pixels)")
+        if min(w, h) * 1024 < MIN_SIDE_AFTER_RESIZE * max(w, h):
+            raise InputError(
+                f"{what} {p} is {w}x{h} pixels: too thin to segment (scaled to 1024 px on its long side, the short "
+                f"side would be under {MIN_SIDE_AFTER_RESIZE} px); crop it to the region of interest")
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+        if upright is not im:
+            im.close()
+            im = upright
+        return im
+    except (OSError, SyntaxError, ValueError) as exc:
+        im.close()
+        raise InputError(f"{what} {p} is truncated or corrupt ({exc.__class__.__name__}: {exc})") from None
+    except BaseException:
+        im.close()
+        raise
 
 
-def save_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """Write a boolean mask as an 8-bit PNG with 0 and 255."""
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file as uint8 HxWx3 RGB (or HxW for greyscale); 16-bit and float images keep their values.
+
+    Checked by :func:`open_image` (size limit from the header, EXIF orientation, truncation).
+    """
+    im = open_image(path)
+    with im:
+        if im.mode in ("L", "RGB"):
+            return np.asarray(im).copy()
+        if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            arr = np.asarray(im).astype(np.float32)
+            if not np.isfinite(arr).all():
+                raise InputError(f"image {path} contains NaN or infinite pixels; clean it first")
+            return arr
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def load_image_8bit(path: str | os.PathLike, rgb: bool = False) -> np.ndarray:
+    """An image as uint8 grey (H, W) or RGB (H, W, 3) (always RGB with ``rgb``), for 8-bit model input.
+
+    16-bit and float images are min-max scaled to 0..255 instead of being clipped (a 16-bit CT slice
+    clipped at 255 is a white square).
+    """
+    arr = load_image(path)
+    if arr.dtype != np.uint8:
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = np.round((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8) if hi > lo else np.zeros(arr.shape, np.uint8)
+    if rgb and arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return arr
+
+
+def save_png(path: str | os.PathLike, array: np.ndarray, mode: str | None = None) -> None:
+    """Write an array as PNG through a temporary file: a failed write (disk full) leaves nothing behind."""
     from PIL import Image
+
+    from gazesam.outputs import atomic_output
 
     p = Path(path)
     if p.parent and not p.parent.exists():
         raise InputError(f"cannot write {p}: folder {p.parent} does not exist")
-    Image.fromarray(np.where(np.asarray(mask, bool), 255, 0).astype(np.uint8), mode="L").save(p)
+    with atomic_output(p) as tmp:
+        Image.fromarray(array, mode=mode).save(tmp, format="PNG")
+
+
+def save_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """Write a boolean mask as an 8-bit PNG with 0 and 255 (atomically, see :func:`save_png`)."""
+    save_png(path, np.where(np.asarray(mask, bool), 255, 0).astype(np.uint8), mode="L")
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, box: tuple[float, float, float, float] | None = None,

@@ -46,8 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
         module.add_arguments(p)
+        _add_limit_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """Every command reads images or volumes somewhere, so every command takes the size limits."""
+    from gazesam import limits
+
+    g = p.add_argument_group("size limits (checked from file headers before reading)")
+    g.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help=f"refuse 2D images with more pixels (default {limits.DEFAULT_MAX_PIXELS}; 0 = no limit)")
+    g.add_argument("--max-voxels", type=int, default=None, metavar="N",
+                   help=f"refuse volumes with more voxels (default {limits.DEFAULT_MAX_VOXELS}; 0 = no limit)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from gazesam import limits
+
+        limits.configure(max_pixels=args.max_pixels, max_voxels=args.max_voxels)
         return int(args._run(args) or 0)
     except GazesamError as exc:
         print(f"gazesam {args.command}: error: {exc}", file=sys.stderr)

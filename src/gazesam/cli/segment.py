@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--multimask", action="store_true", help="predict three masks and keep the best-scored one")
     parser.add_argument("-o", "--output", required=True, metavar="MASK.png", help="output mask (0/255 PNG)")
     parser.add_argument("--overlay", metavar="OVERLAY.png", help="also write the mask drawn over the image")
+    parser.add_argument("--force", action="store_true", help="allow an output that is the input image (replaces it)")
 
 
 def _check_inside(x: float, y: float, w: int, h: int, what: str) -> None:
@@ -43,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
-    from gazesam.imageio import load_image, overlay, save_mask
+    from gazesam.imageio import load_image, overlay, save_mask, save_png
+    from gazesam.outputs import atomic_output, check_output
 
     spec = get_spec(args.model)  # unknown model: error before touching the image
+    check_output(args.output, inputs=[args.image], force=args.force, what="output mask")
+    if args.overlay:
+        check_output(args.overlay, inputs=[args.image, args.output], force=args.force, what="overlay")
     image = load_image(args.image)
     h, w = image.shape[:2]
     box = None
@@ -72,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
         if issubclass(wmsg.category, BoxOnlyModelWarning):
             print(f"gazesam segment: warning: {wmsg.message}", file=sys.stderr)
     mask = pred.mask
-    save_mask(args.output, mask)
-    if args.overlay:
-        from PIL import Image
-
-        Image.fromarray(overlay(image, mask, box, points, labels)).save(args.overlay)
+    if args.overlay:  # both or neither: a failed overlay write (disk full) takes the new mask with it
+        picture = overlay(image, mask, box, points, labels)
+        with atomic_output(args.output) as tmp_mask:
+            save_mask(tmp_mask, mask)
+            save_png(args.overlay, picture)
+    else:
+        save_mask(args.output, mask)
     print(f"{args.output}: {int(mask.sum())} of {h * w} pixels ({100.0 * mask.mean():.1f}%), "
           f"predicted IoU {float(pred.iou[pred.best]):.3f}, model {spec.name}, runtime {predictor.runtime_name}")
     return 0

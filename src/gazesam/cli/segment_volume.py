@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gazesam.errors import InputError
+from gazesam.errors import GazesamError, InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="slice encoders running in parallel, one thread each (default 2)")
     p.add_argument("--no-disk-cache", action="store_true", help="keep slice embeddings in memory only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true", help="allow an output that is the input (replaces it)")
 
 
 def read_voxel_fixations(path: str | Path) -> dict[int, tuple["np.ndarray", "np.ndarray | None"]]:  # noqa: F821
@@ -105,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     from gazesam.volume.propagation import PropagationConfig
     from gazesam.volume.segmenter import VolumeSegmenter
 
+    from gazesam.outputs import check_output
+
+    if args.format not in ("input", "dicom"):
+        check_output(args.output, inputs=[args.volume, args.gaze], force=args.force, what="output")
+        check_output(_sidecar_path(Path(args.output)), inputs=[args.volume, args.gaze], force=args.force,
+                     what="sidecar")
     volume = read_volume(args.volume, series=args.series)
     nx, ny, nz = volume.shape
     prompts: list[tuple[int, object]] = []
@@ -148,7 +155,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_refine:
         seg.refine(obj.value)
     out = seg.labels.write(args.output, fmt=args.format)
-    side = seg.labels.write_sidecar(_sidecar_path(out))
+    try:
+        side = seg.labels.write_sidecar(_sidecar_path(out))
+    except GazesamError:
+        if out.is_file():  # a label volume without its sidecar (names, colours) is a partial result
+            out.unlink()
+        raise
     summary = seg.summary(obj.value)
     if args.png_dir:
         view = seg.source.view

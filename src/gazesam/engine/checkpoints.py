@@ -153,8 +153,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0]})") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
     if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("model", "state_dict"):
             if isinstance(obj.get(key), dict):

@@ -51,20 +51,16 @@ def find_fixation_table(root: Path) -> Path | None:
 
 
 def read_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """An image as uint8 RGB; 16-bit and float images are min-max scaled, not clipped (see
+    :func:`gazesam.imageio.load_image_8bit`, which also applies EXIF orientation and the size limit)."""
+    from gazesam.imageio import load_image_8bit
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from exc
+    return load_image_8bit(path, rgb=True)
 
 
 def read_mask(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """A mask image as uint8 grey (checked like an image: size limit, truncation, orientation)."""
+    from gazesam.imageio import open_image
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"cannot read mask {path}: {exc}") from exc
+    with open_image(path, what="mask") as im:
+        return np.asarray(im.convert("L"))

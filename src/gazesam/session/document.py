@@ -157,25 +157,7 @@ class DocumentRef:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read a 2D image as uint8 grey (H, W) or RGB (H, W, 3); 16-bit greys are min-max scaled to 8 bits
-    because every SAM-family encoder takes 8-bit input."""
-    from PIL import Image, UnidentifiedImageError
+    because every SAM-family encoder takes 8-bit input. Size limits and checks: :func:`gazesam.imageio.open_image`."""
+    from gazesam.imageio import load_image_8bit
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"image {p} does not exist")
-    try:
-        with Image.open(p) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = np.asarray(im, dtype=np.float64)
-                lo, hi = float(arr.min()), float(arr.max())
-                scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-                return np.round(scaled).astype(np.uint8)
-            if mode == "L":
-                return np.asarray(im, dtype=np.uint8).copy()
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except UnidentifiedImageError:
-        raise InputError(f"{p} is not an image Pillow can read") from None
-    except OSError as exc:
-        raise InputError(f"cannot read image {p}: {exc}") from None
+    return load_image_8bit(path)

@@ -16,12 +16,15 @@ with what to do about it.
 from __future__ import annotations
 
 import hashlib
+import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
+from gazesam import limits
 from gazesam.errors import InputError
 
 # Suffixes SimpleITK reads as single-file 3D images. Checked only to give better error messages; the
@@ -233,6 +236,7 @@ def read_dicom_series(folder: str | Path, series: str | int | None = None) -> Vo
     """Read one DICOM series from a folder; with several series, ``series`` (index or UID) picks one."""
     folder = Path(folder)
     chosen = _choose_series(folder, series)
+    _check_series_size(chosen, folder)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(list(chosen.files))
     reader.MetaDataDictionaryArrayUpdateOn()
@@ -289,6 +293,7 @@ def read_volume(path: str | Path, series: str | int | None = None) -> Volume:
             f"{path} is 4D (size {reader.GetSize()}); gazesam segments one 3D volume - extract a single "
             "time point / channel first (e.g. with SimpleITK's image[:, :, :, t])"
         )
+    _check_claimed_size(path, reader)
     try:
         image = reader.Execute()
     except RuntimeError as exc:
@@ -302,6 +307,117 @@ def read_volume(path: str | Path, series: str | int | None = None) -> Volume:
             if image.HasMetaDataKey(key):
                 modality = image.GetMetaData(key).strip()
     return volume_from_image(image, source=str(path), source_format=fmt, modality=modality)
+
+
+_BYTES_PER_VOXEL = {
+    sitk.sitkUInt8: 1, sitk.sitkInt8: 1, sitk.sitkUInt16: 2, sitk.sitkInt16: 2, sitk.sitkUInt32: 4,
+    sitk.sitkInt32: 4, sitk.sitkUInt64: 8, sitk.sitkInt64: 8, sitk.sitkFloat32: 4, sitk.sitkFloat64: 8,
+}
+
+
+def _check_claimed_size(path: Path, reader: sitk.ImageFileReader) -> None:
+    """Refuse, from the header alone, a file that claims too many voxels or holds fewer than it claims.
+
+    Why before reading: the reader allocates what the header claims (a 473 KB ``.nii.gz`` claiming 2000³
+    voxels asks for 16 GB), and it reads a truncated ``.nii.gz`` as zeros without complaint, which then
+    scores as a real, wrong segmentation.
+    """
+    size = reader.GetSize()
+    limits.check_voxels(size, f"volume {path}")
+    bpv = _BYTES_PER_VOXEL.get(reader.GetPixelID(), 1) * max(1, reader.GetNumberOfComponents())
+    need = math.prod(int(v) for v in size) * bpv
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        _check_nifti_data(path, reader, need)
+    elif _raw_local_data(path) and path.stat().st_size < need:
+        raise InputError(f"volume {path} is truncated: its header claims {need} bytes of voxels, the whole file "
+                         f"holds {path.stat().st_size} (re-copy or re-export the file)")
+
+
+def _raw_local_data(path: Path) -> bool:
+    """Whether an .mha / .nrrd keeps its voxels uncompressed in the same file (so the file size bounds them).
+
+    The readers themselves report a short file, but as C++ chatter on stderr around a vague message."""
+    name = path.name.lower()
+    if not name.endswith((".mha", ".nrrd")):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192).decode("latin-1")
+    except OSError:
+        return False
+    fields = {}
+    for line in head.splitlines():
+        key, sep, value = line.partition("=" if name.endswith(".mha") else ":")
+        if sep:
+            fields[key.strip().lower()] = value.strip().lower()
+        if key.strip().lower() == "elementdatafile" or not line.strip():
+            break
+    if name.endswith(".mha"):
+        return fields.get("compresseddata", "false") == "false" and fields.get("elementdatafile") == "local"
+    return fields.get("encoding", "") == "raw" and "data file" not in fields and "datafile" not in fields
+
+
+def _check_nifti_data(path: Path, reader: sitk.ImageFileReader, need: int) -> None:
+    """Stream a NIfTI file's voxel bytes once, keeping one chunk in memory: are they all there, and are
+    floating-point voxels finite? ITK reads a truncated ``.nii.gz`` as zeros and NaN voxels as 0, so
+    neither can be seen after reading."""
+    try:
+        offset = int(float(reader.GetMetaData("vox_offset"))) if reader.HasMetaDataKey("vox_offset") else 352
+    except ValueError:
+        offset = 352
+    dtype = {sitk.sitkFloat32: np.float32, sitk.sitkFloat64: np.float64}.get(reader.GetPixelID())
+    gz = path.name.lower().endswith(".gz")
+    total = 0
+    carry = b""
+    nonfinite = False
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
+    end = offset + need
+    try:
+        with open(path, "rb") as fh:
+            while total < end:
+                raw = fh.read(1 << 20)
+                if not raw:
+                    break
+                pieces = []
+                if d is None:
+                    pieces.append(raw)
+                else:
+                    while raw and total + sum(map(len, pieces)) < end:
+                        pieces.append(d.decompress(raw, 1 << 22))
+                        raw = d.unconsumed_tail
+                for out in pieces:
+                    lo, hi = max(offset - total, 0), min(end - total, len(out))
+                    total += len(out)
+                    if dtype is not None and hi > lo and not nonfinite:
+                        buf = carry + out[lo:hi]
+                        usable = len(buf) - len(buf) % np.dtype(dtype).itemsize
+                        nonfinite = not np.isfinite(np.frombuffer(buf[:usable], dtype)).all()
+                        carry = buf[usable:]
+                if d is not None and d.eof:
+                    break
+    except zlib.error as exc:
+        raise InputError(f"volume {path} is corrupt: its gzip data cannot be decompressed ({exc})") from None
+    if total < end:
+        raise InputError(f"volume {path} is truncated: it holds {max(total - offset, 0)} of the {need} bytes of "
+                         "voxels its header claims (re-copy or re-export the file)")
+    if nonfinite:
+        raise InputError(f"volume {path} contains NaN or infinite voxels; replace them (e.g. with the minimum) "
+                         "before segmenting")
+
+
+def _check_series_size(series: DicomSeries, folder: Path) -> None:
+    """The claimed size of a DICOM series (one slice's header x the number of files) against the limit."""
+    if not series.files:
+        return
+    fr = sitk.ImageFileReader()
+    fr.SetFileName(series.files[0])
+    try:
+        fr.ReadImageInformation()
+    except RuntimeError:
+        return  # the series reader reports the unreadable file with its own message
+    size = list(fr.GetSize())[:2] + [len(series.files)]
+    limits.check_voxels(size, f"DICOM series {series.uid} in {folder}")
 
 
 def _first_line(exc: BaseException) -> str:

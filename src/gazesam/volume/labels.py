@@ -24,7 +24,8 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image
 
-from gazesam.errors import InputError
+from gazesam.errors import InputError, OutputError
+from gazesam.outputs import atomic_output, write_text
 from gazesam.volume.io import Volume
 from gazesam.volume.orientation import SliceView
 
@@ -172,10 +173,14 @@ class LabelVolume:
             return self._write_dicom(path)
         path = _with_suffix(path, fmt)
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            sitk.WriteImage(self.to_image(), str(path), useCompression=True)
-        except RuntimeError as exc:
-            raise InputError(f"cannot write {path}: {str(exc).strip().splitlines()[-1]}") from exc
+        if fmt == "mhd":  # header + separate .raw: a temporary name would be recorded inside the header
+            try:
+                sitk.WriteImage(self.to_image(), str(path), useCompression=True)
+            except RuntimeError as exc:
+                raise OutputError(f"cannot write {path}: {str(exc).strip().splitlines()[-1]}") from exc
+            return path
+        with atomic_output(path) as tmp:  # a full disk leaves no partial file, and the old one intact
+            sitk.WriteImage(self.to_image(), str(tmp), useCompression=True)
         return path
 
     def _write_dicom(self, folder: Path) -> Path:
@@ -241,8 +246,7 @@ class LabelVolume:
     def write_sidecar(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.sidecar(), indent=2) + "\n")
-        return path
+        return write_text(path, json.dumps(self.sidecar(), indent=2) + "\n")
 
     def palette(self) -> list[int]:
         pal = [0, 0, 0] * 256
