@@ -22,3 +22,11 @@ class CheckpointError(GazesamError):
 
 class SourceError(GazesamError):
     """A gaze source cannot be opened or has failed."""
+
+
+class TruncatedVideoError(InputError):
+    """A video file ended or broke off mid-stream; ``clip`` holds the frames decoded before the break."""
+
+    def __init__(self, message: str, clip: object) -> None:
+        super().__init__(message)
+        self.clip = clip
