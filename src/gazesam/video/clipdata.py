@@ -1,8 +1,8 @@
 """A clip folder with ground truth: ``frames/`` plus ``masks/`` (one mask per frame, same file stem).
 
 Masks are either binary (0 / 255, DAVIS 2016) or class-index maps (CholecSeg8k: 0..12, 255 =
-unlabeled); for a class map the object to follow must be named (``object_value``), and 255 pixels are
-ignored in scoring. The frames' times are those of :func:`gazesam.video.io.read_folder` (``fps``).
+unlabeled); for a class map the object to follow must be named (``object_value``; binary masks ignore
+it, so one value serves a folder of mixed clips), and 255 pixels are ignored in scoring. The frames' times are those of :func:`gazesam.video.io.read_folder` (``fps``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def load_clip_dir(path: str | os.PathLike, object_value: int | None = None, fps:
                          "name the object to follow with --object VALUE")
     truth, ignore = [], []
     for m in raw:
-        if object_value is None:
+        if binary:  # one object per frame: --object only selects within class maps
             truth.append(m > 0)
             ignore.append(None)
         else:
@@ -67,4 +67,5 @@ def load_clip_dir(path: str | os.PathLike, object_value: int | None = None, fps:
     clip = read_folder(d / "frames", fps=fps) if with_frames else None
     if clip is not None and clip.frames[0].shape[:2] != truth[0].shape:
         raise InputError(f"{d}: frames are {clip.size[0]}x{clip.size[1]}, masks {truth[0].shape[1]}x{truth[0].shape[0]}")
-    return ClipData(d.name, clip, truth, ignore, np.arange(len(names)) / float(fps), names, object_value)
+    return ClipData(d.name, clip, truth, ignore, np.arange(len(names)) / float(fps), names,
+                    None if binary else object_value)
