@@ -55,6 +55,9 @@ class VideoPolicyConfig:
     settle_s: float = 1.0  # a start within this time of the clip's beginning refills the frames before it
     start_sizes: tuple[float, ...] = (0.04, 0.07, 0.11, 0.16, 0.23, 0.32, 0.45, 0.62)  # box side / min(W, H)
     recover_scales: tuple[float, ...] = (0.75, 1.0, 1.35)
+    refine_start: bool = False  # redraw the start search's best boxes around their masks
+    grow: float = 1.2  # > 1: on confirmed frames also try the propagated box grown by this factor ...
+    grow_max_area: float = 1.25  # ... whose mask may be at most this much larger than last frame's
     prop: PropagationConfig = field(default_factory=lambda: PropagationConfig(min_pred_iou=0.5))
 
 
@@ -137,7 +140,7 @@ class VideoGazePolicy:
 
     # -- searches ---------------------------------------------------------------------------------
     def _search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
-                shape: tuple[int, int], prev_area: float | None) -> tuple[np.ndarray, float, tuple] | None:
+                shape: tuple[int, int], prev_area: float | None, refine: bool = True) -> tuple[np.ndarray, float, tuple] | None:
         h, w = shape
         scored = []
         for bw, bh in sizes:
@@ -151,7 +154,7 @@ class VideoGazePolicy:
             scored.append((self._score(m, iou, prev_area), m, iou, box))
         scored.sort(key=lambda s: -s[0])
         best = scored[0] if scored else None
-        for _, m, _, _ in scored[:2]:  # redraw tightly around the mask (the model's own extent)
+        for _, m, _, _ in scored[:2] if refine else []:  # redraw tightly around the mask (the model's own extent)
             box = box_from_mask(m, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
             m2, iou2 = dec(emb, box)
             if m2.sum() >= self.cfg.prop.min_area_px and _near(m2, g, self.tol_px):
@@ -165,6 +168,22 @@ class VideoGazePolicy:
         if prev_area is None:
             return iou
         return iou - 0.5 * abs(math.log(max(mask.sum(), 1) / max(prev_area, 1.0)))
+
+    def _try_grow(self, dec: _Decoder, emb: Any, res: FrameResult, prev: np.ndarray, g: tuple[float, float],
+                  shape: tuple[int, int]) -> None:
+        """A box grown around the propagated one: replaces the mask when the model is surer of it.
+
+        A propagated box can only shrink onto a part of the object (the box hugs last frame's mask, the
+        model segments inside it); confirmed frames offer the model a little more room each time.
+        """
+        h, w = shape
+        x0, y0, x1, y1 = res.box  # type: ignore[misc]
+        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * self.cfg.grow, (y1 - y0) / 2 * self.cfg.grow
+        box = (max(0.0, cx - hw), max(0.0, cy - hh), min(w - 1.0, cx + hw), min(h - 1.0, cy + hh))
+        m, iou = dec(emb, box)
+        if (iou > res.iou and m.sum() <= self.cfg.grow_max_area * max(prev.sum(), 1) and _near(m, g, self.tol_px)
+                and check_step(SliceMask(0, prev, 1.0, None), Step(m, iou), self.cfg.prop) is None):
+            res.mask, res.iou, res.box = m, iou, box
 
     def _propagate(self, dec: _Decoder, emb: Any, prev: np.ndarray) -> tuple[np.ndarray, float, tuple | None, str | None]:
         box = box_from_mask(prev, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
@@ -196,7 +215,7 @@ class VideoGazePolicy:
             g = gaze[i]
             res: FrameResult
             if prev is None:
-                found = self._search(dec, embeddings[i], g, start_sizes, shape, None) if g is not None else None
+                found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start) if g is not None else None
                 if found is None:
                     res = FrameResult(i, empty, "none", None, 0.0, g)
                 else:
@@ -215,7 +234,7 @@ class VideoGazePolicy:
                         # gaze went somewhere else and stayed: is it still this object?
                         dwell = 0
                         anchor = g
-                        found = self._search(dec, embeddings[i], g, start_sizes, shape, None)
+                        found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start)
                         if found is not None and _iou(found[0], m) < 0.5:
                             res = FrameResult(i, found[0], "started", found[2], found[1], g)
                             first = i
@@ -228,6 +247,8 @@ class VideoGazePolicy:
                     if on and reason is None:
                         res.status = "confirmed"
                         elsewhere = 0
+                        if self.cfg.grow > 1.0 and box is not None:
+                            self._try_grow(dec, embeddings[i], res, prev, g, shape)
                     elif near or (on and reason is not None):
                         elsewhere = 0
                         ys, xs = np.nonzero(prev)
@@ -241,7 +262,7 @@ class VideoGazePolicy:
                     else:
                         elsewhere += 1
                         if elsewhere >= self.cfg.switch_frames:  # a new object, started by looking at it
-                            found = self._search(dec, embeddings[i], g, start_sizes, shape, None)
+                            found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start)
                             if found is not None:
                                 res = FrameResult(i, found[0], "started", found[2], found[1], g)
                             elsewhere = 0
