@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 from pathlib import Path
 
 
@@ -37,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor("litemedsam", runtime="onnx", threads=args.threads)
     summaries = []
-    from gazesam.video.clipdata import load_clip_dir  # noqa: F401  (errors before any encoding)
-
     for clip in clips:
         s = evaluate_clip(clip, predictor, configs, out / clip.name, object_value=args.object, fps=args.fps,
                           max_frames=args.max_frames)
@@ -47,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
         c = s["references"]["gt-box every frame (ceiling)"]
         print(f"{s['clip']}: J {m['J']:.3f} F {m['F']:.3f} Dice {m['dice']:.3f} (ceiling Dice {c['dice']:.3f}), "
               f"recovered {m['share_recovered']:.0%} of frames, {m['decision_ms_per_frame']:.0f} ms/frame")
-    command = "gazesam eval-video " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else "gazesam eval-video"
+    parts = [args.clip_dir] + [f"--gaze {g}" for g in (args.gaze or [])] + [f"--report {args.report}"]
+    if args.object is not None:
+        parts.append(f"--object {args.object}")
+    if args.max_frames is not None:
+        parts.append(f"--max-frames {args.max_frames}")
+    command = "gazesam eval-video " + " ".join(shlex.quote(p) if " " not in p else p for p in parts)
     (out / "report.md").write_text(report_markdown(summaries, command))
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
     print(f"report: {out / 'report.md'}")

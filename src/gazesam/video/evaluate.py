@@ -12,7 +12,6 @@ time and decoder calls; encoding is done ahead, once per clip, and cached).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import ndimage
 
 from gazesam.volume.propagation import PropagationConfig, SliceMask, Step, box_from_mask, check_step
 
@@ -135,7 +134,7 @@ class VideoGazePolicy:
         self.jump_px = self.cfg.jump_deg * px_per_deg
         self.frame_s = 0.04
 
-    def _early(self, first: int, gaze: Sequence) -> bool:
+    def _early(self, first: int) -> bool:
         return first * self.frame_s <= self.cfg.settle_s
 
     # -- searches ---------------------------------------------------------------------------------
@@ -271,7 +270,7 @@ class VideoGazePolicy:
             out[i] = res
             if res.mask.any():
                 prev = res.mask
-        if first is not None and 0 < first and first < len(embeddings) and self._early(first, gaze):
+        if first is not None and 0 < first and first < len(embeddings) and self._early(first):
             # the reader settled on the object early: fill the frames before that start backwards
             prev = out[first].mask  # type: ignore[union-attr]
             for i in range(first - 1, -1, -1):
