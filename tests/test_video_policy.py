@@ -64,3 +64,15 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert err.count("\n") == 0 and "no clip folders" in err
     assert main(["eval-video", str(tmp_path), "--gaze", "recorded.tsv", "--report", str(tmp_path / "o")]) == 1
     assert "simulated" in capsys.readouterr().err
+
+
+def test_cli_writes_report(clip_dir: Path, tmp_path: Path, capsys) -> None:
+    from gazesam.cli.main import main
+
+    out = tmp_path / "rep"
+    assert main(["eval-video", str(clip_dir), "--gaze", "simulated:1", "--max-frames", "3", "--report", str(out)]) == 0
+    line = capsys.readouterr().out
+    assert "davis2016_car-shadow: J" in line
+    report = (out / "report.md").read_text()
+    assert "gt-box every frame (ceiling)" in report and "gaze seed 1" in report and "--max-frames 3" in report
+    assert len(list((out / "davis2016_car-shadow" / "seed1" / "masks").glob("*.png"))) == 3
