@@ -31,3 +31,11 @@ class OutputError(GazesamError):
 
 class LimitError(InputError):
     """An input claims more pixels or voxels than the configured limit (``--max-pixels``/``--max-voxels``)."""
+
+
+class TruncatedVideoError(InputError):
+    """A video file ended or broke off mid-stream; ``clip`` holds the frames decoded before the break."""
+
+    def __init__(self, message: str, clip: object) -> None:
+        super().__init__(message)
+        self.clip = clip

@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("eval", "evaluate", "evaluate prompt policies on a dataset with (real or simulated) gaze"),
     ("segment-volume", "segment_volume", "segment a 3D volume from gaze or a box on one slice"),
     ("eval-volume", "eval_volume", "evaluate gaze-prompted 3D segmentation against a label volume"),
+    ("eval-video", "eval_video", "evaluate gaze-prompted video segmentation on clips with masks"),
     ("app", "app", "open the desktop app"),
 ]
 

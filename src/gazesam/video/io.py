@@ -1,0 +1,220 @@
+"""Video in: container files (PyAV), folders of frames, and 2D+t NIfTI, as one :class:`Clip`.
+
+Frame times come from the source: for a container, each decoded frame's ``pts x time_base`` relative
+to the first frame (variable frame rate and dropped frames stay visible; a frame rate is never
+assumed); for a NIfTI, the spacing of the time axis; a folder of frames has no clock, so its times are
+``index / fps`` with the ``fps`` the caller gives (the DAVIS and CholecSeg8k folders are 24 and 25 fps
+recordings exported as images).
+
+Memory is bounded before decoding: a clip whose *claimed* size (frame count x width x height x 3
+bytes, from the container header, the folder listing or the NIfTI header) exceeds ``max_bytes``
+(default :data:`MAX_CLIP_BYTES`) is refused with a message naming the limit, instead of filling RAM
+frame by frame. A container that breaks off mid-stream (truncated download, corrupt packets) raises
+:class:`gazesam.errors.TruncatedVideoError`, whose ``clip`` holds every frame decoded before the break.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gazesam.errors import InputError, TruncatedVideoError
+
+MAX_CLIP_BYTES = 4 * 1024**3  # 4 GiB of RGB frames: ~1900 frames of 1080p, ~3500 of 854x480 x ... x 3
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+@dataclass
+class Clip:
+    """Frames (uint8 RGB, all the same size) with their times in seconds from the first frame.
+
+    ``names`` are the frames' identifiers in the source (file stems for a folder, ``frame_00012`` for a
+    container), used to pair frames with ground-truth masks and to name outputs.
+    """
+
+    frames: list[np.ndarray]
+    times: np.ndarray
+    names: list[str]
+    source: str
+    kind: str  # "container" | "folder" | "nifti"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.frames) != len(self.times) or len(self.frames) != len(self.names):
+            raise ValueError("frames, times and names must have the same length")
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames."""
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+
+def _check_budget(n: int, w: int, h: int, max_bytes: int, what: str) -> None:
+    need = int(n) * int(w) * int(h) * 3
+    if need > max_bytes:
+        raise InputError(f"{what}: {n} frames of {w}x{h} need {need / 1024**3:.1f} GiB, over the limit of "
+                         f"{max_bytes / 1024**3:.1f} GiB; cut the clip or raise max_bytes")
+
+
+def _rgb(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    if a.dtype != np.uint8:
+        lo, hi = float(np.min(a)), float(np.max(a))
+        a = np.zeros(a.shape, np.uint8) if hi <= lo else ((a - lo) / (hi - lo) * 255.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(a[:, :, :3])
+
+
+def read_container(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
+    """Decode the first video stream of a container file (MP4, AVI, MOV, MKV, ...) with PyAV."""
+    import av
+
+    p = Path(path)
+    try:
+        container = av.open(str(p))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InputError(f"{p} cannot be opened as a video ({exc.__class__.__name__}: {exc})") from None
+    with container:
+        if not container.streams.video:
+            raise InputError(f"{p} has no video stream (an MP4/MOV cut short loses the index at its end: "
+                             "the file is truncated or is not a video)")
+        stream = container.streams.video[0]
+        w, h = stream.codec_context.width, stream.codec_context.height
+        claimed = int(stream.frames or 0)
+        if not claimed and stream.duration and stream.average_rate:
+            claimed = int(float(stream.duration * stream.time_base) * float(stream.average_rate) + 0.5)
+        if not claimed and container.duration and stream.average_rate:
+            claimed = int(container.duration / 1e6 * float(stream.average_rate) + 0.5)
+        if claimed and w and h:
+            _check_budget(claimed, w, h, max_bytes, str(p))
+        frames: list[np.ndarray] = []
+        pts: list[float] = []
+        error: str | None = None
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None or frame.time_base is None:
+                    raise InputError(f"{p}: frame {len(frames)} has no timestamp; remux the file (ffmpeg -c copy)")
+                frames.append(frame.to_ndarray(format="rgb24"))
+                pts.append(float(frame.pts * frame.time_base))
+                if len(frames) * w * h * 3 > max_bytes:
+                    raise InputError(f"{p}: more frames than the header claimed, over the limit of "
+                                     f"{max_bytes / 1024**3:.1f} GiB")
+        except av.error.FFmpegError as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+        # where the header says the stream ends (container-level when the stream has no duration)
+        frame_s = 1.0 / float(stream.average_rate) if stream.average_rate else 0.04
+        t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        end_s: float | None = None
+        if stream.duration:
+            end_s = t0 + float(stream.duration * stream.time_base)
+        elif container.duration:
+            end_s = t0 + container.duration / 1e6
+    order = np.argsort(pts, kind="stable")  # presentation order (decoders emit it; be sure)
+    frames = [frames[i] for i in order]
+    t = np.asarray(pts, float)[order]
+    times = t - t[0] if t.size else t
+    clip = Clip(frames, times, [f"frame_{i:05d}" for i in range(len(frames))], str(p), "container",
+                {"claimed_frames": claimed, "codec": stream.codec_context.name})
+    if error is None and stream.frames and len(frames) < stream.frames - 1:
+        error = f"stream ended after {len(frames)} of {stream.frames} frames"
+    elif error is None and end_s is not None and t.size and t[-1] < end_s - 2.0 * frame_s:
+        error = f"stream ended at {t[-1] - t0:.2f} s of {end_s - t0:.2f} s"
+    if error is not None:
+        raise TruncatedVideoError(f"{p} is truncated or corrupt ({error}); {len(frames)} frames were read "
+                                  "and are usable", clip)
+    if not frames:
+        raise InputError(f"{p} holds no decodable video frames")
+    return clip
+
+
+def _natural_key(name: str) -> list:
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]
+
+
+def list_frame_files(folder: str | os.PathLike) -> list[Path]:
+    """Image files of a folder in natural order (``frame_9`` before ``frame_10``)."""
+    d = Path(folder)
+    files = [f for f in d.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda f: _natural_key(f.name))
+
+
+def read_folder(folder: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
+    """A folder of frame images, ordered naturally by name; times are ``index / fps`` (no clock in files)."""
+    from gazesam.imageio import load_image
+
+    d = Path(folder)
+    if fps <= 0:
+        raise InputError(f"fps must be positive, got {fps}")
+    files = list_frame_files(d)
+    if not files:
+        raise InputError(f"{d} holds no frame images ({', '.join(IMAGE_SUFFIXES)})")
+    first = _rgb(load_image(files[0]))
+    _check_budget(len(files), first.shape[1], first.shape[0], max_bytes, str(d))
+    frames = [first]
+    for f in files[1:]:
+        a = _rgb(load_image(f))
+        if a.shape != first.shape:
+            raise InputError(f"{f} is {a.shape[1]}x{a.shape[0]}, the first frame {first.shape[1]}x{first.shape[0]}")
+        frames.append(a)
+    return Clip(frames, np.arange(len(frames)) / float(fps), [f.name.rsplit(".", 1)[0] for f in files], str(d),
+                "folder", {"fps": float(fps)})
+
+
+def read_nifti(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
+    """A 2D+t NIfTI (x, y, t) or (x, y, 1, t); the last axis is time, its spacing the frame interval (s).
+
+    Intensities are scaled to 0..255 over the whole clip (one window for every frame, so brightness does
+    not flicker), frames are shown with x across and y down.
+    """
+    import SimpleITK as sitk
+
+    p = Path(path)
+    try:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(p))
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise InputError(f"{p} cannot be read as NIfTI ({str(exc).splitlines()[-1][:120]})") from None
+    size = reader.GetSize()
+    spacing = reader.GetSpacing()
+    if len(size) == 4 and size[2] == 1:
+        size, spacing = (size[0], size[1], size[3]), (spacing[0], spacing[1], spacing[3])
+    if len(size) != 3:
+        raise InputError(f"{p} has {len(size)} dimensions {size}; a 2D+t clip has (x, y, t)")
+    _check_budget(size[2], size[0], size[1], max_bytes, str(p))
+    if reader.GetNumberOfComponents() != 1:
+        raise InputError(f"{p} has {reader.GetNumberOfComponents()} components per pixel; give a scalar clip")
+    arr = sitk.GetArrayFromImage(reader.Execute())  # (t, y, x) or (t, 1, y, x)
+    arr = arr.reshape(size[2], size[1], size[0]).astype(np.float32)
+    lo, hi = np.percentile(arr, [0.5, 99.5])
+    scaled = np.clip((arr - lo) / max(hi - lo, 1e-6) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    dt = float(spacing[2]) if spacing[2] > 0 else 1.0
+    frames = [np.repeat(f[:, :, None], 3, axis=2) for f in scaled]
+    return Clip(frames, np.arange(size[2]) * dt, [f"frame_{i:05d}" for i in range(size[2])], str(p), "nifti",
+                {"frame_interval_s": dt})
+
+
+def read_clip(path: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
+    """Any supported clip: a container file, a NIfTI, a folder of frames, or a clip folder with ``frames/``."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p} does not exist")
+    if p.is_dir():
+        return read_folder(p / "frames" if (p / "frames").is_dir() else p, fps=fps, max_bytes=max_bytes)
+    name = p.name.lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return read_nifti(p, max_bytes=max_bytes)
+    if name.endswith(VIDEO_SUFFIXES):
+        return read_container(p, max_bytes=max_bytes)
+    raise InputError(f"{p}: unknown clip format; give a video ({', '.join(VIDEO_SUFFIXES)}), a NIfTI, or a folder")

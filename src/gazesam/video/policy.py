@@ -1,0 +1,318 @@
+"""The video prompt policy: propagate the previous frame's mask, let gaze pick the object and correct it.
+
+Per frame (embeddings encoded ahead, so a frame costs only decoder calls):
+
+1. Propagation, as in volumes (:mod:`gazesam.volume.propagation`): the previous frame's mask, grown by a
+   small margin, is the box prompt on this frame (LiteMedSAM takes boxes only). The step is checked with
+   the volume rules (vanished, low predicted IoU, area collapse/explosion, no overlap with the previous
+   mask): a failed check is *drift*.
+2. Gaze on this frame: the reader's fixation and pursuit samples that fall in the frame's display
+   interval (saccades and blinks say nothing about where the object is), summarised by their median in
+   image pixels. A reader who follows the object keeps gaze on it, up to the pursuit lag.
+3. Decision:
+   - gaze within ``tol_deg`` of the propagated mask and no drift -> the mask is **confirmed**;
+   - gaze off the mask but within ``reach_deg`` of it, or drift while gaze is on the object -> a box
+     search around the gaze point with the object's last size (3 scales x 2 shapes, the best two redrawn
+     tightly around their masks) replaces the mask if a candidate holds the gaze point: **recovered**
+     (the frame needed gaze);
+   - gaze further away: the reader looks elsewhere; the track is kept (**propagated**), and only after
+     ``switch_frames`` consecutive frames of gaze elsewhere does that become a new object;
+   - no usable gaze (blink, saccade, looking away): **propagated**, never confirmed.
+4. Switch: a gaze shift of more than ``jump_deg`` from where gaze dwelt (a saccade to something else;
+   catch-up saccades are ~1 deg) that stays for ``jump_dwell_frames`` re-runs the start search there; a
+   mask that differs from the current one (IoU < 0.5) starts a new object (the reader looked at it).
+5. Start: the first frame with gaze runs a size search (8 sizes x 3 shapes around the gaze point; a
+   candidate must hold the gaze point; the model's predicted IoU picks; the best two are redrawn around
+   their masks); frames before it are filled by propagating backwards (**propagated**), also when the
+   object was (re)started within ``settle_s`` of the clip's start (the reader's first look is often
+   elsewhere, e.g. the screen centre).
+
+A frame's mask is "confirmed" only when gaze was on it; everything else the reader never looked at.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from gazesam.volume.propagation import PropagationConfig, SliceMask, Step, box_from_mask, check_step
+
+STATUSES = ("started", "confirmed", "recovered", "propagated", "none")
+
+
+@dataclass(frozen=True)
+class VideoPolicyConfig:
+    tol_deg: float = 1.5  # gaze this close to the mask is on it (tracker accuracy + pursuit lag)
+    reach_deg: float = 6.0  # gaze further from the mask is looking elsewhere, not correcting it
+    switch_frames: int = 8  # consecutive frames of gaze elsewhere that start a new object
+    jump_deg: float = 3.0  # a gaze shift this large (a saccade to something else, not a catch-up) ...
+    jump_dwell_frames: int = 2  # ... that then stays this many frames re-runs the start search there
+    settle_s: float = 1.0  # a start within this time of the clip's beginning refills the frames before it
+    start_sizes: tuple[float, ...] = (0.04, 0.07, 0.11, 0.16, 0.23, 0.32, 0.45, 0.62)  # box side / min(W, H)
+    recover_scales: tuple[float, ...] = (0.75, 1.0, 1.35)
+    refine_start: bool = False  # redraw the start search's best boxes around their masks
+    grow: float = 1.2  # > 1: on confirmed frames also try the propagated box grown by this factor ...
+    grow_max_area: float = 1.25  # ... whose mask may be at most this much larger than last frame's
+    prop: PropagationConfig = field(default_factory=lambda: PropagationConfig(min_pred_iou=0.5))
+
+
+@dataclass
+class FrameResult:
+    index: int
+    mask: np.ndarray
+    status: str
+    box: tuple[float, float, float, float] | None
+    iou: float
+    gaze: tuple[float, float] | None
+    decoder_calls: int = 0
+    decision_s: float = 0.0
+    note: str = ""
+
+
+class _Decoder:
+    """Counts and times decoder calls on one frame's embedding."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.calls = 0
+
+    def __call__(self, emb: Any, box: Sequence[float]) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        pred = self.predictor.predict(emb, box=list(box))
+        return pred.mask, float(pred.iou[pred.best])
+
+
+def _near(mask: np.ndarray, g: tuple[float, float], tol_px: float) -> bool:
+    """Whether the gaze point lies within ``tol_px`` of the mask."""
+    h, w = mask.shape
+    x, y = g
+    x0, x1 = int(max(0, math.floor(x - tol_px))), int(min(w, math.ceil(x + tol_px) + 1))
+    y0, y1 = int(max(0, math.floor(y - tol_px))), int(min(h, math.ceil(y + tol_px) + 1))
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+    return bool(xs.size) and float(np.min((xs + x0 - x) ** 2 + (ys + y0 - y) ** 2)) <= tol_px**2
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    u = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / u) if u else 1.0
+
+
+def frame_gaze(t: np.ndarray, xy_img: np.ndarray, labels: Sequence[str], frame_times: np.ndarray,
+               size: tuple[int, int]) -> list[tuple[float, float] | None]:
+    """Per frame, the median of its fixation/pursuit samples on the image (None when there are none)."""
+    t = np.asarray(t)
+    use = np.array([lab in ("fixation", "pursuit") for lab in labels]) & np.isfinite(xy_img).all(axis=1)
+    w, h = size
+    use &= (xy_img[:, 0] >= 0) & (xy_img[:, 0] < w) & (xy_img[:, 1] >= 0) & (xy_img[:, 1] < h)
+    ft = np.asarray(frame_times, float)
+    dt = float(np.median(np.diff(ft))) if ft.size > 1 else 0.04
+    edges = np.r_[ft, ft[-1] + dt]
+    out: list[tuple[float, float] | None] = []
+    for i in range(ft.size):
+        a, b = np.searchsorted(t, [edges[i], edges[i + 1]])
+        sel = use[a:b]
+        if sel.sum() < 2:
+            out.append(None)
+            continue
+        p = np.median(xy_img[a:b][sel], axis=0)
+        out.append((float(p[0]), float(p[1])))
+    return out
+
+
+class VideoGazePolicy:
+    """Runs the per-frame decisions over a clip's embeddings (see the module docstring)."""
+
+    def __init__(self, predictor: Any, px_per_deg: float, config: VideoPolicyConfig | None = None) -> None:
+        self.predictor = predictor
+        self.cfg = config or VideoPolicyConfig()
+        self.tol_px = self.cfg.tol_deg * px_per_deg
+        self.reach_px = self.cfg.reach_deg * px_per_deg
+        self.jump_px = self.cfg.jump_deg * px_per_deg
+        self.frame_s = 0.04
+
+    def _early(self, first: int) -> bool:
+        return first * self.frame_s <= self.cfg.settle_s
+
+    # -- searches ---------------------------------------------------------------------------------
+    def _search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
+                shape: tuple[int, int], prev_area: float | None, refine: bool = True) -> tuple[np.ndarray, float, tuple] | None:
+        h, w = shape
+        scored = []
+        for bw, bh in sizes:
+            box = (max(0.0, g[0] - bw / 2), max(0.0, g[1] - bh / 2), min(w - 1.0, g[0] + bw / 2),
+                   min(h - 1.0, g[1] + bh / 2))
+            if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+                continue
+            m, iou = dec(emb, box)
+            if m.sum() < self.cfg.prop.min_area_px or not _near(m, g, self.tol_px):
+                continue
+            scored.append((self._score(m, iou, prev_area), m, iou, box))
+        scored.sort(key=lambda s: -s[0])
+        best = scored[0] if scored else None
+        for _, m, _, _ in scored[:2] if refine else []:  # redraw tightly around the mask (the model's own extent)
+            box = box_from_mask(m, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
+            m2, iou2 = dec(emb, box)
+            if m2.sum() >= self.cfg.prop.min_area_px and _near(m2, g, self.tol_px):
+                s2 = self._score(m2, iou2, prev_area)
+                if best is None or s2 > best[0]:
+                    best = (s2, m2, iou2, box)
+        return None if best is None else (best[1], best[2], best[3])
+
+    @staticmethod
+    def _score(mask: np.ndarray, iou: float, prev_area: float | None) -> float:
+        if prev_area is None:
+            return iou
+        return iou - 0.5 * abs(math.log(max(mask.sum(), 1) / max(prev_area, 1.0)))
+
+    def _try_grow(self, dec: _Decoder, emb: Any, res: FrameResult, prev: np.ndarray, g: tuple[float, float],
+                  shape: tuple[int, int]) -> None:
+        """A box grown around the propagated one: replaces the mask when the model is surer of it.
+
+        A propagated box can only shrink onto a part of the object (the box hugs last frame's mask, the
+        model segments inside it); confirmed frames offer the model a little more room each time.
+        """
+        h, w = shape
+        x0, y0, x1, y1 = res.box  # type: ignore[misc]
+        cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * self.cfg.grow, (y1 - y0) / 2 * self.cfg.grow
+        box = (max(0.0, cx - hw), max(0.0, cy - hh), min(w - 1.0, cx + hw), min(h - 1.0, cy + hh))
+        m, iou = dec(emb, box)
+        if (iou > res.iou and m.sum() <= self.cfg.grow_max_area * max(prev.sum(), 1) and _near(m, g, self.tol_px)
+                and check_step(SliceMask(0, prev, 1.0, None), Step(m, iou), self.cfg.prop) is None):
+            res.mask, res.iou, res.box = m, iou, box
+
+    def _propagate(self, dec: _Decoder, emb: Any, prev: np.ndarray) -> tuple[np.ndarray, float, tuple | None, str | None]:
+        box = box_from_mask(prev, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
+        if box is None:
+            return prev, 0.0, None, "vanished"
+        m, iou = dec(emb, box)
+        reason = check_step(SliceMask(0, prev, 1.0, None), Step(m, iou), self.cfg.prop)
+        return m, iou, box, reason
+
+    # -- the clip ---------------------------------------------------------------------------------
+    def run(self, embeddings: Sequence[Any], gaze: Sequence[tuple[float, float] | None],
+            shape: tuple[int, int], frame_s: float = 0.04) -> list[FrameResult]:
+        """Masks for every frame (``shape`` = (H, W), frames ``frame_s`` apart); ``gaze[i]``: the frame's
+        gaze point or None."""
+        h, w = shape
+        self.frame_s = frame_s
+        n = len(embeddings)
+        empty = np.zeros(shape, bool)
+        out: list[FrameResult | None] = [None] * n
+        prev: np.ndarray | None = None
+        elsewhere = 0
+        start_sizes = [(s * min(w, h) * a, s * min(w, h) / a) for s in self.cfg.start_sizes for a in (1.0, 1.5, 1 / 1.5)]
+        first: int | None = None
+        anchor: tuple[float, float] | None = None  # where gaze dwelt when the current object was chosen
+        dwell = 0
+        for i in range(n):
+            t0 = time.perf_counter()
+            dec = _Decoder(self.predictor)
+            g = gaze[i]
+            res: FrameResult
+            if prev is None:
+                found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start) if g is not None else None
+                if found is None:
+                    res = FrameResult(i, empty, "none", None, 0.0, g)
+                else:
+                    res = FrameResult(i, found[0], "started", found[2], found[1], g)
+                    first, anchor = i, g
+            else:
+                m, iou, box, reason = self._propagate(dec, embeddings[i], prev)
+                if reason == "vanished":
+                    m, iou = prev, 0.0
+                res = FrameResult(i, m, "propagated", box, iou, g, note=reason or "")
+                jumped = False
+                if g is not None and anchor is not None:
+                    far = math.hypot(g[0] - anchor[0], g[1] - anchor[1]) > self.jump_px
+                    dwell = dwell + 1 if far else 0
+                    if far and dwell >= self.cfg.jump_dwell_frames:
+                        # gaze went somewhere else and stayed: is it still this object?
+                        dwell = 0
+                        anchor = g
+                        found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start)
+                        if found is not None and _iou(found[0], m) < 0.5:
+                            res = FrameResult(i, found[0], "started", found[2], found[1], g)
+                            first = i
+                            jumped = True
+                if g is not None and not jumped:
+                    if anchor is not None and dwell == 0:
+                        anchor = g  # the anchor follows the pursuit in small steps
+                    on = _near(m, g, self.tol_px) if m.any() else False
+                    near = on or (m.any() and _near(m, g, self.reach_px))
+                    if on and reason is None:
+                        res.status = "confirmed"
+                        elsewhere = 0
+                        if self.cfg.grow > 1.0 and box is not None:
+                            self._try_grow(dec, embeddings[i], res, prev, g, shape)
+                    elif near or (on and reason is not None):
+                        elsewhere = 0
+                        ys, xs = np.nonzero(prev)
+                        bw, bh = xs.max() - xs.min() + 1.0, ys.max() - ys.min() + 1.0
+                        sizes = [(bw * s, bh * s) for s in self.cfg.recover_scales]
+                        side = math.sqrt(bw * bh)
+                        sizes += [(side * s, side * s) for s in self.cfg.recover_scales]
+                        found = self._search(dec, embeddings[i], g, sizes, shape, float(prev.sum()))
+                        if found is not None:
+                            res = FrameResult(i, found[0], "recovered", found[2], found[1], g)
+                    else:
+                        elsewhere += 1
+                        if elsewhere >= self.cfg.switch_frames:  # a new object, started by looking at it
+                            found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start)
+                            if found is not None:
+                                res = FrameResult(i, found[0], "started", found[2], found[1], g)
+                            elsewhere = 0
+            res.decoder_calls = dec.calls
+            res.decision_s = time.perf_counter() - t0
+            out[i] = res
+            if res.mask.any():
+                prev = res.mask
+        if first is not None and 0 < first and first < len(embeddings) and self._early(first):
+            # the reader settled on the object early: fill the frames before that start backwards
+            prev = out[first].mask  # type: ignore[union-attr]
+            for i in range(first - 1, -1, -1):
+                t0 = time.perf_counter()
+                dec = _Decoder(self.predictor)
+                m, iou, box, reason = self._propagate(dec, embeddings[i], prev)
+                if reason == "vanished":
+                    m = prev
+                old = out[i]
+                out[i] = FrameResult(i, m, "propagated", box, iou, old.gaze if old else None, dec.calls,
+                                     time.perf_counter() - t0 + (old.decision_s if old else 0.0), reason or "")
+                prev = m
+        return [r for r in out if r is not None]
+
+
+def propagate_from_truth(predictor: Any, embeddings: Sequence[Any], first_truth: np.ndarray, first: int,
+                         cfg: PropagationConfig | None = None) -> list[np.ndarray]:
+    """Reference: the first frame's true box, then each previous mask as the box, no gaze (never stops)."""
+    cfg = cfg or PropagationConfig()
+    dec = _Decoder(predictor)
+    n = len(embeddings)
+    masks: list[np.ndarray] = [np.zeros_like(first_truth)] * n
+    box = box_from_mask(first_truth)
+    m, _ = dec(embeddings[first], box)
+    masks[first] = m
+    for direction in (1, -1):
+        prev = m
+        i = first + direction
+        while 0 <= i < n:
+            b = box_from_mask(prev, cfg.margin_frac, cfg.margin_px)
+            cur = dec(embeddings[i], b)[0] if b is not None else prev
+            masks[i] = cur if cur.any() else prev
+            prev = masks[i]
+            i += direction
+    return masks
+
+
+def truth_box_masks(predictor: Any, embeddings: Sequence[Any], truth: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Ceiling: the tight ground-truth box on every frame (an empty truth gives an empty mask)."""
+    dec = _Decoder(predictor)
+    out = []
+    for emb, t in zip(embeddings, truth):
+        box = box_from_mask(t)
+        out.append(np.zeros_like(t) if box is None else dec(emb, box)[0])
+    return out
