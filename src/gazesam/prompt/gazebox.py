@@ -49,6 +49,14 @@ Targets, and real gaze's habits:
   model's masks, so an off-centre start still converges on the object.
 - *No flicker*: a new mask replaces the shown one only if it differs from it (IoU < ``keep_iou``);
   otherwise the shown mask stays.
+- *At once* (:meth:`GazeBoxPolicy.quick`): the first answer to a look is the target's shown mask, or,
+  on a new target, the best of three square boxes around it (one decoder call); the search follows.
+- *Settled masks stay*: once the mask is stable, a decision keeps it while the fixation that asked
+  lies inside it (no search is run); only a fixation on the target outside the mask is evidence
+  against it. Two candidates that score within noise of each other otherwise flip late.
+- *Scored where it is cheap*: with a batching decoder the candidates are the model's low-res masks
+  (about 256 pixels on the long side); fixations are mapped onto that grid, and only the winner is
+  made full size.
 - *Stable*: the mask is offered for acceptance when the last ``stable_n`` decisions agree (IoU >=
   ``stable_iou``) and the target has at least two fixations.
 """
