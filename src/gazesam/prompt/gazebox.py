@@ -312,11 +312,13 @@ class GazeBoxPolicy(PromptPolicy):
         """
         k, h, w = masks.shape
         r = max(1, int(round(self.p.gaze_sigma * max(h, w))))
-        ii = np.zeros((k, h + 1, w + 1), np.float64)
-        ii[:, 1:, 1:] = masks.astype(np.float64).cumsum(1).cumsum(2)
         x0 = np.clip(xs - r, 0, w); x1 = np.clip(xs + r + 1, 0, w)
         y0 = np.clip(ys - r, 0, h); y1 = np.clip(ys + r + 1, 0, h)
-        total = ii[:, y1, x1] - ii[:, y0, x1] - ii[:, y1, x0] + ii[:, y0, x0]
+        # a sum per window, not an integral image of every mask: a few dozen small windows cost far less
+        # than two cumulative sums over K whole masks
+        total = np.empty((k, len(xs)), np.float64)
+        for j in range(len(xs)):
+            total[:, j] = np.count_nonzero(masks[:, y0[j]:y1[j], x0[j]:x1[j]].reshape(k, -1), axis=1)
         return total / np.maximum((x1 - x0) * (y1 - y0), 1)
 
     def likelihood(self, masks: np.ndarray, s: _Target, inside: np.ndarray | None = None) -> np.ndarray:
