@@ -502,12 +502,14 @@ class GazeBoxPolicy(PromptPolicy):
         top = np.argsort(-scores, kind="stable")[: self.p.refine_top]
         rounds = [(boxes, masks, ious, logits, scores)]
         cur_boxes, cur_masks = boxes[top], masks[top]
-        sx, sy = self._grid_scale(masks.shape[1:])
+        cur_logits = logits[top]
+        grid = masks.shape[1:] != tuple(self.image_size)
         for _ in range(self.p.refine_iterations):
-            tight = [tight_box(m) for m in cur_masks]
-            cur_boxes = np.round(np.asarray([
-                self._margin((t[0] / sx, t[1] / sy, t[2] / sx, t[3] / sy) if t is not None else tuple(b))
-                for t, b in zip(tight, cur_boxes)]))
+            # the redrawn box is tight around the full-size mask: on the low-res grid it would be off by up
+            # to a cell (~5 px on kvasir), and a box-trained model is sensitive to that
+            tight = [tight_box(decode.full_mask(lg) if grid else m) for m, lg in zip(cur_masks, cur_logits)]
+            cur_boxes = np.round(np.asarray([self._margin(t if t is not None else tuple(b))
+                                             for t, b in zip(tight, cur_boxes)]))
             cur_masks, cur_ious, cur_logits = decode.batch_boxes(cur_boxes)
             rounds.append((cur_boxes, cur_masks, cur_ious, cur_logits, self.score(cur_masks, cur_ious, s)))
         r = max(range(len(rounds)), key=lambda i: float(rounds[i][4].max()))  # first round wins ties
