@@ -44,12 +44,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = (),
-                 force: bool = False, what: str = "output", overwrite: bool = True) -> Path:
+                 force: bool = False, what: str = "output", overwrite: bool = True,
+                 force_replaces_input: bool = True) -> Path:
     """Validate an output file location before any work is done; returns it as a :class:`Path`.
 
     Refuses (with :class:`OutputError`): a folder, a device or anything that is not a regular file; a file
-    whose folder is missing or not writable; the same file as one of ``inputs`` unless ``force`` (writing
-    would destroy the input); an existing file when ``overwrite`` is false and not ``force``.
+    whose folder is missing or not writable; the same file as one of ``inputs`` unless ``force`` and
+    ``force_replaces_input`` (writing would destroy the input); an existing file when ``overwrite`` is false
+    and not ``force``.
     """
     p = Path(path).expanduser()
     if p.is_dir():
@@ -65,9 +67,10 @@ def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike 
         if inp is None:
             continue
         if _same_file(p, Path(inp).expanduser()):
-            if not force:
+            if not (force and force_replaces_input):
+                hint = " (or pass --force to replace it)" if force_replaces_input else ""
                 raise OutputError(f"{what} {p} is the input {inp}: writing it would destroy the input; choose "
-                                  "another name (or pass --force to replace it)")
+                                  f"another name{hint}")
     if p.exists() and not overwrite and not force:
         raise OutputError(f"{what} {p} exists; choose another name or pass --force to overwrite it")
     return p

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from gazesam.cli._gaze_args import add_detector_arguments, add_display_arguments, detector_params, display_from_args
-from gazesam.errors import InputError, SourceError
+from gazesam.errors import InputError, OutputError, SourceError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,11 +38,16 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.duration > 0 and math.isfinite(args.duration)):
         raise InputError(f"--duration must be a positive number of seconds, got {args.duration}")
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise InputError(f"{out} exists; choose another name or pass --force to overwrite it")
-    if not out.parent.is_dir():
-        raise InputError(f"folder {out.parent} does not exist")
+    from gazesam.outputs import check_output
+
+    replayed = None
+    if args.source.strip().lower().startswith("replay:"):
+        from gazesam.gaze.sources.replay import parse_replay_spec
+
+        replayed = parse_replay_spec(args.source.strip()[len("replay:"):])[0]
+    # --force overwrites an earlier recording, never the file being replayed
+    out = check_output(args.output, inputs=[replayed], force=args.force, overwrite=False, what="recording",
+                       force_replaces_input=False)
     if args.source.strip().lower() == "mouse":
         raise SourceError("the mouse source needs the desktop app (gazesam app); record from a tracker or replay")
     display = display_from_args(args)
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:  # not the main thread (embedded use): no SIGTERM handling
         old = None
     n_fix = 0
+    failed: str = ""  # a write failed (disk full): stop, keep what reached the file, say so
     last_state = ""
     bar = tqdm(total=round(args.duration, 1), unit="s", desc="recording", disable=args.quiet or None,
                file=sys.stderr, bar_format="{desc}: {n:.1f}/{total:.1f} s |{bar}| {postfix}")
@@ -121,19 +127,29 @@ def run(args: argparse.Namespace) -> int:
             for e in detector.flush():
                 writer.write_event(e)
                 n_fix += e.kind == "end"
+    except OutputError:
+        failed = writer.failure_message()
     finally:
         bar.close()
         if old is not None:
             signal.signal(signal.SIGTERM, old)
         st = src.status()
         src.close()
-        writer.close({"status": st.state, "valid": st.valid, "dropped_eye_readings": st.dropped,
+        # "valid" counts the valid samples in the file; the source may have read ahead of what was written
+        writer.close({"status": st.state, "valid": writer.n_valid, "source_samples": st.samples,
+                      "source_valid": st.valid, "dropped_eye_readings": st.dropped,
                       "reconnects": st.reconnects, "overflow": st.overflow})
+    if failed or writer.error is not None:
+        if writer.n_samples == 0 and writer.n_events == 0:
+            out.unlink(missing_ok=True)  # only a header: nothing recorded worth keeping
+            raise OutputError(f"cannot write recording {out}: the disk is full (or the write failed: "
+                              f"{writer.error}); nothing was recorded, the file was removed")
+        raise OutputError(failed or writer.failure_message())
     if writer.n_samples == 0 and not (src.provides_fixations and writer.n_events):
         raise SourceError(f"no samples from {args.source} ({st.line()}); {out} holds only the header")
     if st.state == "failed":
         raise SourceError(f"{args.source} failed after {writer.n_samples} samples: {st.message} (kept in {out})")
-    pct = 100.0 * st.valid / st.samples if st.samples else 0.0
+    pct = 100.0 * writer.n_valid / writer.n_samples if writer.n_samples else 0.0
     if src.provides_fixations:
         print(f"recorded {n_fix} fixations ({writer.n_events} events, no raw samples in a fixation table) to {out}")
     else:

@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from gazesam.errors import InputError
+from gazesam.errors import InputError, OutputError
+from gazesam.outputs import os_error_message
 from gazesam.gaze.sample import EyeSample, FixationEvent, GazeSample
 from gazesam.signal.visual_angle import DisplayGeometry
 
@@ -75,10 +76,14 @@ class RecordingWriter:
         try:
             self._fh = open(self.path, "w", encoding="utf-8", newline="\n")
         except OSError as exc:
-            raise InputError(f"cannot write recording {self.path}: {exc.strerror or exc}") from exc
+            raise OutputError(os_error_message(exc, f"recording {self.path}")) from exc
         self._lock = threading.Lock()
         self.n_samples = 0
+        self.n_valid = 0  # valid samples written (the footer's count, not what the source claims it sent)
         self.n_events = 0
+        #: the first failed write (disk full, ...): from then on nothing more is written and every write
+        #: raises :class:`OutputError`; what reached the file before it stays readable
+        self.error: OSError | None = None
         self._dirty = False
         self._closed = False
         header = {
@@ -97,9 +102,17 @@ class RecordingWriter:
             header.update(extra)
         lines = [f"# {k}: {json.dumps(v, allow_nan=True)}" for k, v in header.items()]
         lines.append("\t".join(COLUMNS))
-        self._fh.write("\n".join(lines) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.write("\n".join(lines) + "\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:  # not even the header fits: leave no file that looks like a recording
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self.path.unlink(missing_ok=True)
+            raise OutputError(os_error_message(exc, f"recording {self.path}")) from None
         self.flush_interval_s = flush_interval_s
         self.sync_interval_s = sync_interval_s
         self._stop = threading.Event()
@@ -115,7 +128,7 @@ class RecordingWriter:
             _f(re_.x), _f(re_.y), _b(re_.valid), _f(re_.pupil_mm), _f(s.pupil_mm),
             "", "", "", "", "", "",
         ))
-        self._write(line, sample=True)
+        self._write(line, sample=True, valid=bool(s.valid))
 
     def write_event(self, e: FixationEvent) -> None:
         trial = e.trial.replace("\t", " ").replace("\n", " ")
@@ -131,26 +144,47 @@ class RecordingWriter:
         """Append a ``# key: json`` line (e.g. a status change) at the current position."""
         self._write(f"# {key}: {json.dumps(value, allow_nan=True)}", sample=None)
 
-    def _write(self, line: str, sample: bool | None) -> None:
+    def _write(self, line: str, sample: bool | None, valid: bool = False) -> None:
         with self._lock:
             if self._closed:
                 raise InputError(f"recording {self.path} is already closed")
-            self._fh.write(line + "\n")
+            self._raise_if_failed()
+            try:
+                self._fh.write(line + "\n")
+            except OSError as exc:
+                self.error = exc
+                self._raise_if_failed()
             self._dirty = True
             if sample is True:
                 self.n_samples += 1
+                self.n_valid += valid
             elif sample is False:
                 self.n_events += 1
 
+    def _raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise OutputError(self.failure_message())
+
+    def failure_message(self) -> str:
+        """What a failed write means for the user (one line), or '' when nothing failed."""
+        if self.error is None:
+            return ""
+        return (os_error_message(self.error, f"recording {self.path}").replace("; nothing partial was kept", "")
+                + f"; it holds what was written before (up to {self.n_samples} samples), without the closing footer")
+
     def flush(self, sync: bool = False) -> None:
         with self._lock:
-            if self._closed:
+            if self._closed or self.error is not None:
                 return
-            if self._dirty:
-                self._fh.flush()
-                self._dirty = False
-            if sync:
-                os.fsync(self._fh.fileno())
+            try:
+                if self._dirty:
+                    self._fh.flush()
+                    self._dirty = False
+                if sync:
+                    os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self.error = exc
+                raise
 
     def _flush_loop(self) -> None:
         last_sync = time.monotonic()
@@ -175,11 +209,19 @@ class RecordingWriter:
         if summary:
             footer.update(summary)
         with self._lock:
-            self._fh.write(f"# closed: {json.dumps(footer, allow_nan=True)}\n")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._closed = True
+            try:
+                if self.error is None:
+                    self._fh.write(f"# closed: {json.dumps(footer, allow_nan=True)}\n")
+                    self._fh.flush()
+                    os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self.error = exc
+            finally:
+                self._closed = True
+                try:
+                    self._fh.close()
+                except OSError as exc:  # the buffered tail could not be written
+                    self.error = self.error or exc
 
     def __enter__(self) -> "RecordingWriter":
         return self

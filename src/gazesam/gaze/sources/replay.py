@@ -31,8 +31,9 @@ BATCH = 512
 def parse_replay_spec(rest: str) -> tuple[str, float, str | None, dict[str, str]]:
     """``FILE[@SPEED][?format=NAME&trial=NAME&recording=NAME]`` -> (path, speed, format, reader options).
 
-    SPEED: a factor (``1``, ``2``, ``0.5``, ``x4``) or ``max``/``fast``/``inf``/``0`` for as fast as
-    possible. ``trial`` picks one trial of a fixation table, ``recording`` one recording of a Pro Lab
+    SPEED: a positive factor (``1``, ``2``, ``0.5``, ``x4``) or ``max``/``inf`` for as fast as possible.
+    Anything else (``0``, ``fast``, a negative number) is refused rather than guessed at: a typo must not
+    silently change the pace the recording is played at. ``trial`` picks one trial of a fixation table, ``recording`` one recording of a Pro Lab
     export."""
     if not rest:
         raise SourceError("replay needs a file: replay:FILE[@SPEED]")
@@ -53,7 +54,7 @@ def parse_replay_spec(rest: str) -> tuple[str, float, str | None, dict[str, str]
     if "@" in rest:
         path, _, sp = rest.rpartition("@")
         sp_l = sp.strip().lower().lstrip("x")
-        if sp_l in ("max", "fast", "inf", "0"):
+        if sp_l in ("max", "inf"):
             speed = math.inf
         else:
             try:
@@ -61,9 +62,11 @@ def parse_replay_spec(rest: str) -> tuple[str, float, str | None, dict[str, str]
             except ValueError:
                 if os.path.exists(rest):  # an '@' that is part of the file name
                     return rest, 1.0, fmt, opts
-                raise SourceError(f"replay speed {sp!r} is not a number or 'max'") from None
+                raise SourceError(f"replay speed {sp!r} is not a number or 'max' (use @max for as fast as "
+                                  "possible)") from None
             if not (speed > 0 and math.isfinite(speed)):
-                raise SourceError(f"replay speed must be positive, got {sp!r}")
+                raise SourceError(f"replay speed must be a positive factor or 'max', got {sp!r} (use @max for "
+                                  "as fast as possible)")
         rest = path
     return rest, speed, fmt, opts
 
