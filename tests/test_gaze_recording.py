@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazesam.errors import InputError
+from gazesam.errors import GazesamError, InputError
 from gazesam.gaze.formats import open_gaze_file
 from gazesam.gaze.recording import RecordingWriter, iter_records, load_recording
 from gazesam.gaze.sample import EyeSample, FixationEvent, GazeSample
@@ -98,7 +98,7 @@ def test_not_a_recording(tmp_path: Path) -> None:
     future.write_text('# gazesam-recording: 99\nkind\tt\n')
     with pytest.raises(InputError, match="version 99"):
         load_recording(future)
-    with pytest.raises(InputError, match="cannot write"):
+    with pytest.raises(GazesamError, match="cannot write"):
         RecordingWriter(tmp_path / "no" / "such" / "dir.tsv")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazesam.errors import InputError
+from gazesam.errors import InputError, OutputError
 from gazesam.session import (
     Autosaver,
     DocumentRef,
@@ -402,7 +402,7 @@ def test_autosave_errors_are_reported_not_raised(image_session: Session, tmp_pat
     s.accept(disk(s.document.shape, 20, 20, 5))
     saver.flush(10)
     saver.close()
-    assert errors and isinstance(errors[0], InputError) and "cannot create the session folder" in str(errors[0])
+    assert errors and isinstance(errors[0], OutputError) and "cannot create the session folder" in str(errors[0])
     assert s.annotations  # the accepted mask is still there
 
 

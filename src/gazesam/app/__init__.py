@@ -6,8 +6,10 @@ The app only draws and dispatches: segmentation rules live in ``gazesam.pipeline
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import Any, Iterator
 
 from gazesam.app.config import AppConfig
 
@@ -19,6 +21,44 @@ def ensure_qt_platform(headless: bool) -> None:
     """Headless runs (screenshots, CI) need the offscreen platform, chosen before QApplication exists."""
     if headless and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+@contextlib.contextmanager
+def _closing_on_signals(window: Any) -> Iterator[None]:
+    """SIGINT (Ctrl-C in the terminal) and SIGTERM close the window the normal way: the session is saved,
+    the gaze log gets its footer and the recovery entry is released only after a good save.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is C++; a 200 ms timer lets the
+    interpreter in, and the handler only posts the close to the event loop (raising KeyboardInterrupt inside
+    a Qt callback would print a traceback and leave the app running).
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def on_signal(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        print(f"gazesam app: {name}: saving the session and closing", file=sys.stderr)
+        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, QApplication.instance().quit)
+
+    from PySide6.QtWidgets import QApplication
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread
+            pass
+    ticker = QTimer()
+    ticker.start(200)
+    ticker.timeout.connect(lambda: None)
+    try:
+        yield
+    finally:
+        ticker.stop()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def run_app(config: AppConfig) -> int:
@@ -60,11 +100,22 @@ def run_app(config: AppConfig) -> int:
                 QTimer.singleShot(delay, finish)
 
         window.controller.sourceStarted.connect(arm)
+        # a failed model load, encode or save means the replay may never start: count from now
+        window.controller.error.connect(lambda _text: arm())
         QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
     window.start()
     if config.quit_after is not None and window.controller.session is None:
         arm()  # nothing open, so nothing to play: count from now
-    app.exec()
+    if config.headless and config.path and window.controller.session is None:
+        window.close()  # the document could not be opened: nothing to run headless
+        for text in window.errors[:1]:
+            print(f"gazesam app: error: {text}", file=sys.stderr)
+        return 1
+    with _closing_on_signals(window):
+        app.exec()
+    if config.headless and window.errors:
+        print(f"gazesam app: error: {window.errors[0]}", file=sys.stderr)
+        outcome["code"] = 1
     s = window.controller.session
     if s is not None and s.session_dir is not None:
         print(f"session: {s.session_dir}")

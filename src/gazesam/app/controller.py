@@ -41,7 +41,7 @@ from gazesam.session import (
     load_session,
     write_overlay,
 )
-from gazesam.session.store import SESSION_FILE
+from gazesam.session.store import SESSION_FILE, read_session_json, session_path
 
 
 TRAIL_LENGTH = 8
@@ -280,19 +280,39 @@ class AppController(QObject):
             self.open_session(load_session(p))
             return
         kind = guess_kind(p)
-        if self.session is not None:
-            self._release_document()
         if kind == "image":
             image = load_image(p)
             ref = DocumentRef.for_image(p, image)
-            self._new_session(ref)
-            self._show_image(image)
         else:
             volume = self._read_volume(p)
             ref = DocumentRef.for_volume(p, volume.shape, spacing=volume.spacing, origin=volume.origin,
                                          direction=tuple(np.asarray(volume.direction).reshape(-1)))
-            self._new_session(ref)
+        folder = self.config.default_session_dir(ref.stem)
+        if self._session_in(folder, ref):  # the same document: continue its session, never overwrite it
+            self.open_session(load_session(folder))
+            return
+        if self.session is not None:
+            self._release_document()
+        self._new_session(ref)
+        if kind == "image":
+            self._show_image(image)
+        else:
             self._show_volume(volume)
+
+    @staticmethod
+    def _session_in(folder: Path, ref: DocumentRef) -> bool:
+        """Whether ``folder`` holds a session of ``ref``'s document (True: continue it); a session of another
+        document there is refused (:class:`InputError`): a session folder is never overwritten."""
+        if not (folder / SESSION_FILE).exists():
+            return False
+        data = read_session_json(folder)
+        doc = data.get("document", {}) if isinstance(data.get("document"), dict) else {}
+        same_path = bool(doc.get("path")) and Path(str(doc["path"])).expanduser().resolve() == Path(ref.path).resolve()
+        same_data = ref.sha256 is not None and doc.get("sha256") == ref.sha256
+        if same_path or same_data:
+            return True
+        raise InputError(f"{folder} already holds a session of {doc.get('path') or 'another document'}; continue it "
+                         f"with `gazesam app {folder}`, or choose another --out folder")
 
     def open_session(self, session: Session) -> None:
         """Continue a saved (or crash-recovered) session: same folder, same labels and masks."""
@@ -534,7 +554,7 @@ class AppController(QObject):
             try:
                 rec.write_sample(sample)
             except GazesamError:
-                pass  # that log was just closed (save as / close); the next one takes the next sample
+                self._gaze_log_failed(rec)  # closed just now (save as / close), or a failed write
         for tap in list(self._raw_listeners):
             tap(sample)
         corrected = self._correct(sample)
@@ -551,7 +571,7 @@ class AppController(QObject):
             try:
                 rec.write_event(event)
             except GazesamError:
-                pass
+                self._gaze_log_failed(rec)
         x, y = self._frame_to_display(event.x, event.y)
         if x is None:
             return
@@ -559,6 +579,12 @@ class AppController(QObject):
         if self.pipeline is not None:
             self.pipeline.submit_fixation(event)
         self._inbox.append(event)
+
+    def _gaze_log_failed(self, rec: Any) -> None:
+        """Source thread: a failed write to the gaze log (disk full) is told once; gaze still drives the masks."""
+        if rec.error is not None and not getattr(rec, "_told", False):
+            rec._told = True
+            self.error.emit(f"gaze log stopped: {rec.failure_message()}")
 
     def _frame_to_display(self, x: float, y: float) -> tuple[float | None, float | None]:
         """Image-normalised sources (fixation tables recorded on the image) -> display-normalised."""
@@ -900,6 +926,9 @@ class AppController(QObject):
         old = self.session.session_dir
         if folder is not None:
             new = Path(folder).expanduser().resolve()
+            if new != old and (new / SESSION_FILE).exists():
+                raise InputError(f"{new} already holds a session; save into an empty folder (a session folder is "
+                                 "never overwritten)")
             new.mkdir(parents=True, exist_ok=True)
             if old is not None and old != new:
                 earlier = list(self.session.recordings)
@@ -930,8 +959,12 @@ class AppController(QObject):
         name = self.session.new_recording_name()
         extra = {"document": self.session.document.path, "session": str(self.session.session_dir),
                  "gaze_offset": list(self.offset)}
-        new = RecordingWriter(self.session.session_dir / name, source=self.config.source,
-                              display=self.display, extra=extra)
+        try:
+            target = session_path(self.session.session_dir, name, what="gaze log")
+            new = RecordingWriter(target, source=self.config.source, display=self.display, extra=extra)
+        except GazesamError as exc:
+            self.error.emit(f"no gaze log is kept: {exc}")
+            return
         old, self.recorder = self.recorder, new  # swap first: the source thread never sees no log
         if old is not None:
             old.close({"latency": self.latency.summary(), "continued_in": name})

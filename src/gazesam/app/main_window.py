@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
                  recent: RecentFiles | None = None) -> None:
         super().__init__()
         self.config = config
+        self.errors: list[str] = []  # every error shown, in order (a headless run exits non-zero on any)
         self.controller = controller or AppController(config)
         self.recent = recent or RecentFiles()
         self.setWindowTitle("gazesam")
@@ -405,6 +406,7 @@ class MainWindow(QMainWindow):
         self.view.update()
 
     def _on_error(self, text: str) -> None:
+        self.errors.append(text)
         log.error("%s", text)
         self.statusBar().showMessage(text, 10000)
         if not self.config.headless:
@@ -427,6 +429,18 @@ class MainWindow(QMainWindow):
 
     # ---- closing -----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.config.headless and self.controller.session is not None and not self.controller._closed:
+            try:
+                self.controller.save()
+            except GazesamError as exc:  # disk full: the masks exist only in memory now; let the user decide
+                answer = QMessageBox.question(
+                    self, "Session not saved",
+                    f"{exc}\n\nQuit anyway? Masks accepted since the last good save would be lost "
+                    "(the session stays offered for recovery).",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                if answer != QMessageBox.StandardButton.Yes:
+                    event.ignore()
+                    return
         QApplication.instance().removeEventFilter(self._space)
         self.controller.close()
         super().closeEvent(event)

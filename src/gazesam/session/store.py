@@ -8,11 +8,15 @@ Layout (everything a downstream user needs, in formats every tool reads)::
     <session>/gaze.tsv                     the gaze recording (the gaze stage's lossless format)
 
 Every file is written to a temporary name and renamed into place, and session.json last, so a crash in
-the middle of a save leaves the previous session readable.
+the middle of a save leaves the previous session readable. Every path written, read or deleted is checked
+by :func:`session_path` to lie inside the session folder after resolving links: a link planted in a
+session (``masks`` pointing at another folder, ``overlay.png`` at a file elsewhere, a ``label_map`` of
+``../x``) is refused instead of followed, so opening a session never touches a file outside it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -22,7 +26,8 @@ from typing import Callable
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.errors import InputError, OutputError
+from gazesam.outputs import disk_nearly_full, inside, os_error_message
 from gazesam.session.labels import Label
 from gazesam.session.session import Session, SessionSnapshot
 
@@ -40,6 +45,28 @@ def mask_filename(label: Label, volume: bool) -> str:
     return f"label-{label.value:03d}-{label_slug(label.name)}.{'nii.gz' if volume else 'png'}"
 
 
+def session_path(root: str | Path, rel: str | Path, *, what: str = "file") -> Path:
+    """``root/rel``, refused (:class:`OutputError`) unless it is a plain path inside ``root``.
+
+    Refused: an absolute ``rel`` or one with ``..``; a ``rel`` that is itself a link (a write would
+    replace what it points at); anything whose folder resolves outside ``root``. The one check every
+    session read, write and delete goes through.
+    """
+    root = Path(root)
+    relp = Path(rel)
+    if relp.is_absolute() or ".." in relp.parts:
+        raise OutputError(f"session folder {root}: {what} {rel} is not a path inside the session folder; "
+                          "session files must live in it")
+    p = root / relp
+    if p.is_symlink():
+        raise OutputError(f"session folder {root}: {what} {rel} is a link (to {os.readlink(p)}); session files "
+                          "must be plain files inside the folder - remove the link")
+    if not inside(p.parent, root) or (p.exists() and not inside(p, root)):
+        raise OutputError(f"session folder {root}: {what} {rel} leads outside the session folder (through a "
+                          "link); remove the link")
+    return p
+
+
 def _tmp(path: Path) -> Path:
     # keep the real suffix so writers that dispatch on it (SimpleITK) pick the right format
     return path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
@@ -51,8 +78,11 @@ def _write_png(array: np.ndarray, path: Path) -> None:
     tmp = _tmp(path)
     if array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    try:
+        Image.fromarray(array).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_nifti(array_ijk: np.ndarray, grid: dict | None, path: Path) -> None:
@@ -64,8 +94,13 @@ def _write_nifti(array_ijk: np.ndarray, grid: dict | None, path: Path) -> None:
         image.SetOrigin(tuple(grid["origin"]))
         image.SetDirection(tuple(grid["direction"]))
     tmp = _tmp(path)
-    sitk.WriteImage(image, str(tmp), useCompression=True)
-    os.replace(tmp, path)
+    try:
+        sitk.WriteImage(image, str(tmp), useCompression=True)
+        os.replace(tmp, path)
+    except RuntimeError as exc:  # ITK reports a full disk this way
+        raise OSError(errno.ENOSPC if disk_nearly_full(path.parent) else errno.EIO, str(exc).strip().splitlines()[-1]) from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _label_array(label_map: np.ndarray) -> np.ndarray:
@@ -78,42 +113,49 @@ def write_snapshot(snapshot: SessionSnapshot) -> Path:
     if snapshot.session_dir is None:
         raise InputError("the session has no folder to save into")
     root = Path(snapshot.session_dir)
-    masks = root / MASK_DIR
     try:
-        masks.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        masks = session_path(root, MASK_DIR, what="folder")
+        masks.mkdir(exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the session folder {root}: {exc}") from None
+        raise OutputError(f"cannot create the session folder {root}: {exc.strerror or exc}") from None
     data = dict(snapshot.data)
     volume = data["document"]["kind"] == "volume"
     grid = data["document"].get("grid")
     label_map = _label_array(snapshot.label_map)
     try:
         if volume:
-            _write_nifti(label_map, grid, root / "labels.nii.gz")
+            _write_nifti(label_map, grid, session_path(root, "labels.nii.gz"))
             data["label_map"] = "labels.nii.gz"
         else:
-            _write_png(label_map, root / "labels.png")
+            _write_png(label_map, session_path(root, "labels.png"))
             data["label_map"] = "labels.png"
         written: dict[str, str] = {}
         for d in data["labels"]:
             label = Label.from_json(d)
             name = mask_filename(label, volume)
             binary = (snapshot.label_map == label.value).astype(np.uint8)
+            target = session_path(root, f"{MASK_DIR}/{name}")
             if volume:
-                _write_nifti(binary, grid, masks / name)
+                _write_nifti(binary, grid, target)
             else:
-                _write_png(binary * 255, masks / name)
+                _write_png(binary * 255, target)
             written[str(label.value)] = f"{MASK_DIR}/{name}"
         data["masks"] = written
         keep = {Path(p).name for p in written.values()}
         for old in masks.iterdir():  # masks of renamed / removed labels would mislead
-            if _MASK_RE.match(old.name) and old.name not in keep:
+            if _MASK_RE.match(old.name) and old.name not in keep and old.is_file() and not old.is_symlink():
                 old.unlink(missing_ok=True)
-        tmp = _tmp(root / SESSION_FILE)
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=False, default=_json_default))
-        os.replace(tmp, root / SESSION_FILE)
+        target = session_path(root, SESSION_FILE)
+        tmp = _tmp(target)
+        try:
+            tmp.write_text(json.dumps(data, indent=1, allow_nan=False, default=_json_default))
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot write the session to {root}: {exc}") from None
+        raise OutputError(f"cannot save the session: {os_error_message(exc, root)}; the accepted masks are still "
+                          "in memory - free space or save elsewhere (Ctrl+Shift+S)") from None
     return root / SESSION_FILE
 
 
@@ -151,7 +193,14 @@ def load_session(path: str | Path, *, verify: bool = True) -> Session:
     data = read_session_json(f)
     root = f.parent
     name = data.get("label_map") or ("labels.nii.gz" if data.get("document", {}).get("kind") == "volume" else "labels.png")
-    label_path = root / name
+    if not isinstance(name, str):
+        raise InputError(f"{f}: label_map must be a file name inside the session folder, got {name!r}")
+    try:
+        label_path = session_path(root, name, what="label map")
+        for rec in data.get("recordings", []) or []:
+            session_path(root, str(rec), what="gaze log")
+    except OutputError as exc:
+        raise InputError(f"{f} is not a safe session: {exc}") from None
     if not label_path.is_file():
         raise InputError(f"the session's label map {label_path} is missing")
     try:
@@ -259,5 +308,13 @@ def write_overlay(image: np.ndarray, label_map: np.ndarray, labels: list[Label],
             out[sel] = (1 - alpha) * out[sel] + alpha * np.asarray(label.rgb, np.float32)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8)).save(p)
+    p = session_path(p.parent, p.name, what="overlay")
+    tmp = _tmp(p)
+    try:
+        Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8)).save(tmp, format="PNG")
+        os.replace(tmp, p)
+    except OSError as exc:
+        raise OutputError(os_error_message(exc, p)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return p
