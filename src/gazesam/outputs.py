@@ -81,22 +81,31 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
         raise OutputError(f"{what} {p} exists and is not a folder")
+    created = not p.exists()
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(os_error_message(exc, p)) from None
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write into {what} {p}: not writable")
     probe = p / f".gazesam-write-test-{os.getpid()}"
     try:
-        with open(probe, "wb") as fh:
-            fh.write(b"0" * 4096)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        raise OutputError(os_error_message(exc, p)) from None
-    finally:
-        probe.unlink(missing_ok=True)
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write into {what} {p}: not writable")
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"0" * 4096)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise OutputError(os_error_message(exc, p).replace("; nothing partial was kept", "")) from None
+        finally:
+            probe.unlink(missing_ok=True)
+    except OutputError:
+        if created:
+            try:
+                p.rmdir()
+            except OSError:
+                pass
+        raise
     return p
 
 

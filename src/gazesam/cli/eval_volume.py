@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_prompts < 1:
         raise InputError("--max-prompts must be at least 1")
+    from gazesam.outputs import check_output_dir
+
+    check_output_dir(args.report, what="report folder")  # a bad --report fails now, not after the work
     from gazesam.evaluation.simulate import is_simulated_spec, parse_gaze_spec
     from gazesam.volume.gaze import SliceGazePrompter
 
@@ -84,9 +87,20 @@ def run(args: argparse.Namespace) -> int:
                              segmenter_kwargs={"encode_predictor": enc_predictor, "workers": args.workers,
                                                "gaze": prompter})
     result.seconds_total = round(time.perf_counter() - t0, 2)  # include reading and model loading
-    paths = write_report(result, args.report, extra={"volume": str(args.volume), "label": str(args.label),
+    paths = _write_report(write_report, result, args.report, extra={"volume": str(args.volume), "label": str(args.label),
                                                      "model": args.model, "runtime": args.runtime,
                                                      "policy": policy_name})
     print(f"dice_3d {result.dice_3d:.4f} (before refinement {result.dice_3d_before_refine:.4f}) with gaze on "
           f"{result.slices_prompted} slice(s) in {result.seconds_total:.1f} s -> {paths['summary']}")
     return 0
+
+
+def _write_report(write_report, result, out_dir, **kw):  # noqa: ANN001, ANN202 - a thin wrapper
+    """The report writer, with a failed write (disk full) as one clear line."""
+    from gazesam.errors import OutputError
+    from gazesam.outputs import os_error_message
+
+    try:
+        return write_report(result, out_dir, **kw)
+    except OSError as exc:
+        raise OutputError(os_error_message(exc, out_dir).replace("; nothing partial was kept", "")) from None

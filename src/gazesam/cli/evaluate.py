@@ -29,10 +29,44 @@ def run(args: argparse.Namespace) -> int:
     from gazesam.evaluation.report import summary_table, write_report
     from gazesam.prompt import available_policies
 
+    import csv
+    import sys
+    from pathlib import Path
+
+    from gazesam.errors import InputError, OutputError
+    from gazesam.outputs import check_output_dir, os_error_message
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be a positive number of images, got {args.limit}")
+    out = check_output_dir(args.report, what="report folder")  # before the work, not after it
     policies = args.policy or list(available_policies())
-    result = evaluate(args.dataset, policies, model=args.model, runtime=args.runtime, checkpoint=args.checkpoint,
-                      gaze=args.gaze, limit=args.limit, progress=not args.no_progress)
-    summary = write_outputs(result, args.report)
+    partial = out / "per_image.csv"
+    state: dict = {"fh": None, "writer": None}
+
+    def on_image(results: list) -> None:
+        """Each finished image goes to per_image.csv at once: an interrupted run keeps what it scored."""
+        try:
+            if state["fh"] is None:
+                state["fh"] = open(partial, "w", newline="")
+                state["writer"] = csv.DictWriter(state["fh"], fieldnames=list(results[0].row()))
+                state["writer"].writeheader()
+            state["writer"].writerows(r.row() for r in results)
+            state["fh"].flush()
+        except OSError as exc:
+            raise OutputError(os_error_message(exc, partial)) from None
+
+    try:
+        result = evaluate(args.dataset, policies, model=args.model, runtime=args.runtime,
+                          checkpoint=args.checkpoint, gaze=args.gaze, limit=args.limit,
+                          progress=not args.no_progress, on_image=on_image)
+    finally:
+        if state["fh"] is not None:
+            state["fh"].close()
+    if result.skipped:
+        names = ", ".join(result.skipped[:5]) + (" ..." if len(result.skipped) > 5 else "")
+        print(f"gazesam eval: warning: {len(result.skipped)} image(s) have no trial in the fixation table and were "
+              f"not scored: {names}", file=sys.stderr)
+    summary = write_outputs(result, Path(out))
     report = write_report(result, args.report, summary)
     print(summary_table(summary))
     print(f"\nreport: {report}")

@@ -8,6 +8,7 @@ import argparse
 import json
 
 from gazesam.cli._gaze_args import add_detector_arguments, add_display_arguments, detector_params, display_from_args
+from gazesam.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,14 @@ def run(args: argparse.Namespace) -> int:
 
     display = display_from_args(args)
     params = detector_params(args)
+    if args.bids:  # a bad export folder fails now, not after reading the whole recording
+        from pathlib import Path
+
+        from gazesam.outputs import check_output_dir
+
+        if Path(args.bids).expanduser().resolve() == Path(args.file).expanduser().resolve():
+            raise InputError(f"--bids {args.bids} is the gaze file itself; give a folder")
+        check_output_dir(args.bids, what="BIDS folder")
     gf = open_gaze_file(args.file, args.format, display)
     info = summarize(gf, args.detector, display, detector_params=params)
     if args.json:

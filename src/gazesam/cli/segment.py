@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
     from gazesam.imageio import load_image, overlay, save_mask, save_png
-    from gazesam.outputs import check_output
+    from gazesam.outputs import atomic_output, check_output
 
     spec = get_spec(args.model)  # unknown model: error before touching the image
     check_output(args.output, inputs=[args.image], force=args.force, what="output mask")
@@ -77,9 +77,13 @@ def run(args: argparse.Namespace) -> int:
         if issubclass(wmsg.category, BoxOnlyModelWarning):
             print(f"gazesam segment: warning: {wmsg.message}", file=sys.stderr)
     mask = pred.mask
-    save_mask(args.output, mask)
-    if args.overlay:
-        save_png(args.overlay, overlay(image, mask, box, points, labels))
+    if args.overlay:  # both or neither: a failed overlay write (disk full) takes the new mask with it
+        picture = overlay(image, mask, box, points, labels)
+        with atomic_output(args.output) as tmp_mask:
+            save_mask(tmp_mask, mask)
+            save_png(args.overlay, picture)
+    else:
+        save_mask(args.output, mask)
     print(f"{args.output}: {int(mask.sum())} of {h * w} pixels ({100.0 * mask.mean():.1f}%), "
           f"predicted IoU {float(pred.iou[pred.best]):.3f}, model {spec.name}, runtime {predictor.runtime_name}")
     return 0

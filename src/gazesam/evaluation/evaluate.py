@@ -101,7 +101,7 @@ def table_gaze(root: Path, table_path: Path | None = None) -> GazeProvider:
 
     def provide(item: Item, truth: np.ndarray):
         if item.name not in table.trials:
-            return [], None
+            return None, None  # no gaze on this image: not scorable (a Dice of 0 would be invented)
         return table.events(item.name), None
 
     provide.description = f"table:{path.name}"  # type: ignore[attr-defined]
@@ -197,6 +197,7 @@ class EvalResult:
     policies: list[str]
     results: dict[str, list[ImageResult]]
     seconds: float
+    skipped: list[str] = field(default_factory=list)  # images without gaze: not scored, named in the summary
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -205,15 +206,25 @@ class EvalResult:
             "time_axis": "gaze time from image onset; decision cost reported as median_decision_ms",
             "policies": {p: summarise(self.results[p]) for p in self.policies},
             "seconds_total": round(self.seconds, 1),
+            "not_scored_no_gaze": list(self.skipped),
         }
 
 
 def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemedsam", runtime: str = "onnx",
              checkpoint: str | None = None, gaze: str = "table", limit: int | None = None,
-             progress: bool = True, predictor: Any = None) -> EvalResult:
+             progress: bool = True, predictor: Any = None,
+             on_image: Callable[[list[ImageResult]], None] | None = None) -> EvalResult:
+    """Score ``policies`` on every image of the dataset (the first ``limit``, a positive count).
+
+    ``on_image`` receives each image's results as soon as they exist (the CLI appends them to the report
+    folder, so an interrupted run keeps what it finished). Images the gaze table has no trial for are not
+    scored and are listed in :attr:`EvalResult.skipped`.
+    """
     from gazesam.prompt import DEFAULT_POLICY, available_policies
 
     root = Path(root)
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be a positive number of images, got {limit}")
     items = list_items(root)
     if limit:
         items = items[:limit]
@@ -230,6 +241,7 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
 
         predictor = load_predictor(model, runtime=runtime, checkpoint=checkpoint)
     results: dict[str, list[ImageResult]] = {p: [] for p in order}
+    skipped: list[str] = []
     start = time.perf_counter()
     from tqdm import tqdm
 
@@ -240,29 +252,44 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
         if truth.shape != image.shape[:2]:
             raise InputError(f"{item.mask_path}: mask is {truth.shape[::-1]}, image is {image.shape[1::-1]}")
         events, to_image = provider(item, truth)
+        if events is None:
+            skipped.append(item.name)
+            continue
+        done = []
         for p in order:
             if p == ORACLE:
-                results[p].append(oracle_on_image(predictor, image, truth, ignore, item.name))
+                done.append(oracle_on_image(predictor, image, truth, ignore, item.name))
             else:
-                results[p].append(run_policy_on_image(predictor, p, image, truth, ignore, events, to_image, item.name))
+                done.append(run_policy_on_image(predictor, p, image, truth, ignore, events, to_image, item.name))
+            results[p].append(done[-1])
+        if on_image is not None:
+            on_image(done)
         if DEFAULT_POLICY in results and results[DEFAULT_POLICY]:
             bar.set_postfix(dice=f"{np.mean([r.dice_end for r in results[DEFAULT_POLICY]]):.3f}")
+    if items and len(skipped) == len(items):
+        raise InputError(f"{root}: the fixation table has no trial for any of the {len(items)} images (trials are "
+                         "named by image file name); nothing was scored")
     default = DEFAULT_POLICY if DEFAULT_POLICY in order else order[0]
     return EvalResult(str(root), getattr(predictor.spec, "name", model), getattr(predictor, "runtime_name", runtime),
                       getattr(provider, "description", gaze), default, order, results,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, skipped)
 
 
 def write_outputs(result: EvalResult, out_dir: str | Path) -> dict[str, Any]:
     import csv
 
+    import io
+
+    from gazesam.outputs import write_text
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     rows = [r.row() for p in result.policies for r in result.results[p]]
-    with open(out / "per_image.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out / "per_image.csv", buf.getvalue())
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from gazesam import __version__
-from gazesam.errors import InputError
+from gazesam.errors import InputError, OutputError
 from gazesam.gaze.formats import GazeFile
+from gazesam.outputs import write_bytes, write_text
 from gazesam.signal.fixations import Fixation, detect_fixations, fixations_from_events, samples_to_arrays
 from gazesam.signal.visual_angle import DisplayGeometry
 
@@ -63,7 +64,21 @@ def export_bids(gf: GazeFile, root: str | Path, subject: str = "01", task: str =
         raise InputError(f"BIDS datatype {datatype!r} is not one that holds physio recordings")
     root = Path(root)
     folder = root / f"sub-{sub}" / (f"ses-{ses}" if ses else "") / datatype
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the BIDS folder {folder}: {exc.strerror or exc}") from None
+    written: list[Path] = []
+    try:
+        return _export(gf, root, folder, sub, task, ses, datatype, display, detector, written)
+    except OutputError as exc:  # disk full: no half dataset that looks complete
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise OutputError(f"{exc}; the BIDS export to {root} was not completed and its files were removed") from None
+
+
+def _export(gf: GazeFile, root: Path, folder: Path, sub: str, task: str, ses: str | None, datatype: str,
+            display: DisplayGeometry, detector: str, written: list[Path]) -> list[Path]:
     stem = f"sub-{sub}" + (f"_ses-{ses}" if ses else "") + f"_task-{task}"
 
     samples = list(gf.samples())
@@ -82,7 +97,6 @@ def export_bids(gf: GazeFile, root: str | Path, subject: str = "01", task: str =
     ev_rows = [f"{_na(f.t_start - t0, 6)}\t{_na(f.duration_s, 6)}\tfixation\t"
                f"centroid {f.x * display.width_px:.1f} {f.y * display.height_px:.1f} px" for f in fixations]
 
-    written: list[Path] = []
     w, h = display.width_px, display.height_px
     for rec, eye in eyes:
         rows = []
@@ -97,7 +111,7 @@ def export_bids(gf: GazeFile, root: str | Path, subject: str = "01", task: str =
             else:
                 rows.append(f"{s.t - t0:.6f}\tn/a\tn/a\t{_na(pupil, 4)}")
         base = folder / f"{stem}_recording-{rec}_physio"
-        _write_gz(base.with_suffix(".tsv.gz"), rows)
+        _write_gz(base.with_suffix(".tsv.gz"), rows, written)
         sidecar = {
             "SamplingFrequency": rate,
             "StartTime": 0.0,
@@ -124,10 +138,10 @@ def export_bids(gf: GazeFile, root: str | Path, subject: str = "01", task: str =
         }
         if rate is None:
             sidecar.pop("SamplingFrequency")
-        _write_json(base.with_suffix(".json"), sidecar)
+        _write_json(base.with_suffix(".json"), sidecar, written)
         ev_base = folder / f"{stem}_recording-{rec}_physioevents"
-        _write_gz(ev_base.with_suffix(".tsv.gz"), ev_rows)
-        _write_json(ev_base.with_suffix(".json"), {
+        _write_gz(ev_base.with_suffix(".tsv.gz"), ev_rows, written)
+        _write_json(ev_base.with_suffix(".json"), written=written, data={
             "Columns": ["onset", "duration", "trial_type", "message"],
             "onset": {"Description": "fixation start, from the first sample", "Units": "s"},
             "duration": {"Description": "fixation duration", "Units": "s"},
@@ -135,21 +149,21 @@ def export_bids(gf: GazeFile, root: str | Path, subject: str = "01", task: str =
             "message": {"Description": "fixation centroid on the screen"},
             "FixationDetection": ("recorded online events" if events else f"gazesam offline {detector.upper()}"),
         })
-        written += [base.with_suffix(".tsv.gz"), base.with_suffix(".json"),
-                    ev_base.with_suffix(".tsv.gz"), ev_base.with_suffix(".json")]
     desc = root / "dataset_description.json"
     if not desc.exists():
         _write_json(desc, {"Name": f"gazesam eye tracking ({task})", "BIDSVersion": BIDS_VERSION,
-                           "DatasetType": "raw", "GeneratedBy": [{"Name": "gazesam", "Version": __version__}]})
-        written.append(desc)
+                           "DatasetType": "raw", "GeneratedBy": [{"Name": "gazesam", "Version": __version__}]},
+                    written)
     return written
 
 
-def _write_gz(path: Path, rows: list[str]) -> None:
+def _write_gz(path: Path, rows: list[str], written: list[Path]) -> None:
     # mtime=0: the same recording always gives byte-identical files
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(("\n".join(rows) + ("\n" if rows else "")).encode("utf-8"))
+    data = gzip.compress(("\n".join(rows) + ("\n" if rows else "")).encode("utf-8"), mtime=0)
+    write_bytes(path, data)  # atomic: a full disk leaves no truncated file
+    written.append(path)
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+def _write_json(path: Path, data: dict, written: list[Path]) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n")
+    written.append(path)

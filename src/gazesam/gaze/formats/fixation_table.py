@@ -95,6 +95,28 @@ def _num(v: str | None) -> float:
         return float(v.replace(",", "."))  # decimal comma
 
 
+#: Share of fixations inside [-0.5, 1.5]² above which a table is in normalised coordinates, and below
+#: which (1 - it) it is in pixels. Between the two the table is refused as mixed.
+NORMALISED_SHARE = 0.9
+
+
+def _normalised_frame(path: Path, points: list[tuple[float, float]]) -> bool:
+    """Whether a table's coordinates are normalised (0..1) rather than pixels, decided by the majority.
+
+    Why not "every value <= 1.5": one stray fixation at x = 1.7 (a glance past the image edge) would turn a
+    whole normalised table into display pixels and every trial's gaze into the top-left pixel. Strays in a
+    normalised table lie outside the image and are ignored by the replay like any off-image fixation.
+    """
+    inside = sum(-0.5 <= x <= 1.5 and -0.5 <= y <= 1.5 for x, y in points)
+    share = inside / len(points)
+    if share >= NORMALISED_SHARE:
+        return True
+    if share <= 1 - NORMALISED_SHARE:
+        return False
+    raise InputError(f"{path}: {inside} of {len(points)} fixations look normalised (0..1) and the others like "
+                     "pixels; a table must use one coordinate frame")
+
+
 def read_fixation_table(path: str | Path, display: DisplayGeometry | None = None) -> FixationTable:
     """Read a fixation table; raises InputError with the offending line on bad data."""
     path = Path(path)
@@ -111,7 +133,6 @@ def read_fixation_table(path: str | Path, display: DisplayGeometry | None = None
     missing = [c for c in REQUIRED if c not in rows[0]]
     if missing:
         raise InputError(f"{path}: not a fixation table (missing columns {', '.join(missing)})")
-    xs: list[float] = []
     parsed = []
     skipped = 0
     for i, r in enumerate(rows, start=2):
@@ -131,8 +152,10 @@ def read_fixation_table(path: str | Path, display: DisplayGeometry | None = None
         idx = _num(r.get("CURRENT_FIX_INDEX"))
         parsed.append((trial, int(idx) if idx == idx else len(parsed) + 1, x, y, start / 1000.0, dur / 1000.0,
                        _num(r.get("CURRENT_FIX_PUPIL")), r))
-        xs += [x, y]
-    normalised = bool(xs) and max(xs) <= 1.5 and min(xs) >= -0.5
+    if not parsed:
+        raise InputError(f"{path}: none of its {len(rows)} fixation rows has finite coordinates, start and a "
+                         "non-negative duration; nothing to replay")
+    normalised = _normalised_frame(path, [(p[2], p[3]) for p in parsed])
     frame = "image" if normalised else "display"
     if not normalised:
         display = display or DisplayGeometry()
