@@ -140,6 +140,7 @@ class Case:
     expect: str = "error"  # or "ok"
     outputs: tuple[str, ...] = ()  # paths (relative to the folder) the command may create or change
     model: bool = False  # may load the model (slow on unfixed code)
+    slow: bool = False  # loads the model even when handled right (a pytest slow case)
     disk_full: bool = False  # builds on a tiny tmpfs mounted at folder/full (needs root)
     names: tuple[str, ...] = ()  # what the error line must mention (default: every path in argv)
     timeout: float = 90.0
@@ -197,7 +198,7 @@ def _cases() -> list[Case]:
     C.append(Case("image/checkpoint-is-text", lambda d: (png(d / "a.png"), (d / "ck.pth").write_text("hello\n"),
                                                          ["segment", str(d / "a.png"), *box, "--checkpoint",
                                                           str(d / "ck.pth"), "-o", str(d / "m.png")])[2],
-                  model=True, names=("ck.pth",)))
+                  model=True, slow=True, names=("ck.pth",)))
 
     # --- segment outputs ---------------------------------------------------------------------------------
     C.append(Case("segment-out/is-input", lambda d: (png(d / "a.png"),
@@ -210,7 +211,7 @@ def _cases() -> list[Case]:
     C.append(Case("segment-out/is-input-forced", lambda d: (png(d / "a.png"),
                                                             ["segment", str(d / "a.png"), *box, "-o", str(d / "a.png"),
                                                              "--force"])[1],
-                  expect="ok", outputs=("a.png",), model=True))
+                  expect="ok", outputs=("a.png",), model=True, slow=True))
     C.append(Case("segment-out/is-directory", lambda d: (png(d / "a.png"), (d / "dir").mkdir(),
                                                          ["segment", str(d / "a.png"), *box, "-o", str(d / "dir")])[2],
                   model=True, names=("dir",)))
@@ -265,7 +266,7 @@ def _cases() -> list[Case]:
                                                      ["segment-volume", str(d / "v.nii.gz"), "--box-slice", "4", "20",
                                                       "20", "100", "100", "--quiet", "--no-disk-cache", "-o",
                                                       str(d / FULL / "labels.nii.gz")])[1],
-                  model=True, disk_full=True, names=("full",)))
+                  model=True, slow=True, disk_full=True, names=("full",)))
 
     # --- gaze files (gaze-info) --------------------------------------------------------------------------
     C.append(Case("gaze/empty", lambda d: ((d / "g.tsv").write_text(""), ["gaze-info", str(d / "g.tsv")])[1]))
@@ -288,7 +289,8 @@ def _cases() -> list[Case]:
     C.append(Case("fixations/all-negative", lambda d: (png(d / "img.png"),
                                                        fixation_table(d / "f.csv", [(-0.5, -0.2, 200)] * 3),
                                                        ["replay", str(d / "img.png"), "--fixations", str(d / "f.csv"),
-                                                        "-o", str(d / "m.png")])[2], model=True, names=("f.csv",)))
+                                                        "-o", str(d / "m.png")])[2], model=True, slow=True,
+                  names=("f.csv",)))
     C.append(Case("fixations/empty", lambda d: (png(d / "img.png"), (d / "f.csv").write_text(""),
                                                 ["replay", str(d / "img.png"), "--fixations", str(d / "f.csv"),
                                                  "-o", str(d / "m.png")])[2], model=True, names=("f.csv",)))

@@ -73,6 +73,19 @@ def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike 
                                   f"another name{hint}")
     if p.exists() and not overwrite and not force:
         raise OutputError(f"{what} {p} exists; choose another name or pass --force to overwrite it")
+    probe = temp_path(p)  # can a file be made and written there at all (/proc, read-only, full disk)?
+    try:
+        with open(probe, "wb") as fh:
+            fh.write(b"0")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise OutputError(os_error_message(exc, p).replace("; nothing partial was kept", "")) from None
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
     return p
 
 
