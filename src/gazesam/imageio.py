@@ -35,12 +35,11 @@ def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Im
         raise InputError(f"{what} {p} is not a file")
     if p.stat().st_size == 0:
         raise InputError(f"{what} {p} is an empty file")
+    Image.MAX_IMAGE_PIXELS = None  # gazesam.limits owns the limit (--max-pixels), checked from the header below
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(p)
-    except Image.DecompressionBombError:
-        raise InputError(f"{what} {p} claims more pixels than Pillow allows; raise --max-pixels if it is real") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{p} is not an image Pillow can read ({exc.__class__.__name__})") from None
     try:
@@ -52,12 +51,7 @@ def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Im
             raise InputError(
                 f"{what} {p} is {w}x{h} pixels: too thin to segment (scaled to 1024 px on its long side, the short "
                 f"side would be under {MIN_SIDE_AFTER_RESIZE} px); crop it to the region of interest")
-        previous = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None  # our own limit was checked above
-        try:
-            im.load()
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
+        im.load()
         upright = ImageOps.exif_transpose(im)
         if upright is not im:
             im.close()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from array import array
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
 from gazesam.gaze.formats import GazeFile, open_gaze_file
 from gazesam.gaze.sample import GazeSample
-from gazesam.signal.fixations import Fixation, detect_fixations, fixations_from_events, samples_to_arrays
+from gazesam.signal.fixations import Fixation, detect_fixations, fixations_from_events
 from gazesam.signal.visual_angle import DisplayGeometry
 
 BLINK_MIN_S = 0.075  # invalid stretches longer than the bridgeable gap are counted as data-loss gaps
@@ -21,6 +23,25 @@ def _stats(values: list[float]) -> dict:
     a = np.asarray(values, dtype=float)
     return {"count": int(a.size), "mean": float(a.mean()), "median": float(np.median(a)),
             "sd": float(a.std(ddof=1)) if a.size > 1 else 0.0, "min": float(a.min()), "max": float(a.max())}
+
+
+def _sample_arrays(samples: Iterable[GazeSample]) -> tuple[np.ndarray, ...]:
+    """(t, x, y, valid, left valid, right valid) from a stream of samples, without keeping the samples.
+
+    Why: a sample object costs ~1 KB; a 10-million-line recording held as a list needs 8 GB, the arrays
+    260 MB."""
+    t, x, y = array("d"), array("d"), array("d")
+    v, lv, rv = array("b"), array("b"), array("b")
+    for s in samples:
+        t.append(s.t)
+        x.append(s.x)
+        y.append(s.y)
+        v.append(bool(s.valid))
+        lv.append(bool(s.left.valid))
+        rv.append(bool(s.right.valid))
+    return (np.frombuffer(t, float) if t else np.zeros(0), np.frombuffer(x, float) if x else np.zeros(0),
+            np.frombuffer(y, float) if y else np.zeros(0), np.asarray(v, bool), np.asarray(lv, bool),
+            np.asarray(rv, bool))
 
 
 def summarize(gf: GazeFile, detector: str = "ivt", display: DisplayGeometry | None = None,
@@ -40,21 +61,25 @@ def summarize(gf: GazeFile, detector: str = "ivt", display: DisplayGeometry | No
                     "fixations": {"source": "table", **_stats([f.duration_s for f in fx])},
                     "fixations_per_trial": _stats([float(len(v)) for v in table.trials.values()])})
         return out
-    if samples is None:
-        samples = list(gf.samples())
-    n = len(samples)
+    t, x, y, valid, left, right = _sample_arrays(samples if samples is not None else gf.samples())
+    n = int(t.size)
     out["samples"] = n
+    out["skipped_lines"] = int(gf.aux.get("read_stats", {}).get("bad_lines", 0))
+    recorded = list(gf.events()) if gf.format == "gazesam" else []
     if n == 0:
-        out["fixations"] = {"count": 0}
+        ends = fixations_from_events(recorded)  # e.g. the app's log of a replayed fixation table
+        out["fixations"] = ({"source": "recorded events", **_stats([f.duration_s for f in ends])} if ends
+                            else {"count": 0})
         return out
-    t, x, y, valid = samples_to_arrays(samples)
     dt = np.diff(t)
-    duration = float(t[-1] - t[0])
-    rate = float(1.0 / np.median(dt)) if dt.size and np.median(dt) > 0 else math.nan
+    out["timestamps_backwards"] = int((dt < 0).sum())
+    out["timestamps_repeated"] = int((dt == 0).sum())
+    forward = dt[dt > 0]
+    # a recording whose clock jumps back still spans max - min; a rate needs increasing timestamps
+    duration = float(t.max() - t.min())
+    rate = float(1.0 / np.median(forward)) if forward.size else math.nan
     n_valid = int(valid.sum())
     expected = int(round(duration * rate)) + 1 if rate == rate else n
-    left = np.fromiter((s.left.valid for s in samples), bool, n)
-    right = np.fromiter((s.right.valid for s in samples), bool, n)
     # gaps: runs of invalid samples (plus missing samples in the timing) longer than BLINK_MIN_S
     gaps = []
     tv = t[valid]
@@ -65,7 +90,7 @@ def summarize(gf: GazeFile, detector: str = "ivt", display: DisplayGeometry | No
     out.update({
         "duration_s": duration,
         "sampling_rate_hz": rate,
-        "dt_s": {"median": float(np.median(dt)) if dt.size else math.nan,
+        "dt_s": {"median": float(np.median(forward)) if forward.size else math.nan,
                  "max": float(dt.max()) if dt.size else math.nan},
         "valid_samples": n_valid,
         "validity": n_valid / n,
@@ -83,7 +108,6 @@ def summarize(gf: GazeFile, detector: str = "ivt", display: DisplayGeometry | No
             out["dropped_eye_readings"] = footer["dropped_eye_readings"]
     elif gf.format == "gazesam":
         out["complete"] = False  # no '# closed' footer: the recorder was interrupted
-    recorded = [e for e in gf.events()] if gf.format == "gazesam" else []
     ends = fixations_from_events(recorded)
     if ends and not detector_params:
         fx: list[Fixation] = ends
@@ -114,11 +138,19 @@ def format_summary(info: dict) -> str:
         lines += [
             f"samples:         {info['samples']}",
         ]
+        if info.get("skipped_lines"):
+            lines.append(f"skipped lines:   {info['skipped_lines']} (unreadable or cut off; the rest was read)")
         if info["samples"]:
+            back, rep = info.get("timestamps_backwards", 0), info.get("timestamps_repeated", 0)
+            if back or rep:
+                lines.append(f"warning:         timestamps go backwards {back} times and repeat {rep} times; "
+                             "rate and duration use the increasing steps only")
             lines += [
                 f"duration:        {info['duration_s']:.3f} s",
-                f"sampling rate:   {info['sampling_rate_hz']:.1f} Hz (median interval "
-                f"{info['dt_s']['median'] * 1000:.2f} ms, max {info['dt_s']['max'] * 1000:.1f} ms)",
+                (f"sampling rate:   {info['sampling_rate_hz']:.1f} Hz (median interval "
+                 f"{info['dt_s']['median'] * 1000:.2f} ms, max {info['dt_s']['max'] * 1000:.1f} ms)"
+                 if info["sampling_rate_hz"] == info["sampling_rate_hz"] else
+                 "sampling rate:   unknown (the timestamps never increase)"),
                 f"validity:        {100 * info['validity']:.1f}% of samples "
                 f"(left eye {100 * info['left_eye_validity']:.1f}%, right eye {100 * info['right_eye_validity']:.1f}%)",
                 f"data loss:       {100 * info['data_loss']:.1f}% ({info['missing_samples']} samples missing "

@@ -184,7 +184,7 @@ class RecordingWriter:
                     os.fsync(self._fh.fileno())
             except OSError as exc:
                 self.error = exc
-                raise
+                raise OutputError(self.failure_message()) from None
 
     def _flush_loop(self) -> None:
         last_sync = time.monotonic()
@@ -193,8 +193,8 @@ class RecordingWriter:
             sync = now - last_sync >= self.sync_interval_s
             try:
                 self.flush(sync=sync)
-            except OSError:
-                return
+            except (OSError, OutputError):
+                return  # the error is kept in self.error; the next write reports it
             if sync:
                 last_sync = now
 
