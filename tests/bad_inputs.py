@@ -170,7 +170,7 @@ def mount_full(folder: Path, size_kb: int = 64) -> Path | None:
 def unmount_full(folder: Path) -> None:
     d = folder / FULL
     if d.is_dir() and os.path.ismount(d):
-        subprocess.run(["umount", str(d)], capture_output=True)
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 def _cases() -> list[Case]:

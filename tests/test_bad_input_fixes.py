@@ -205,7 +205,7 @@ def tiny_disk(tmp_path: Path):
     try:
         yield d
     finally:
-        subprocess.run(["umount", str(d)], capture_output=True)
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 def test_a_recording_cut_by_a_full_disk_keeps_what_was_written(tmp_path: Path, tiny_disk: Path) -> None:

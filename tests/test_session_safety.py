@@ -92,7 +92,7 @@ def tiny_disk(tmp_path: Path):
     try:
         yield d
     finally:
-        subprocess.run(["umount", str(d)], capture_output=True)
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 def test_full_disk_keeps_the_previous_save_and_says_so(tmp_path: Path, tiny_disk: Path) -> None:
