@@ -249,3 +249,28 @@ def test_check_output_refuses_devices_folders_and_the_input_through_a_link(tmp_p
         check_output("/dev/full")
     with pytest.raises(OutputError, match="is a folder"):
         check_output(tmp_path)
+
+
+def test_sigterm_at_max_speed_keeps_the_footer_honest(tmp_path: Path) -> None:
+    """The footer's 'valid' is what the file holds, not what the replay source had read ahead."""
+    import json
+    import signal
+    import time
+
+    src = recording(tmp_path / "big.tsv", n=200_000, rate=300.0)
+    out = tmp_path / "o.tsv"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "gazesam", "record", "--source", f"replay:{src}@max",
+                             "--duration", "60", "--quiet", "--detector", "none", "-o", str(out)],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 200_000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    text = out.read_text()
+    footer = json.loads(text.rsplit("# closed: ", 1)[1])
+    rows = [ln for ln in text.splitlines() if ln.startswith("sample\t")]
+    valid = sum(ln.split("\t")[5] == "1" for ln in rows)
+    assert footer["samples"] == len(rows) and footer["valid"] == valid
