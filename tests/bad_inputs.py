@@ -80,6 +80,24 @@ def nifti(path: Path, shape_zyx: tuple[int, ...] = (8, 32, 32), dtype: type = np
     return path
 
 
+def nifti_as(path: Path, shape_zyx: tuple[int, ...]) -> Path:
+    """A volume in the format of ``path``'s suffix (.mha / .nrrd), uncompressed: a cut file is short data."""
+    import SimpleITK as sitk
+
+    arr = (np.random.default_rng(0).random(shape_zyx) * 100).astype(np.int16)
+    sitk.WriteImage(sitk.GetImageFromArray(arr), str(path), useCompression=False)
+    return path
+
+
+def _nan_tiff(path: Path) -> Path:
+    from PIL import Image
+
+    arr = np.ones((64, 64), np.float32)
+    arr[5, 5] = np.nan
+    Image.fromarray(arr, mode="F").save(path)
+    return path
+
+
 def nifti_claiming(path: Path, dims: tuple[int, int, int]) -> Path:
     """A small .nii.gz whose header claims ``dims`` voxels (int16); the data is only a few bytes."""
     hdr = bytearray(352)
@@ -195,6 +213,13 @@ def _cases() -> list[Case]:
     C.append(Case("image/odd-shape-5000x3", lambda d: (png(d / "thin.png", 5000, 3),
                                                        ["segment", str(d / "thin.png"), "--box", "0", "0", "100",
                                                         "2", "-o", str(d / "m.png")])[1], model=True))
+    C.append(Case("image/nan-float-tiff", lambda d: (_nan_tiff(d / "n.tif"),
+                                                     ["segment", str(d / "n.tif"), *box, "-o", str(d / "m.png")])[1],
+                  model=True, names=("n.tif",)))
+    C.append(Case("image/checkpoint-empty", lambda d: (png(d / "a.png"), (d / "ck.pth").write_bytes(b""),
+                                                       ["segment", str(d / "a.png"), *box, "--checkpoint",
+                                                        str(d / "ck.pth"), "-o", str(d / "m.png")])[2],
+                  model=True, slow=True, names=("ck.pth",)))
     C.append(Case("image/checkpoint-is-text", lambda d: (png(d / "a.png"), (d / "ck.pth").write_text("hello\n"),
                                                          ["segment", str(d / "a.png"), *box, "--checkpoint",
                                                           str(d / "ck.pth"), "-o", str(d / "m.png")])[2],
@@ -243,6 +268,13 @@ def _cases() -> list[Case]:
     C.append(Case("volume/truncated-half", lambda d: (truncated(nifti(d / "v.nii.gz", (16, 64, 64)), d / "t.nii.gz",
                                                                 (d / "v.nii.gz").stat().st_size // 2),
                                                       sv(d, "t.nii.gz"))[1], model=True, names=("t.nii.gz",)))
+    C.append(Case("volume/truncated-mha", lambda d: (truncated(nifti_as(d / "v.mha", (16, 64, 64)), d / "t.mha", 3000),
+                                                     sv(d, "t.mha"))[1], model=True, names=("t.mha",)))
+    C.append(Case("volume/truncated-nrrd", lambda d: (truncated(nifti_as(d / "v.nrrd", (16, 64, 64)), d / "t.nrrd", 3000),
+                                                      sv(d, "t.nrrd"))[1], model=True, names=("t.nrrd",)))
+    C.append(Case("volume-out/unwritable-proc", lambda d: (nifti(d / "v.nii.gz"),
+                                                           ["segment-volume", str(d / "v.nii.gz"), *vbox, "-o",
+                                                            "/proc/gazesam-l.nii.gz"])[1], model=True, names=("/proc",)))
     C.append(Case("volume/wrong-type", lambda d: ((d / "x.nii.gz").write_text("hello\n"), sv(d, "x.nii.gz"))[1],
                   names=("x.nii.gz",)))
     C.append(Case("volume/huge-claimed-2000cubed", lambda d: (nifti_claiming(d / "h.nii.gz", (2000, 2000, 2000)),
@@ -294,6 +326,23 @@ def _cases() -> list[Case]:
     C.append(Case("fixations/empty", lambda d: (png(d / "img.png"), (d / "f.csv").write_text(""),
                                                 ["replay", str(d / "img.png"), "--fixations", str(d / "f.csv"),
                                                  "-o", str(d / "m.png")])[2], model=True, names=("f.csv",)))
+
+    C.append(Case("fixations/wrong-type", lambda d: (png(d / "img.png"), (d / "f.csv").write_bytes(bytes(range(256)) * 8),
+                                                     ["replay", str(d / "img.png"), "--fixations", str(d / "f.csv"),
+                                                      "-o", str(d / "m.png")])[2], model=True, names=("f.csv",)))
+    C.append(Case("replay-out/is-input", lambda d: (png(d / "img.png"),
+                                                    fixation_table(d / "f.csv", [(0.5, 0.5, 300)] * 3),
+                                                    ["replay", str(d / "img.png"), "--fixations", str(d / "f.csv"),
+                                                     "-o", str(d / "img.png")])[2], model=True, names=("img.png",)))
+    C.append(Case("replay-out/trace-is-the-table", lambda d: (png(d / "img.png"),
+                                                              fixation_table(d / "f.csv", [(0.5, 0.5, 300)] * 3),
+                                                              ["replay", str(d / "img.png"), "--fixations",
+                                                               str(d / "f.csv"), "-o", str(d / "m.png"), "--trace",
+                                                               str(d / "f.csv")])[2], model=True, names=("f.csv",)))
+    C.append(Case("replay-out/is-directory", lambda d: (png(d / "img.png"), (d / "dir").mkdir(),
+                                                        fixation_table(d / "f.csv", [(0.5, 0.5, 300)] * 3),
+                                                        ["replay", str(d / "img.png"), "--fixations", str(d / "f.csv"),
+                                                         "-o", str(d / "dir")])[3], model=True, names=("dir",)))
 
     # --- record ------------------------------------------------------------------------------------------
     def rec(d: Path, out: str, *extra: str) -> list[str]:

@@ -42,9 +42,16 @@ def run(args: argparse.Namespace) -> int:
     from gazesam.pipeline import replay as rp
     from gazesam.prompt import DEFAULT_POLICY, make_policy
 
+    from gazesam.outputs import check_output
+
     image_path = Path(args.image)
     if not image_path.exists():
         raise InputError(f"{image_path}: no such file")
+    inputs = [args.image, args.fixations, args.truth,
+              None if str(args.gaze or "").startswith("simulated") else args.gaze]
+    for opt, what in ((args.output, "output mask"), (args.overlay, "overlay"), (args.trace, "trace")):
+        if opt:  # before the work: a bad output path must not cost a replay, nor destroy an input
+            check_output(opt, inputs=inputs, what=what, force_replaces_input=False)
     image = read_image(image_path)
     h, w = image.shape[:2]
     truth = None
@@ -70,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if args.overlay:
         write_overlay(Path(args.overlay), image, final, gaze, truth)
     if args.trace:
-        Path(args.trace).write_text(json.dumps({"image": str(image_path), "gaze": gaze.description,
-                                                "policy": policy.name, "model": predictor.spec.name,
-                                                "updates": trace}, indent=1) + "\n")
+        from gazesam.outputs import write_text
+
+        write_text(args.trace, json.dumps({"image": str(image_path), "gaze": gaze.description,
+                                           "policy": policy.name, "model": predictor.spec.name,
+                                           "updates": trace}, indent=1) + "\n")
     line = f"{len(updates)} mask updates from {gaze.description} with {policy.name}; final predicted IoU {final.iou:.3f}"
     if truth is not None:
         line += f", Dice {dice(final.mask, truth):.3f}"
@@ -134,4 +143,6 @@ def write_overlay(path, image, update, gaze, truth) -> None:
         r = 3 + 10 * min(dur, 1.0)
         d.ellipse((x - r, y - r, x + r, y + r), outline=(0, 220, 255), width=2)
         d.text((x + r, y - r), str(i), fill=(255, 255, 255))
-    im.save(path)
+    from gazesam.imageio import save_png
+
+    save_png(path, np.asarray(im))

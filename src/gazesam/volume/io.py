@@ -329,6 +329,33 @@ def _check_claimed_size(path: Path, reader: sitk.ImageFileReader) -> None:
     name = path.name.lower()
     if name.endswith((".nii", ".nii.gz")):
         _check_nifti_data(path, reader, need)
+    elif _raw_local_data(path) and path.stat().st_size < need:
+        raise InputError(f"volume {path} is truncated: its header claims {need} bytes of voxels, the whole file "
+                         f"holds {path.stat().st_size} (re-copy or re-export the file)")
+
+
+def _raw_local_data(path: Path) -> bool:
+    """Whether an .mha / .nrrd keeps its voxels uncompressed in the same file (so the file size bounds them).
+
+    The readers themselves report a short file, but as C++ chatter on stderr around a vague message."""
+    name = path.name.lower()
+    if not name.endswith((".mha", ".nrrd")):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192).decode("latin-1")
+    except OSError:
+        return False
+    fields = {}
+    for line in head.splitlines():
+        key, sep, value = line.partition("=" if name.endswith(".mha") else ":")
+        if sep:
+            fields[key.strip().lower()] = value.strip().lower()
+        if key.strip().lower() == "elementdatafile" or not line.strip():
+            break
+    if name.endswith(".mha"):
+        return fields.get("compresseddata", "false") == "false" and fields.get("elementdatafile") == "local"
+    return fields.get("encoding", "") == "raw" and "data file" not in fields and "datafile" not in fields
 
 
 def _check_nifti_data(path: Path, reader: sitk.ImageFileReader, need: int) -> None:
