@@ -274,3 +274,25 @@ def test_sigterm_at_max_speed_keeps_the_footer_honest(tmp_path: Path) -> None:
     rows = [ln for ln in text.splitlines() if ln.startswith("sample\t")]
     valid = sum(ln.split("\t")[5] == "1" for ln in rows)
     assert footer["samples"] == len(rows) and footer["valid"] == valid
+
+
+@pytest.mark.slow
+def test_an_image_without_a_trial_is_reported_not_scored_zero(tmp_path: Path, litemedsam) -> None:
+    from gazesam.evaluation.evaluate import evaluate
+    from tests.bad_inputs import png
+
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    m = np.zeros((64, 64), np.uint8)
+    m[16:48, 16:48] = 255
+    for name in ("img.png", "lost.png"):
+        png(root / "images" / name)
+        Image.fromarray(m).save(root / "masks" / name)
+    fixation_table(root / "fixations.csv", [(0.5, 0.5, 300), (0.45, 0.5, 300), (0.55, 0.55, 300)])
+    seen: list = []
+    result = evaluate(root, ["fixation-box"], predictor=litemedsam, progress=False, on_image=seen.append)
+    assert result.skipped == ["lost.png"]
+    assert all(r.image == "img.png" for rs in result.results.values() for r in rs)
+    assert result.summary()["not_scored_no_gaze"] == ["lost.png"]
+    assert len(seen) == 1  # one callback per scored image, as it finishes
