@@ -255,11 +255,12 @@ def write_report(result: VolumeEvalResult, out_dir: str | Path, extra: dict | No
     if extra:
         summary.update(extra)
     paths = {"summary": out / "summary.json", "csv": out / "per_slice.csv", "plot": out / "per_slice_dice.png"}
-    paths["summary"].write_text(json.dumps(summary, indent=2) + "\n")
-    with open(paths["csv"], "w") as fh:
-        fh.write("slice,dice,area_true,area_pred,origin\n")
-        for s in result.per_slice:
-            fh.write(f"{s.slice},{s.dice},{s.area_true},{s.area_pred},{s.origin}\n")
+    from gazesam.outputs import write_text
+
+    # the numbers first, each file whole or not at all (a full disk leaves no half CSV), the plot last
+    write_text(paths["summary"], json.dumps(summary, indent=2) + "\n")
+    write_text(paths["csv"], "slice,dice,area_true,area_pred,origin\n" + "".join(
+        f"{s.slice},{s.dice},{s.area_true},{s.area_pred},{s.origin}\n" for s in result.per_slice))
     _plot(result, paths["plot"])
     return paths
 
