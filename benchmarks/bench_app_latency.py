@@ -64,7 +64,7 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
     app = QApplication.instance() or QApplication([])
     table = read_fixation_table(kvasir / "fixations.csv")
     names = sorted(n for n in table.trials if (kvasir / "images" / n).is_file())[:images]
-    first_all, settled_all, gui_all = [], [], []
+    first_all, settled_all, gui_all, first_enc, settled_enc, search_s = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             fx = table.trials[name]
@@ -76,10 +76,15 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
             w = MainWindow(config, c, recent=RecentFiles(Path(tmp) / "recent.json"))
             w.start()
             deadline = time.monotonic() + 60 + 3 * duration
+            listening = False
             end_at = None
             while time.monotonic() < deadline:
                 app.processEvents()
                 time.sleep(0.005)
+                if not listening and c.pipeline is not None:
+                    c.pipeline.add_listener(lambda u: search_s.append(u.compute_s)
+                                            if getattr(u, "stage", "search") == "search" and u.decoder_calls else None)
+                    listening = True
                 st = c.source.status().state if c.source is not None else ""
                 if st == "ended" and end_at is None:
                     end_at = time.monotonic() + 2.0  # let the last fixation's mask arrive
@@ -90,6 +95,11 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
             if responses and pipe is not None and hasattr(pipe, "request_times"):
                 first, settled = _waits(list(pipe.request_times), responses)
                 gui = [p - d for _, _, p, d in responses if d is not None]
+                ready = getattr(pipe, "encoded_t", float("nan"))
+                later = [r for r in pipe.request_times if r >= ready]  # looks once the image was encoded
+                fe, se = _waits(later, responses)
+                first_enc += fe
+                settled_enc += se
             else:  # a checkout without request logs: its gaze -> painted latency is both
                 first = settled = list(c.latency.all)
                 gui = [a - b for a, b in zip(c.latency.all, c.pipeline_latency.all)]
@@ -100,7 +110,8 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
             med = f"{np.median(first) * 1000:.0f}/{np.median(settled) * 1000:.0f}" if first and settled else "-"
             print(f"  {name}: {len(fx)} fixations, {len(first)} requests answered, median first/settled {med} ms",
                   flush=True)
-    return {"first": first_all, "settled": settled_all, "gui": gui_all}
+    return {"first": first_all, "settled": settled_all, "gui": gui_all, "first_encoded": first_enc,
+            "settled_encoded": settled_enc, "search": search_s}
 
 
 def _line(label: str, v: list[float]) -> str:
@@ -145,6 +156,10 @@ def main() -> int:
     print("  " + _line("look -> first mask on screen", res["first"]))
     print("  " + _line("look -> settled mask on screen", res["settled"]))
     print("  " + _line("GUI (decided -> painted)", res["gui"]))
+    print("  looks after the image was encoded (the encoder takes ~1 s after the image opens):")
+    print("    " + _line("look -> first mask", res["first_encoded"]))
+    print("    " + _line("look -> settled mask", res["settled_encoded"]))
+    print("  " + _line("search compute (decisions that ran the engine)", res["search"]))
     if base is not None and res["first"] and base["first"]:
         for k in ("first", "settled"):
             b, n = np.asarray(base[k]), np.asarray(res[k])

@@ -113,6 +113,7 @@ class GazePipeline:
         # gaze times of the requests for a decision (latency measurement: the wait after each look,
         # including looks whose request a newer one replaced while the worker was busy)
         self.request_times: list[float] = []
+        self.encoded_t = math.nan  # monotonic time the current image's embedding (and box state) was ready
 
     # -- configuration -------------------------------------------------------------------------------
     def add_listener(self, callback: Listener) -> None:
@@ -181,6 +182,7 @@ class GazePipeline:
             if self._image is image:
                 self._embedding = embedding
                 self._needs_encode = False
+                self.encoded_t = time.monotonic()
 
     # -- input ----------------------------------------------------------------------------------------
     def submit_sample(self, sample: GazeSample) -> None:
