@@ -37,8 +37,9 @@ class EngineDecoder:
         """Decode K boxes: masks (K, h, w) bool, predicted IoU (K,), low-res logits (K, 256, 256).
 
         With a predictor that decodes boxes in batches (``predict_boxes``) the masks are on the model's
-        low-res grid over the image (``h, w`` about 256 on the longer side), where a search scores its
-        candidates; :meth:`full_mask` makes the full-size mask of the one to show. Otherwise they are
+        low-res grid over the image (``h, w`` about 256 on the longer side) when the image is larger than
+        that, where a search scores its candidates; :meth:`full_mask` makes the full-size mask of the one
+        to show. Smaller images get full-size masks. Otherwise they are
         full-size masks from one call per box. Boxes decoded before on this image come from the memo.
         """
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -51,6 +52,10 @@ class EngineDecoder:
             if batch is not None:
                 p = batch(self.embedding, boxes[todo])
                 gm = p.grid_masks
+                if max(p.grid) >= max(self.image_size):
+                    # an image no larger than the low-res grid: its own pixels are the cheaper and the
+                    # exact place to score (a finer grid would change how small masks compare)
+                    gm = self.predictor.box_masks(self.embedding, p.low_res_logits)
                 for j, i in enumerate(todo):
                     hits[i] = (gm[j], float(p.iou[j]), p.low_res_logits[j])
             else:
