@@ -14,9 +14,10 @@ Protocol on stdout, one JSON object per line, flushed:
 - ``OPEN {"dir", "ids", "labels"}``: the session on screen after start (restored or new);
 - ``ACCEPT {"id", "label", "npix", "sha"}``: printed only **after the autosave of that accept has
   returned** (and the new label's autosave too), so everything reported is on disk when the line is read;
-- ``CLOSED {}``: with ``--accepts 0`` the driver only restores and then closes the window cleanly.
+- ``CLOSED {}``: with ``--accepts 0`` the driver only restores and then closes the window cleanly;
+- ``EXITED {"code"}``: the event loop ended (SIGTERM/SIGINT close the window as ``gazesam app`` does).
 
-The test SIGKILLs it at a random moment; whatever it reported must survive.
+The test SIGKILLs (or SIGTERMs, SIGINTs) it at a random moment; whatever it reported must survive.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from gazesam.app import _closing_on_signals
     from gazesam.app.config import AppConfig, RecentFiles
     from gazesam.app.controller import AppController
     from gazesam.app.main_window import MainWindow
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return False
 
     def step() -> None:
+        if c._closed:  # SIGTERM/SIGINT closed the window; the event loop is about to quit
+            return
         if time.monotonic() - state["t0"] > DEADLINE_S:
             app.exit(3)
             return
@@ -146,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     timer = QTimer()
     timer.timeout.connect(step)
     timer.start(5)
-    code = app.exec()
+    with _closing_on_signals(w):  # as `gazesam app` runs: SIGTERM/SIGINT close the window the normal way
+        code = app.exec()
+    say("EXITED", {"code": code})
     return code
 
 
