@@ -39,6 +39,7 @@ from PIL import Image
 pytestmark = [pytest.mark.qt, pytest.mark.slow]
 pytest.importorskip("PySide6")
 
+from gazesam.gaze.info import format_summary, summarize_path  # noqa: E402
 from gazesam.gaze.recording import load_recording  # noqa: E402
 from gazesam.session import RecoveryRegistry  # noqa: E402
 from tests.app_helpers import write_object_image  # noqa: E402
@@ -134,6 +135,9 @@ def _check_session(folder: Path, reported: list[dict]) -> dict:
         rec = load_recording(log)  # the header and every complete line parse
         torn = not log.read_bytes().endswith(b"\n")
         assert rec.bad_lines == (1 if torn else 0), f"{log.name}: {rec.bad_lines} bad lines (torn last line: {torn})"
+        if torn:  # and gaze-info says so (``skipped lines: 1 (unreadable or cut off; ...)``)
+            info = summarize_path(log)
+            assert info["skipped_lines"] == 1 and "skipped lines:   1" in format_summary(info)
     return data
 
 
