@@ -112,6 +112,32 @@ def nifti_claiming(path: Path, dims: tuple[int, int, int]) -> Path:
     return path
 
 
+def sheared(path: Path, shape_zyx: tuple[int, ...] = (8, 32, 32)) -> Path:
+    """A volume whose direction matrix is not orthogonal (index axes j and i at 73 degrees, as a gantry
+    tilt gives): .mha keeps the matrix as written; for .nii/.nii.gz the header's sform is sheared by hand
+    (ITK itself would coerce it on writing) and the qform kept, as other tools write such files."""
+    import SimpleITK as sitk
+
+    arr = (np.random.default_rng(0).random(shape_zyx) * 100).astype(np.int16)
+    y, x = shape_zyx[-2:]
+    arr[..., y // 4: 3 * y // 4, x // 4: 3 * x // 4] += 400
+    img = sitk.GetImageFromArray(arr)
+    name = path.name.lower()
+    if name.endswith(".mha"):
+        j = np.array([0.3, 1.0, 0.0]) / np.hypot(0.3, 1.0)
+        img.SetDirection((1.0, j[0], 0.0, 0.0, j[1], 0.0, 0.0, 0.0, 1.0))
+        sitk.WriteImage(img, str(path))
+        return path
+    plain = path.with_name("plain-" + path.name.replace(".gz", ""))
+    sitk.WriteImage(img, str(plain))
+    hdr = bytearray(plain.read_bytes())
+    plain.unlink()
+    struct.pack_into("<4f", hdr, 280, -1.0, -0.3, 0.0, 0.0)  # srow_x: axis j leans into x
+    struct.pack_into("<hh", hdr, 252, 1, 1)  # qform_code, sform_code
+    path.write_bytes(gzip.compress(bytes(hdr)) if name.endswith(".gz") else bytes(hdr))
+    return path
+
+
 def truncated(src: Path, dst: Path, keep: int) -> Path:
     dst.write_bytes(src.read_bytes()[:keep])
     return dst
@@ -284,6 +310,10 @@ def _cases() -> list[Case]:
                   model=True, names=("h.nii.gz",)))
     C.append(Case("volume/nan-voxels", lambda d: (nifti(d / "n.nii.gz", nan=True), sv(d, "n.nii.gz"))[1],
                   model=True, names=("n.nii.gz",)))
+    C.append(Case("volume/non-orthogonal-direction-mha", lambda d: (sheared(d / "s.mha"), sv(d, "s.mha"))[1],
+                  model=True, names=("s.mha",)))
+    C.append(Case("volume/non-orthogonal-sform-nifti", lambda d: (sheared(d / "s.nii.gz"), sv(d, "s.nii.gz"))[1],
+                  model=True, names=("s.nii.gz",)))
     C.append(Case("volume/odd-shape-2d", lambda d: (nifti(d / "f.nii.gz", (32, 32)),
                                                     ["segment-volume", str(d / "f.nii.gz"), "--box-slice", "0", "8",
                                                      "8", "24", "24", "--quiet", "-o", str(d / "labels.nii.gz")])[1],

@@ -8,7 +8,8 @@ Layout (everything a downstream user needs, in formats every tool reads)::
     <session>/gaze.tsv                     the gaze recording (the gaze stage's lossless format)
 
 Every file is written to a temporary name and renamed into place, and session.json last, so a crash in
-the middle of a save leaves the previous session readable. Every path written, read or deleted is checked
+the middle of a save leaves the previous session readable (the next save removes the temporaries a killed
+writer left: :func:`remove_stale_temporaries`). Every path written, read or deleted is checked
 by :func:`session_path` to lie inside the session folder after resolving links: a link planted in a
 session (``masks`` pointing at another folder, ``overlay.png`` at a file elsewhere, a ``label_map`` of
 ``../x``) is refused instead of followed, so opening a session never touches a file outside it.
@@ -72,6 +73,45 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
 
 
+_TMP_RE = re.compile(r"^\.tmp-(\d+)-\d+-")
+
+
+def _writer_gone(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
+def remove_stale_temporaries(folder: Path) -> list[str]:
+    """Delete ``.tmp-<pid>-...`` files in ``folder`` left by a writer that died mid-save (SIGKILL, power).
+
+    Why: a killed save leaves its temporary file behind, and it would stay in the session folder forever
+    (the next run writes under its own pid), passing for part of the session. Only plain files whose
+    writing process is gone are removed (a live writer renames its temporary within milliseconds);
+    links are left alone, never followed. Returns the names removed.
+    """
+    removed: list[str] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _TMP_RE.match(p.name)
+        if m and not p.is_symlink() and p.is_file() and _writer_gone(int(m.group(1))):
+            try:
+                p.unlink()
+                removed.append(p.name)
+            except OSError:
+                pass
+    return removed
+
+
 def _write_png(array: np.ndarray, path: Path) -> None:
     from PIL import Image
 
@@ -117,6 +157,8 @@ def write_snapshot(snapshot: SessionSnapshot) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         masks = session_path(root, MASK_DIR, what="folder")
         masks.mkdir(exist_ok=True)
+        for folder in (root, masks):  # what a save killed mid-way left behind
+            remove_stale_temporaries(folder)
     except OSError as exc:
         raise OutputError(f"cannot create the session folder {root}: {exc.strerror or exc}") from None
     data = dict(snapshot.data)

@@ -10,7 +10,7 @@ direction and metadata besides the voxel array (a full copy would double memory 
 Supported inputs: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd) and DICOM series
 (a folder, or one file of the series). Anything SimpleITK reads as a scalar 3D image works; 2D, 4D,
 empty, multi-component (RGB/vector) and unreadable inputs raise :class:`~gazesam.errors.InputError`
-with what to do about it.
+with what to do about it, and so does a non-orthogonal direction matrix (see :func:`check_direction`).
 """
 
 from __future__ import annotations
@@ -109,6 +109,68 @@ class Volume:
         return len(index) == 3 and all(0 <= int(v) < n for v, n in zip(index, self.shape))
 
 
+#: how far from orthonormal a direction matrix may be (max |D^T D - I|): float32 headers round to ~1e-7,
+#: a real shear is orders of magnitude more
+DIRECTION_TOLERANCE = 1e-4
+
+_DIRECTION_FIX = ("resample it onto an orthogonal grid first (e.g. SimpleITK's Resample, or the scanner's or "
+                  "dcm2niix's gantry-tilt correction)")
+
+
+def check_direction(direction: np.ndarray | tuple[float, ...], what: str) -> None:
+    """Refuse a direction matrix that is not orthonormal (a sheared or scaled grid), with one clear line.
+
+    ``direction`` is SimpleITK's 3x3 matrix (9 values, row-major) whose columns are the index axes'
+    directions; ``what`` names the file. Raises :class:`InputError`.
+
+    Why refuse instead of carrying it through: gazesam's promise is that labels land on exactly the input's
+    grid. A sheared grid cannot be carried: ITK coerces a non-orthogonal direction to the nearest rotation
+    when it writes NIfTI (the session's ``labels.nii.gz`` and the usual ``-o``) and normalises it when it
+    writes NRRD, so the mask file would sit on a different grid than the image it was drawn on, millimetres
+    off towards the edges, with exit 0 and nothing but an ITK warning on stderr. The slice display (square
+    pixels, radiological orientation) assumes orthogonal axes too. A radiologist would rather be told and
+    resample once (gantry-tilted CT is the usual source) than get a mask that is silently somewhere else.
+    """
+    d = np.asarray(direction, dtype=np.float64).reshape(3, 3)
+    if not np.isfinite(d).all():
+        raise InputError(f"{what} has a direction matrix with NaN or infinite entries; fix its header")
+    norms = np.linalg.norm(d, axis=0)
+    if np.abs(norms - 1.0).max() > DIRECTION_TOLERANCE:
+        raise InputError(
+            f"{what} has a direction matrix whose axes are not unit length (lengths "
+            f"{', '.join(f'{n:.4g}' for n in norms)}): a scaled grid that label files cannot hold exactly, so "
+            f"masks would be written on another grid; {_DIRECTION_FIX}")
+    gram = d.T @ d
+    off = np.abs(gram - np.eye(3))
+    if off.max() > DIRECTION_TOLERANCE:
+        a, b = (int(v) for v in np.unravel_index(int(np.argmax(off)), off.shape))
+        cos = float(np.clip(gram[a, b] / (norms[a] * norms[b]), -1.0, 1.0))
+        angle = math.degrees(math.acos(cos))
+        raise InputError(
+            f"{what} has a non-orthogonal direction matrix (index axes {'ijk'[a]} and {'ijk'[b]} meet at "
+            f"{angle:.1f} degrees, not 90): a sheared grid that label files cannot hold, so masks would be "
+            f"written on another grid; {_DIRECTION_FIX}")
+
+
+def _check_nifti_sform(path: Path, reader: sitk.ImageFileReader) -> None:
+    """A NIfTI whose sform is sheared: ITK then reads the qform (a rotation) without a word, while tools that
+    follow the sform (nibabel, FSL) place the image elsewhere than gazesam's labels. Refuse it the same way."""
+    keys = set(reader.GetMetaDataKeys())
+    if "sform_code" not in keys or not {"srow_x", "srow_y", "srow_z"} <= keys:
+        return
+    try:
+        if int(float(reader.GetMetaData("sform_code"))) == 0:
+            return
+        rows = [[float(v) for v in reader.GetMetaData(k).split()[:3]] for k in ("srow_x", "srow_y", "srow_z")]
+    except ValueError:
+        return
+    m = np.asarray(rows, dtype=np.float64)  # RAS rows; columns are the index axes times their spacing
+    norms = np.linalg.norm(m, axis=0)
+    if not np.isfinite(m).all() or (norms == 0).any():
+        raise InputError(f"volume {path} has a degenerate sform (an index axis of zero length); fix its header")
+    check_direction(m / norms, f"volume {path} (its sform)")
+
+
 def volume_from_image(image: sitk.Image, source: str = "", source_format: str = "memory",
                       modality: str = "", dicom_tags: dict[str, str] | None = None) -> Volume:
     """Validate a SimpleITK image and wrap it as a :class:`Volume` (no voxel copy)."""
@@ -138,6 +200,7 @@ def volume_from_image(image: sitk.Image, source: str = "", source_format: str = 
         )
     if min(size) == 0:
         raise InputError(f"the image{where} is empty (size {size})")
+    check_direction(image.GetDirection(), f"the image{where}")
     array = sitk.GetArrayFromImage(image)  # (k, j, i), C-contiguous, owns its memory
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise InputError(f"the image{where} contains NaN or infinite voxels; clean it first")
@@ -282,18 +345,33 @@ def read_volume(path: str | Path, series: str | int | None = None) -> Volume:
         raise InputError(f"{path} is an empty file")
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
+    nifti = path.name.lower().endswith((".nii", ".nii.gz"))
+    # ITK's NIfTI reader warns on stderr about the sform ("unexpected scales in sform") and then quietly
+    # uses the qform; _check_nifti_sform says what is wrong instead, in one line
+    warn = sitk.ProcessObject.GetGlobalWarningDisplay()
     try:
+        if nifti:
+            sitk.ProcessObject.SetGlobalWarningDisplay(False)
         reader.ReadImageInformation()
     except RuntimeError as exc:
+        if "orthonormal" in str(exc):  # ITK's NIfTI reader: a sheared sform and no qform to fall back on
+            raise InputError(f"volume {path} has a non-orthogonal direction matrix (a sheared sform): a grid "
+                             f"that label files cannot hold; {_DIRECTION_FIX}") from None
         raise InputError(
             f"cannot read {path}: {_first_line(exc)} (supported: NIfTI, NRRD, MHA/MHD, DICOM series folder)"
         ) from exc
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warn)
     if reader.GetDimension() == 4:
         raise InputError(
             f"{path} is 4D (size {reader.GetSize()}); gazesam segments one 3D volume - extract a single "
             "time point / channel first (e.g. with SimpleITK's image[:, :, :, t])"
         )
     _check_claimed_size(path, reader)
+    if reader.GetDimension() == 3:  # from the header, before the voxels (other shapes are refused below)
+        check_direction(reader.GetDirection(), f"volume {path}")
+        if nifti:
+            _check_nifti_sform(path, reader)
     try:
         image = reader.Execute()
     except RuntimeError as exc:
