@@ -55,9 +55,11 @@ def test_first_answer_is_one_call_and_the_search_keeps_it_when_it_agrees(litemed
 
 
 def test_a_settled_mask_stays_while_gaze_stays_on_it(litemedsam, phantom) -> None:
+    from gazesam.prompt import GazeBoxParams, GazeBoxPolicy
+
     cx, cy, (x0, y0, x1, y1) = _lesion(phantom)
     h, w = phantom.mask.shape
-    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe = GazePipeline(litemedsam, GazeBoxPolicy(GazeBoxParams(keep_settled=True)))
     pipe.set_image(phantom.image)
     pipe.encode_now()
     offsets = [(0, 0), (0.01, -0.01), (-0.01, 0.01), (0.005, 0.005), (-0.005, 0.0)]
