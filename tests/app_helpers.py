@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,21 @@ def on_object(mask: np.ndarray) -> bool:
     obj = object_mask()
     cy, cx = np.argwhere(mask).mean(axis=0)
     return bool(obj[int(round(cy)), int(round(cx))]) and (mask & obj).sum() / mask.sum() > 0.7
+
+
+def subprocess_env(tmp_path: Path, offscreen: bool) -> dict:
+    """Environment for an app run in a subprocess: this checkout's code (and ``tests`` importable), a
+    private cache whose ``onnx`` folder links to the shared exported model, and Qt offscreen or not."""
+    repo = Path(__file__).resolve().parents[1]
+    cache = tmp_path / "cache"
+    cache.mkdir(exist_ok=True)
+    shared = Path(os.environ.get("GAZESAM_CACHE_DIR", repo / ".gazesam-cache")) / "onnx"
+    shared.mkdir(parents=True, exist_ok=True)
+    if not (cache / "onnx").exists():
+        (cache / "onnx").symlink_to(shared.resolve(), target_is_directory=True)  # the exported model, once
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "src"), str(repo)]), "GAZESAM_CACHE_DIR": str(cache)}
+    if offscreen:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        env.pop("QT_QPA_PLATFORM", None)
+    return env

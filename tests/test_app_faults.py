@@ -18,21 +18,13 @@ from PIL import Image
 
 pytestmark = [pytest.mark.qt, pytest.mark.slow]
 
-from tests.app_helpers import CENTRE, H, W, write_fixation_recording, write_object_image  # noqa: E402
+from tests.app_helpers import CENTRE, H, W, subprocess_env, write_fixation_recording, write_object_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _env(tmp_path: Path) -> dict:
-    cache = tmp_path / "cache"
-    cache.mkdir(exist_ok=True)
-    shared = Path(os.environ.get("GAZESAM_CACHE_DIR", REPO / ".gazesam-cache")) / "onnx"
-    shared.mkdir(parents=True, exist_ok=True)
-    if not (cache / "onnx").exists():
-        (cache / "onnx").symlink_to(shared.resolve(), target_is_directory=True)  # the exported model, once
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "GAZESAM_CACHE_DIR": str(cache)}
-    env.pop("QT_QPA_PLATFORM", None)
-    return env
+    return subprocess_env(tmp_path, offscreen=False)
 
 
 def _app(args: list[str], tmp_path: Path, timeout: float = 240) -> subprocess.CompletedProcess:

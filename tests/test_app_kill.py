@@ -42,7 +42,7 @@ pytest.importorskip("PySide6")
 from gazesam.gaze.info import format_summary, summarize_path  # noqa: E402
 from gazesam.gaze.recording import load_recording  # noqa: E402
 from gazesam.session import RecoveryRegistry  # noqa: E402
-from tests.app_helpers import write_object_image  # noqa: E402
+from tests.app_helpers import subprocess_env, write_object_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("app_fault_driver.py")
@@ -51,14 +51,7 @@ KILLS = 3
 
 
 def _env(tmp_path: Path) -> dict:
-    cache = tmp_path / "cache"
-    cache.mkdir(exist_ok=True)
-    shared = Path(os.environ.get("GAZESAM_CACHE_DIR", REPO / ".gazesam-cache")) / "onnx"
-    shared.mkdir(parents=True, exist_ok=True)
-    if not (cache / "onnx").exists():
-        (cache / "onnx").symlink_to(shared.resolve(), target_is_directory=True)  # the exported model, once
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
-            "GAZESAM_CACHE_DIR": str(cache), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess_env(tmp_path, offscreen=True)
 
 
 class Driver:
