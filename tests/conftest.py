@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,17 @@ def phantom():
     from gazesam.samples import ct_phantom
 
     return ct_phantom()
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path: Path):
+    """A 64 KiB tmpfs: a real full disk for output tests (needs root to mount; skips otherwise)."""
+    d = tmp_path / "disk"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here (needs root)")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)

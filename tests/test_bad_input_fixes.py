@@ -195,17 +195,6 @@ def test_the_footer_counts_the_valid_samples_written(tmp_path: Path) -> None:
 
 
 # --- full disk ----------------------------------------------------------------------------------------------
-@pytest.fixture()
-def tiny_disk(tmp_path: Path):
-    d = tmp_path / "disk"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("mounting a tmpfs is not permitted here (needs root)")
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 def test_a_recording_cut_by_a_full_disk_keeps_what_was_written(tmp_path: Path, tiny_disk: Path) -> None:

@@ -82,17 +82,6 @@ def test_session_path_accepts_plain_files_inside(tmp_path: Path) -> None:
     assert session_path(tmp_path, "masks/label-001-a.png") == tmp_path / "masks" / "label-001-a.png"
 
 
-@pytest.fixture()
-def tiny_disk(tmp_path: Path):
-    d = tmp_path / "disk"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("mounting a tmpfs is not permitted here (needs root)")
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 def test_full_disk_keeps_the_previous_save_and_says_so(tmp_path: Path, tiny_disk: Path) -> None:
