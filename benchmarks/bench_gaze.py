@@ -31,8 +31,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gazesam.signal import BinocularCombiner, GazeCursorFilter, IDTDetector, IVTDetector  # noqa: E402
-from gazesam.signal.visual_angle import DisplayGeometry  # noqa: E402
+from gazesam.gaze.binocular import BinocularCombiner  # noqa: E402
+from gazesam.signal import GazeCursorFilter, IDTDetector, IVTDetector  # noqa: E402
+from gazesam.core.display import DisplayGeometry  # noqa: E402
 
 TX300 = DisplayGeometry(1920, 1080, 509.174, 286.411, 650.0)
 

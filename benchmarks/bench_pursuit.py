@@ -44,7 +44,7 @@ def remodnav_labels(gaze, cfg: PursuitConfig) -> np.ndarray:
     steady = np.convolve(gaze.valid.astype(int), np.ones(run, int), "valid") == run
     ok = np.flatnonzero(steady)
     lo, hi = int(ok[0]), int(ok[-1]) + run
-    data = np.rec.fromarrays([gaze.xy[lo:hi, 0] * geo.display_px[0], gaze.xy[lo:hi, 1] * geo.display_px[1]],
+    data = np.rec.fromarrays([gaze.xy[lo:hi, 0] * geo.width_px, gaze.xy[lo:hi, 1] * geo.height_px],
                              names="x,y")
     clf = EyegazeClassifier(px2deg=1.0 / geo.px_per_deg, sampling_rate=hz)
     events = clf(clf.preproc(data))

@@ -29,7 +29,7 @@ from gazesam.evaluation.gaze_stats import (  # noqa: E402
     summarize_raw,
     summarize_scanpath,
 )
-from gazesam.evaluation.simulate import parse_gaze_spec, simulate_gaze, with_seed  # noqa: E402
+from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze, with_seed  # noqa: E402
 
 
 def table(title: str, real: dict[str, str], sim: dict[str, str], real_name: str) -> str:
@@ -140,21 +140,16 @@ def options_table(kvasir, geoms, seeds: int = 3) -> list[str]:
 def detector_check(sims, tobii) -> list[str]:
     """The signal stage's fixation detectors (offline pass of the online rules) on simulated and real
     samples: how far detection on simulated data lands from the scanpath, next to the same on real data."""
-    try:
-        from gazesam.signal import DisplayGeometry, detect_fixations
-    except ImportError:
-        return ["(gazesam.signal not available: detector cross-check skipped)"]
-    from gazesam.evaluation.viewing import ViewingGeometry
+    from gazesam.core.display import TX300_DISPLAY
+    from gazesam.signal import detect_fixations
 
-    geo = ViewingGeometry()
-    disp = DisplayGeometry(geo.display_px[0], geo.display_px[1], geo.display_cm[0] * 10, geo.display_cm[1] * 10,
-                           geo.distance_cm * 10)
+    geo = disp = TX300_DISPLAY
     ppd = geo.px_per_deg
 
     def run(t, comb, method):
         f = detect_fixations((t, comb[:, 0], comb[:, 1], np.isfinite(comb).all(axis=1)), method, disp)
         dur = [x.duration_s * 1000.0 for x in f]
-        xy = np.array([[x.x * geo.display_px[0], x.y * geo.display_px[1]] for x in f]).reshape(-1, 2)
+        xy = np.array([[x.x * geo.width_px, x.y * geo.height_px] for x in f]).reshape(-1, 2)
         return dur, list(np.hypot(*np.diff(xy, axis=0).T) / ppd), len(f)
 
     def q(v):
@@ -227,7 +222,7 @@ def plot_examples(kvasir, sims, tobii, data: Path, path: Path) -> None:
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    from gazesam.evaluation.viewing import ViewingGeometry
+    from gazesam.core.display import TX300_DISPLAY
 
     fig, axs = plt.subplots(3, 3, figsize=(18, 15))
     for row, (tr, g) in enumerate(zip(kvasir[:2], sims[:2])):
@@ -249,8 +244,8 @@ def plot_examples(kvasir, sims, tobii, data: Path, path: Path) -> None:
             ax.set_title(f"{lab}: {tr.name}", fontsize=9)
         ax = axs[row, 2]
         comb = g.combined()
-        geo = ViewingGeometry()
-        dx, dy = geo.norm_to_deg(comb[:, 0], comb[:, 1])
+        geo = TX300_DISPLAY
+        dx, dy = geo.delta_norm_to_deg(comb[:, 0], comb[:, 1])
         ax.plot(g.t, dx, "b", lw=0.6, label="x")
         ax.plot(g.t, dy, "r", lw=0.6, label="y")
         for f in g.fixations:
@@ -258,11 +253,11 @@ def plot_examples(kvasir, sims, tobii, data: Path, path: Path) -> None:
         ax.set_xlim(0, 4)
         ax.set_title("simulated samples (deg on the display; green = scanpath fixations)", fontsize=9)
         ax.legend(fontsize=7)
-    geo = ViewingGeometry()
+    geo = TX300_DISPLAY
     for col, tr in enumerate(tobii[5:8]):
         ax = axs[2, col]
         comb = tr.combined()
-        dx, dy = geo.norm_to_deg(comb[:, 0], comb[:, 1])
+        dx, dy = geo.delta_norm_to_deg(comb[:, 0], comb[:, 1])
         ax.plot(tr.t, dx, "b", lw=0.6)
         ax.plot(tr.t, dy, "r", lw=0.6)
         ax.set_xlim(0, 4)

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from gazesam.gaze.recording import RecordingWriter
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
 
 H, W = 240, 320
 CENTRE = (200.0, 110.0)  # x, y of the object's centre in image pixels

@@ -43,7 +43,7 @@ def litemedsam():
 @pytest.fixture(scope="session")
 def phantom():
     """A generated CT-like slice with a lesion of known mask (redistributable, no shared data needed)."""
-    from gazesam.samples import ct_phantom
+    from gazesam.core.phantom import ct_phantom
 
     return ct_phantom()
 

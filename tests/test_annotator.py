@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.session import Annotator, DocumentRef, ImageCanvas, Session
 
 

@@ -39,7 +39,7 @@ from PIL import Image
 pytestmark = [pytest.mark.qt, pytest.mark.slow]
 pytest.importorskip("PySide6")
 
-from gazesam.gaze.info import format_summary, summarize_path  # noqa: E402
+from gazesam.signal.info import format_summary, summarize_path  # noqa: E402
 from gazesam.gaze.recording import load_recording  # noqa: E402
 from gazesam.session import RecoveryRegistry  # noqa: E402
 from tests.app_helpers import subprocess_env, write_object_image  # noqa: E402

@@ -59,7 +59,7 @@ def test_screen_mapping_with_a_window_away_from_the_origin() -> None:
 
 def test_recent_files_newest_first_without_duplicates_or_missing_files(tmp_path) -> None:
     from gazesam.app.config import RecentFiles, parse_geometry
-    from gazesam.errors import InputError
+    from gazesam.core.errors import InputError
 
     files = []
     for i in range(4):

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazesam import limits
-from gazesam.errors import InputError, LimitError, OutputError
+from gazesam.core import limits
+from gazesam.core.errors import InputError, LimitError, OutputError
 from gazesam.gaze.recording import RecordingWriter
-from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.core.samples import FixationEvent, GazeSample
 from tests.bad_inputs import fixation_table, recording
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def test_a_float_tiff_keeps_its_contrast(tmp_path: Path) -> None:
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
-    from gazesam.imageio import load_image
+    from gazesam.core.imageio import load_image
 
     arr = np.zeros((20, 40, 3), np.uint8)  # stored landscape, shown portrait (orientation 6: rotate 90)
     arr[:, :10] = 255
@@ -62,7 +62,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
 
 
 def test_pixel_limit_is_checked_from_the_header_and_can_be_raised(tmp_path: Path) -> None:
-    from gazesam.imageio import load_image
+    from gazesam.core.imageio import load_image
     from tests.bad_inputs import png_claiming
 
     png_claiming(tmp_path / "big.png", 20000, 20000)
@@ -122,7 +122,7 @@ def test_a_huge_claim_without_a_limit_is_still_refused_before_allocating(tmp_pat
 
     p = nifti_claiming(tmp_path / "h.nii.gz", (1000, 1000, 1000))
     code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30));"
-            "from gazesam import limits; limits.configure(max_voxels=0);"
+            "from gazesam.core import limits; limits.configure(max_voxels=0);"
             "from gazesam.volume.io import read_volume\n"
             f"try:\n    read_volume({str(p)!r})\nexcept Exception as e:\n    print(type(e).__name__, e)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
@@ -176,7 +176,7 @@ def test_gaze_info_counts_the_fixations_of_a_fixation_only_log(tmp_path: Path) -
 
 @pytest.mark.parametrize("speed", ["0", "fast", "-2"])
 def test_replay_speed_typos_are_refused(speed: str) -> None:
-    from gazesam.errors import SourceError
+    from gazesam.core.errors import SourceError
     from gazesam.gaze.sources.replay import parse_replay_spec
 
     with pytest.raises(SourceError, match="@max"):
@@ -213,7 +213,7 @@ def test_a_recording_cut_by_a_full_disk_keeps_what_was_written(tmp_path: Path, t
 
 
 def test_atomic_output_leaves_the_old_file_when_the_disk_fills(tiny_disk: Path) -> None:
-    from gazesam.outputs import atomic_output
+    from gazesam.core.outputs import atomic_output
 
     old = tiny_disk / "m.png"
     old.write_bytes(b"old result")
@@ -226,7 +226,7 @@ def test_atomic_output_leaves_the_old_file_when_the_disk_fills(tiny_disk: Path) 
 
 
 def test_check_output_refuses_devices_folders_and_the_input_through_a_link(tmp_path: Path) -> None:
-    from gazesam.outputs import check_output
+    from gazesam.core.outputs import check_output
 
     src = tmp_path / "in.png"
     src.write_bytes(b"x")

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.gaze.formats import detect_format, open_gaze_file, read_fixation_table
-from gazesam.signal import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 PROLAB_COLUMNS = [
     "Recording timestamp", "Computer timestamp", "Sensor", "Participant name", "Recording name",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazesam.geometry import (
+from gazesam.core.transforms import (
     Chain,
     DisplayToWindow,
     ImageToVoxel,

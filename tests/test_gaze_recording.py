@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazesam.errors import GazesamError, InputError
+from gazesam.core.errors import GazesamError, InputError
 from gazesam.gaze.formats import open_gaze_file
 from gazesam.gaze.recording import RecordingWriter, iter_records, load_recording
-from gazesam.gaze.sample import EyeSample, FixationEvent, GazeSample
-from gazesam.signal import DisplayGeometry, make_detector
+from gazesam.core.samples import EyeSample, FixationEvent, GazeSample
+from gazesam.core.display import DisplayGeometry
+from gazesam.signal import make_detector
 
 REPO = Path(__file__).resolve().parents[1]
 NAN = float("nan")
@@ -142,7 +143,7 @@ def test_sigkill_mid_recording_loses_at_most_a_second(shared_data: Path, tmp_pat
 
 @pytest.mark.data
 def test_bids_export(shared_data: Path, tmp_path: Path) -> None:
-    from gazesam.gaze.bids import export_bids
+    from gazesam.signal.bids import export_bids
 
     raw = shared_data / "tobii-raw" / "participant1" / "2.txt"
     gf = open_gaze_file(raw)

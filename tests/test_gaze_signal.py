@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
+from gazesam.core.display import DisplayGeometry
+from gazesam.gaze.binocular import BinocularCombiner
 from gazesam.signal import (
-    BinocularCombiner,
-    DisplayGeometry,
     GazeCursorFilter,
     IDTDetector,
     IVTDetector,
@@ -42,7 +42,7 @@ def test_visual_angle_matches_trigonometry() -> None:
 
 
 def test_display_geometry_rejects_nonsense_and_parses_args() -> None:
-    from gazesam.errors import InputError
+    from gazesam.core.errors import InputError
 
     with pytest.raises(InputError):
         DisplayGeometry(1920, 1080, 0, 300, 600)

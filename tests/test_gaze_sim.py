@@ -7,16 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from gazesam.errors import InputError
-from gazesam.evaluation.gaze_stats import TargetGeometry, raw_stats, scanpath_stats
-from gazesam.evaluation.sim_params import DEFAULT_PARAMS as P
-from gazesam.evaluation.simulate import (
+from gazesam.core.errors import InputError
+from gazesam.evaluation.gaze_stats import raw_stats, scanpath_stats
+from gazesam.gaze.trials import TargetGeometry
+from gazesam.gaze.sources.sim_params import DEFAULT_PARAMS as P
+from gazesam.gaze.sources.simulated import (
     SimConfig,
     is_simulated_spec,
     parse_gaze_spec,
     simulate_gaze,
 )
-from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.core.samples import FixationEvent, GazeSample
 
 
 def ellipse(w: int = 600, h: int = 500, cx: float = 330, cy: float = 240, rx: float = 90, ry: float = 60) -> np.ndarray:
@@ -161,7 +162,7 @@ def test_offset_in_degrees_shifts_every_sample(target: TargetGeometry, spec: str
     assert shifted.offset_deg == pytest.approx(deg, abs=1e-9)
     d = shifted.combined() - base.combined()
     ok = np.isfinite(d).all(axis=1)
-    dx, dy = shifted.config.geometry.norm_to_deg(d[ok, 0], d[ok, 1])
+    dx, dy = shifted.config.geometry.delta_norm_to_deg(d[ok, 0], d[ok, 1])
     np.testing.assert_allclose(dx, deg[0], atol=1e-9)
     np.testing.assert_allclose(dy, deg[1], atol=1e-9)
     f0, f1 = base.fixations[0], shifted.fixations[0]
@@ -246,7 +247,7 @@ def test_noise_option_scales_precision(target: TargetGeometry) -> None:
     ok = np.isfinite(clean).all(axis=1)
     n1, n2 = one[ok] - clean[ok], two[ok] - clean[ok]
     np.testing.assert_allclose(n2, 2 * n1, atol=1e-12)
-    step_deg = np.array(SimConfig().geometry.norm_to_deg(*np.sqrt(np.mean(np.diff(n1, axis=0) ** 2, axis=0))))
+    step_deg = np.array(SimConfig().geometry.delta_norm_to_deg(*np.sqrt(np.mean(np.diff(n1, axis=0) ** 2, axis=0))))
     # sample-to-sample noise of the binocular mean: per eye ~ sqrt(D(1)), varying per trial and eye
     per_eye = np.sqrt(P.noise_structure(np.array([1]))[0])
     assert np.all(step_deg > 0.2 * per_eye) and np.all(step_deg < 3 * per_eye)

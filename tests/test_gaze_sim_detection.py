@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazesam.evaluation.gaze_stats import TargetGeometry
-from gazesam.evaluation.simulate import SimConfig, simulate_gaze
-from gazesam.evaluation.viewing import ViewingGeometry
-from gazesam.signal import DisplayGeometry, IVTDetector, detect_fixations, fixations_from_events
+from gazesam.gaze.trials import TargetGeometry
+from gazesam.gaze.sources.simulated import SimConfig, simulate_gaze
+from gazesam.core.display import TX300_DISPLAY
+from gazesam.core.display import DisplayGeometry
+from gazesam.signal import IVTDetector, detect_fixations, fixations_from_events
 
 
-def display(geo: ViewingGeometry) -> DisplayGeometry:
-    return DisplayGeometry(geo.display_px[0], geo.display_px[1], geo.display_cm[0] * 10, geo.display_cm[1] * 10,
-                           geo.distance_cm * 10)
+def display(geo: DisplayGeometry) -> DisplayGeometry:
+    return geo
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def overlap_matches(scan, det) -> int:
 
 
 def test_clean_signal_gives_back_the_scanpath_online(target: TargetGeometry) -> None:
-    geo = ViewingGeometry()
+    geo = TX300_DISPLAY
     for seed in range(3):
         sim = simulate_gaze(target, SimConfig(seed=seed, noise=0.0, loss=0.0), key="clean")
         det = fixations_from_events(IVTDetector(display(geo)).feed(sim.samples()))
@@ -59,7 +59,7 @@ def test_clean_signal_gives_back_the_scanpath_online(target: TargetGeometry) -> 
 def test_realistic_signal_fragments_like_real_data(target: TargetGeometry) -> None:
     """With the fitted noise and data loss, I-VT still finds most fixations; it splits some and loses
     some to blinks and track loss, as on real TX300 data (docs/simulator.md: 243 ms median there)."""
-    geo = ViewingGeometry()
+    geo = TX300_DISPLAY
     n_scan = n_det = 0
     det_dur, scan_dur, matched = [], [], 0
     for seed in range(12):
@@ -81,7 +81,7 @@ def test_noise_adaptive_threshold_keeps_fixations_of_noisy_sessions(target: Targ
     """Tracker noise varies several-fold between sessions. At the fitted level a fixed 30 deg/s matches
     about two thirds of the scanpath; at twice that, a fifth, keeping a third of the fixation time. The
     threshold that adapts to the trial's own noise (Nystrom & Holmqvist 2010) keeps ~90 % at both."""
-    geo = ViewingGeometry()
+    geo = TX300_DISPLAY
     res = {}
     for factor in (0.0, 3.0):
         n_scan = matched = 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazesam.errors import GazesamError, InputError, SourceError
+from gazesam.core.errors import GazesamError, InputError, SourceError
 from gazesam.gaze.formats import open_gaze_file
 from gazesam.gaze.source import open_source
 from gazesam.gaze.sources.pupil import parse_pupil_spec

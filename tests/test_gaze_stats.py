@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.evaluation.gaze_data import (
     FixationTrial,
     RawTrial,
@@ -25,7 +25,7 @@ from gazesam.evaluation.gaze_stats import (
     summarize_raw,
     summarize_scanpath,
 )
-from gazesam.evaluation.viewing import ImageLayout, ViewingGeometry
+from gazesam.core.display import TX300_DISPLAY, ImageLayout
 
 
 def square_mask() -> np.ndarray:
@@ -79,14 +79,14 @@ def test_scanpath_stats_on_a_hand_made_trial() -> None:
 
 def test_precision_of_white_noise_is_recovered() -> None:
     """RMS-S2S of white noise is sqrt(2) x its SD; both come back in degrees."""
-    geo = ViewingGeometry()
+    geo = TX300_DISPLAY
     rng = np.random.default_rng(0)
     n, hz, sd_deg = 3000, 300.0, 0.3
     t = np.arange(n) / hz
     # fixations of 300 ms at alternating positions 5 deg apart, joined by 1-sample jumps
     level = ((t // 0.3) % 2)[:, None] * np.array([5.0, 0.0])
     sig = level + rng.normal(0, sd_deg, (n, 2))
-    nx, ny = geo.deg_to_norm(sig[:, 0], sig[:, 1])
+    nx, ny = geo.delta_deg_to_norm(sig[:, 0], sig[:, 1])
     xy = np.stack([0.3 + nx, 0.5 + ny], axis=1)
     ok = np.ones(n, bool)
     r = raw_stats([RawTrial("w", t, xy, xy.copy(), ok, ok)], geo)
@@ -128,7 +128,7 @@ def test_layout_maps_image_to_display_and_back() -> None:
     bx, by = layout.display_to_image(x, y)
     assert bx.tolist() == pytest.approx([0.0, 620.0]) and by.tolist() == pytest.approx([0.0, 530.0])
     # 1080 display px span 24.8 deg: the image height in degrees
-    assert 530 / layout.image_px_per_deg == pytest.approx(1080 / ViewingGeometry().px_per_deg)
+    assert 530 / layout.image_px_per_deg == pytest.approx(1080 / TX300_DISPLAY.px_per_deg)
     with pytest.raises(InputError):
         ImageLayout.fit((0, 10))
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from gazesam.evaluation.metrics import dice
-from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.pipeline import GazePipeline
 from gazesam.pipeline.replay import replay, simulated
 from gazesam.prompt import available_policies, make_policy
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 
 def _fix(i: int, x: float, y: float, t0: float, dur: float = 0.3) -> list[FixationEvent]:
@@ -45,7 +45,7 @@ def test_gaze_box_segments_the_looked_at_lesion(litemedsam, phantom) -> None:
         events += _fix(i, cx + dx, cy + dy, 0.35 * i)
     pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
     pipe.set_image(phantom.image)
-    updates = pipe.run_sync(events)
+    updates = pipe.replay(events)
     assert updates, "no mask from three fixations on the lesion"
     assert dice(updates[-1].mask, phantom.mask) > 0.9
     assert updates[-1].prompt.box is not None
@@ -68,12 +68,12 @@ def test_a_glance_away_keeps_the_target_and_dwelling_elsewhere_switches(litemeds
     events = _fix(0, cx, cy, 0.0) + _fix(1, cx + 0.005, cy, 0.35)
     events += _fix(2, 0.5, 0.72, 0.7, 0.2)  # one glance at another organ
     events += _fix(3, cx, cy + 0.005, 0.95)
-    ups = pipe.run_sync(events)
+    ups = pipe.replay(events)
     assert len({u.target_id for u in ups}) == 1
     assert dice(ups[-1].mask, phantom.mask) > 0.9
     # Now the user settles on another structure: two fixations, >0.5 s dwell -> a new target.
     more = _fix(4, 0.5, 0.72, 1.4, 0.35) + _fix(5, 0.505, 0.725, 1.8, 0.35)
-    ups2 = pipe.run_sync(more)
+    ups2 = pipe.replay(more)
     assert ups2 and ups2[-1].target_id != ups[-1].target_id
     assert dice(ups2[-1].mask, phantom.mask) < 0.1
 
@@ -81,7 +81,7 @@ def test_a_glance_away_keeps_the_target_and_dwelling_elsewhere_switches(litemeds
 def test_gaze_off_the_image_prompts_nothing(litemedsam, phantom) -> None:
     pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
     pipe.set_image(phantom.image)
-    assert pipe.run_sync(_fix(0, 1.2, 0.5, 0.0) + _fix(1, -0.1, 0.3, 0.4)) == []
+    assert pipe.replay(_fix(0, 1.2, 0.5, 0.0) + _fix(1, -0.1, 0.3, 0.4)) == []
 
 
 def test_paper_rule_gives_litemedsam_nothing_useful(litemedsam, phantom) -> None:
@@ -90,7 +90,7 @@ def test_paper_rule_gives_litemedsam_nothing_useful(litemedsam, phantom) -> None
     pipe = GazePipeline(litemedsam, make_policy("gazesam-paper"))
     pipe.set_image(phantom.image)
     with pytest.warns(UserWarning, match="box prompts only"):
-        ups = pipe.run_sync(_fix(0, cx, cy, 0.0))
+        ups = pipe.replay(_fix(0, cx, cy, 0.0))
     assert ups and dice(ups[-1].mask, phantom.mask) < 0.5
 
 
@@ -135,7 +135,7 @@ def _kvasir_trace(predictor, shared_data, name: str, onset_t: float | None = Non
     events, to_image = table_gaze(root)(item, truth)
     pipe = GazePipeline(predictor, policy or make_policy("gaze-box"))
     pipe.set_image(image, to_image, onset_t)
-    return pipe.run_sync(events), truth
+    return pipe.replay(events), truth
 
 
 @pytest.mark.data
@@ -185,13 +185,13 @@ def test_a_fixation_under_way_at_the_images_onset_is_not_a_look_at_it(litemedsam
     looks = _fix(1, cx, cy, 0.25) + _fix(2, cx + 0.01, cy - 0.01, 0.6)
     pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
     pipe.set_image(phantom.image, onset_t=0.0)
-    ups = pipe.run_sync(before + looks)
+    ups = pipe.replay(before + looks)
     assert ups and ups[0].gaze_t >= 0.25  # nothing answered the pre-onset fixation
     assert len({u.target_id for u in ups}) == 1 and dice(ups[-1].mask, phantom.mask) > 0.9
     assert pipe.n_pre_onset == 1 and pipe.n_fixations == 2
     # Without an onset (live use: the user starts prompting) every fixation counts.
     pipe.set_image(phantom.image)
-    ups = pipe.run_sync(before + looks)
+    ups = pipe.replay(before + looks)
     assert ups[0].gaze_t < 0.25 and dice(ups[0].mask, phantom.mask) < 0.1 and pipe.n_pre_onset == 0
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from gazesam.evaluation.latency import Job, live_delivery
 from gazesam.evaluation.metrics import dice
-from gazesam.gaze.sample import FixationEvent
+from gazesam.core.samples import FixationEvent
 from gazesam.pipeline import GazePipeline
 from gazesam.prompt import make_policy
 from gazesam.prompt.gazebox import iou

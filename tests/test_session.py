@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazesam.errors import InputError, OutputError
+from gazesam.core.errors import InputError, OutputError
 from gazesam.session import (
     Autosaver,
     DocumentRef,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gazesam.errors import InputError, OutputError
+from gazesam.core.errors import InputError, OutputError
 from gazesam.session import DocumentRef, Session, load_session
 from gazesam.session.store import session_path, write_overlay, write_snapshot
 

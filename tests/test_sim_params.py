@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from gazesam.evaluation.gaze_data import load_kvasir_fixations, load_tobii_raw
-from gazesam.evaluation.gaze_stats import TargetGeometry, raw_stats, scanpath_stats
-from gazesam.evaluation.sim_params import DEFAULT_PARAMS, fit_sim_params
-from gazesam.evaluation.simulate import SimConfig, simulate_gaze
+from gazesam.evaluation.gaze_stats import raw_stats, scanpath_stats
+from gazesam.gaze.trials import TargetGeometry
+from gazesam.gaze.sources.sim_params import DEFAULT_PARAMS
+from gazesam.gaze.sources.simulated import SimConfig, simulate_gaze
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fit_sim_params import fit_sim_params  # noqa: E402  (the fitting tool ships in benchmarks/)
 
 pytestmark = pytest.mark.data
 
@@ -22,7 +29,7 @@ def fitted(shared_data):
 
 def test_default_params_are_what_the_data_give(fitted) -> None:
     """If this fails, the data or the fitting changed: re-run
-    ``PYTHONPATH=src python -m gazesam.evaluation.sim_params ../shared/data --write`` and review the diff."""
+    ``python benchmarks/fit_sim_params.py ../shared/data --write`` and review the diff."""
     for f in fields(DEFAULT_PARAMS):
         new = np.asarray(getattr(fitted, f.name), dtype=float)
         old = np.asarray(getattr(DEFAULT_PARAMS, f.name), dtype=float)

@@ -10,7 +10,7 @@ import pytest
 
 av = pytest.importorskip("av", reason="PyAV (pip install av) reads video containers")
 
-from gazesam.errors import InputError, TruncatedVideoError  # noqa: E402
+from gazesam.core.errors import InputError, TruncatedVideoError  # noqa: E402
 from gazesam.video.io import read_clip, read_container, read_folder  # noqa: E402
 
 

@@ -24,7 +24,7 @@ def clip_dir(shared_data: Path) -> Path:
 def test_policy_on_a_short_real_clip(clip_dir: Path, litemedsam, tmp_path: Path) -> None:
     from PIL import Image
 
-    from gazesam.video.evaluate import evaluate_clip
+    from gazesam.evaluation.video import evaluate_clip
     from gazesam.video.export import rle_decode
     from gazesam.video.simulate import PursuitConfig
 

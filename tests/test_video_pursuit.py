@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
 from gazesam.signal.pursuit import MOVEMENTS, PursuitClassifier, classify_samples
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 from gazesam.video.simulate import PursuitConfig, moving_disc, simulate_pursuit
 
 HZ = 300.0

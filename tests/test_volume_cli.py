@@ -112,9 +112,9 @@ def test_segment_volume_end_to_end_writes_labels_on_the_input_grid(blob_files, t
 
 @pytest.mark.slow
 def test_eval_volume_writes_summary_and_plot(blob_files, tmp_path, capsys, monkeypatch) -> None:
-    """eval-volume simulates gaze with the project's simulator (gazesam.evaluation.simulate), one trial
+    """eval-volume simulates gaze with the project's simulator (gazesam.gaze.sources.simulated), one trial
     per looked-at slice, spec options included."""
-    import gazesam.evaluation.simulate as simulate
+    import gazesam.gaze.sources.simulated as simulate
 
     vol, lab = blob_files
     report = tmp_path / "report"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.io import read_volume
 from gazesam.volume.labels import LabelVolume
 

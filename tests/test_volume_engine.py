@@ -148,7 +148,7 @@ def test_gaze_on_a_slice_starts_and_corrects_an_object(predictor, blob) -> None:
 
 
 def test_slice_gaze_goes_through_the_pipeline_and_the_prompt_policy(predictor, blob, monkeypatch) -> None:
-    """The adapter drives GazePipeline.run_sync with a gazesam.prompt policy on the slice's cached
+    """The adapter drives GazePipeline.replay with a gazesam.prompt policy on the slice's cached
     embedding (no second encode), and the volume's intensity knowledge is there for corrections."""
     import gazesam.pipeline.core as core
     from gazesam.prompt import DEFAULT_POLICY, GazeBoxPolicy
@@ -159,15 +159,15 @@ def test_slice_gaze_goes_through_the_pipeline_and_the_prompt_policy(predictor, b
     seg = VolumeSegmenter(vol, predictor, disk=False)
     src = seg.source
     runs: list[tuple[str, int]] = []
-    real_run_sync = core.GazePipeline.run_sync
+    real_replay = core.GazePipeline.replay
 
     def spy(self, events, *a, **k):
         events = list(events)
         runs.append((self.policy.name, len(events)))
         assert isinstance(self.policy, GazeBoxPolicy)
-        return real_run_sync(self, events, *a, **k)
+        return real_replay(self, events, *a, **k)
 
-    monkeypatch.setattr(core.GazePipeline, "run_sync", spy)
+    monkeypatch.setattr(core.GazePipeline, "replay", spy)
     encodes: list[int] = []
     monkeypatch.setattr(predictor, "encode", lambda image: encodes.append(1) or type(predictor).encode(predictor, image))
     t8 = src.mask_to_display(src.view.extract(truth, 8))

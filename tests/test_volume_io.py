@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.io import list_dicom_series, read_volume
 from volume_helpers import synthetic_image, write_dicom_series
 

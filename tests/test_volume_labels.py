@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 from PIL import Image
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.io import read_volume, volume_from_image
 from gazesam.volume.labels import LabelVolume
 from gazesam.volume.orientation import view_of

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.io import volume_from_image
 from gazesam.volume.orientation import DisplayGrid, axis_assignment, make_view, view_of
 from volume_helpers import rotation, synthetic_image

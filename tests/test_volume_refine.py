@@ -87,7 +87,7 @@ def test_brats_propagation_from_a_core_mask_does_not_collapse(shared_data) -> No
     lesion rather than shrink slice by slice until 'area collapsed' (with a fixed 3-model-pixel band it
     stopped near slice 57 of 39-85)."""
     from gazesam.engine import load_predictor
-    from gazesam.volume.evaluate import dice, target_mask
+    from gazesam.evaluation.volume import dice, target_mask
     from gazesam.volume.io import read_volume
     from gazesam.volume.propagation import box_from_mask
     from gazesam.volume.segmenter import VolumeSegmenter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.windowing import Window, auto_window, looks_like_ct, parse_window, percentile_window
 
 

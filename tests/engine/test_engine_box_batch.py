@@ -8,7 +8,7 @@ import torch
 
 from gazesam.engine import boxbatch
 from gazesam.engine.modeling.box_batch import BoxBatchDecoder
-from gazesam.samples import ct_phantom
+from gazesam.core.phantom import ct_phantom
 
 from engine_helpers import iou
 
@@ -89,7 +89,7 @@ def test_a_mask_that_reaches_its_window_border_is_flagged() -> None:
 
 
 def test_predict_boxes_rejects_a_box_outside_the_image(onnx_predictor) -> None:
-    from gazesam.errors import InputError
+    from gazesam.core.errors import InputError
 
     s = ct_phantom()
     emb = onnx_predictor.encode(s.image)

@@ -13,7 +13,7 @@ import pytest
 
 from gazesam.engine import checkpoints
 from gazesam.engine.registry import CheckpointSource, get_spec
-from gazesam.errors import CheckpointError
+from gazesam.core.errors import CheckpointError
 
 LITE_SHA = "79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76"
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from gazesam.cli.main import main
-from gazesam.samples import ct_phantom
+from gazesam.core.phantom import ct_phantom
 
 REPO = Path(__file__).resolve().parents[2]
 

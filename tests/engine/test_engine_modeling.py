@@ -8,7 +8,7 @@ import torch
 from gazesam.engine.checkpoints import load_weights, locate_checkpoint
 from gazesam.engine.modeling import VIT_B, TinyViTConfig, ViTConfig, build_model
 from gazesam.engine.registry import get_spec
-from gazesam.errors import CheckpointError
+from gazesam.core.errors import CheckpointError
 
 
 def _meta_state(name: str) -> dict[str, tuple[int, ...]]:

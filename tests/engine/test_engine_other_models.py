@@ -10,8 +10,8 @@ import torch
 from gazesam.engine import load_predictor
 from gazesam.engine.modeling import build_model
 from gazesam.engine.registry import get_spec
-from gazesam.errors import CheckpointError
-from gazesam.samples import ct_phantom
+from gazesam.core.errors import CheckpointError
+from gazesam.core.phantom import ct_phantom
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gazesam.engine import BoxOnlyModelWarning, ImageEmbedding, load_predictor
-from gazesam.errors import InputError
-from gazesam.samples import ct_phantom
+from gazesam.core.errors import InputError
+from gazesam.core.phantom import ct_phantom
 
 from engine_helpers import dice, iou, tight_box
 

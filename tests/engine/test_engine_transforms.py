@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from gazesam.engine.registry import get_spec
 from gazesam.engine.transforms import (_bilinear_matrix, input_size_for, postprocess_logits, preprocess,
                                        scale_coords)
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 
 @pytest.mark.parametrize("n_out,n_in", [(1024, 256), (300, 256), (256, 256), (97, 200), (5, 3)])

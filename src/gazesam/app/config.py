@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gazesam.paths import cache_dir
+from gazesam.core.paths import cache_dir
 
 PROMPTING_MODES = ("hold", "toggle", "on")
 
@@ -56,7 +56,7 @@ def parse_geometry(text: str) -> tuple[int, int, int | None, int | None]:
     """'1280x800' or '1280x800+100+50' -> (w, h, x, y)."""
     import re
 
-    from gazesam.errors import InputError
+    from gazesam.core.errors import InputError
 
     m = re.fullmatch(r"\s*(\d+)[xX](\d+)(?:([+-]\d+)([+-]\d+))?\s*", text or "")
     if not m:

@@ -27,7 +27,7 @@ from gazesam.app import workers
 from gazesam.app.config import AppConfig
 from gazesam.app.stats import LatencyMeter, RateMeter
 from gazesam.app.transform import ScreenMapping
-from gazesam.errors import GazesamError, InputError
+from gazesam.core.errors import GazesamError, InputError
 from gazesam.session import (
     Annotator,
     Autosaver,
@@ -124,7 +124,7 @@ class AppController(QObject):
     # =========================================================================================
     def _display_geometry(self) -> Any:
         try:
-            from gazesam.signal.visual_angle import DisplayGeometry
+            from gazesam.core.display import DisplayGeometry
         except ImportError:  # the gaze stage is not there: degrees are unknown
             return None
         return DisplayGeometry.from_args(None, self.config.screen_mm, self.config.distance_mm)

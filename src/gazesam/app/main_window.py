@@ -24,7 +24,7 @@ from gazesam.app.config import AppConfig, RecentFiles, parse_geometry
 from gazesam.app.controller import AppController
 from gazesam.app.keys import BINDINGS, help_rows
 from gazesam.app.view import ImageView
-from gazesam.errors import GazesamError
+from gazesam.core.errors import GazesamError
 from gazesam.session.document import IMAGE_SUFFIXES, VOLUME_SUFFIXES
 
 log = logging.getLogger(__name__)

@@ -81,7 +81,7 @@ class ValidationScreen(QWidget):
             groups = [list(g) for g in self._samples]
         display = self.controller.display
         if display is None:
-            from gazesam.signal.visual_angle import DisplayGeometry
+            from gazesam.core.display import DisplayGeometry
 
             display = DisplayGeometry()
         self.result = evaluate(self.targets, groups, display)

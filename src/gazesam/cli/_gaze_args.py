@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 
 def add_display_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_display_arguments(p: argparse.ArgumentParser) -> None:
 
 def display_from_args(args: argparse.Namespace):  # -> DisplayGeometry | None
     """A DisplayGeometry when any screen option was given, else None (use the file's / defaults)."""
-    from gazesam.signal.visual_angle import DisplayGeometry
+    from gazesam.core.display import DisplayGeometry
 
     if args.screen_px or args.screen_mm or args.distance_mm:
         if args.distance_mm is not None and not args.distance_mm > 0:

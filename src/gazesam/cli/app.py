@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gazesam.app import AppConfig, run_app
-    from gazesam.errors import InputError
+    from gazesam.core.errors import InputError
 
     if args.screenshot and args.quit_after is None:
         raise InputError("--screenshot needs --quit-after SECONDS (how long to play the source first)")

@@ -27,10 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from gazesam.engine import load_predictor
     from gazesam.evaluation.metrics import dice
     from gazesam.gaze.recording import RecordingWriter
-    from gazesam.imageio import save_mask
+    from gazesam.core.imageio import save_mask
     from gazesam.pipeline import replay as rp
     from gazesam.prompt import DEFAULT_POLICY, make_policy
-    from gazesam.samples import ct_phantom
+    from gazesam.core.phantom import ct_phantom
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         writer.close()
     policy = make_policy(args.policy or DEFAULT_POLICY)
-    updates, trace = rp.replay(predictor, policy, sample.image, gaze, sample.mask)
+    updates, trace = rp.replay(predictor, policy, sample.image, gaze, lambda m: dice(m, sample.mask))
     t2 = time.perf_counter()
     if not updates:
         print("no gaze landed on the image; nothing to segment")

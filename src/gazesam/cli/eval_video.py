@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gazesam.engine import load_predictor
-    from gazesam.video.evaluate import evaluate_clip, find_clips, parse_video_gaze_spec, report_markdown
+    from gazesam.evaluation.video import evaluate_clip, find_clips, parse_video_gaze_spec, report_markdown
 
     configs = [parse_video_gaze_spec(s) for s in (args.gaze or ["simulated:0"])]
     clips = find_clips(args.clip_dir)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,15 +52,15 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from gazesam.volume.encoder import load_volume_predictors
-    from gazesam.volume.evaluate import check_same_grid, evaluate_volume, target_mask, write_report
+    from gazesam.evaluation.volume import check_same_grid, evaluate_volume, target_mask, write_report
     from gazesam.volume.io import read_volume
 
     if args.max_prompts < 1:
         raise InputError("--max-prompts must be at least 1")
-    from gazesam.outputs import check_output_dir
+    from gazesam.core.outputs import check_output_dir
 
     check_output_dir(args.report, what="report folder")  # a bad --report fails now, not after the work
-    from gazesam.evaluation.simulate import is_simulated_spec, parse_gaze_spec
+    from gazesam.gaze.sources.simulated import is_simulated_spec, parse_gaze_spec
     from gazesam.volume.gaze import SliceGazePrompter
 
     t0 = time.perf_counter()
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_report(write_report, result, out_dir, **kw):  # noqa: ANN001, ANN202 - a thin wrapper
     """The report writer, with a failed write (disk full) as one clear line."""
-    from gazesam.errors import OutputError
-    from gazesam.outputs import os_error_message
+    from gazesam.core.errors import OutputError
+    from gazesam.core.outputs import os_error_message
 
     try:
         return write_report(result, out_dir, **kw)

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from gazesam.errors import InputError, OutputError
-    from gazesam.outputs import check_output_dir, os_error_message
+    from gazesam.core.errors import InputError, OutputError
+    from gazesam.core.outputs import check_output_dir, os_error_message
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be a positive number of images, got {args.limit}")

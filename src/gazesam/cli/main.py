@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from gazesam import __version__
-from gazesam.errors import GazesamError
+from gazesam.core.errors import GazesamError
 
 # (command, module, one-line help). A module that does not exist yet is simply not offered.
 COMMANDS: list[tuple[str, str, str]] = [
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
     """Every command reads images or volumes somewhere, so every command takes the size limits."""
-    from gazesam import limits
+    from gazesam.core import limits
 
     g = p.add_argument_group("size limits (checked from file headers before reading)")
     g.add_argument("--max-pixels", type=int, default=None, metavar="N",
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        from gazesam import limits
+        from gazesam.core import limits
 
         limits.configure(max_pixels=args.max_pixels, max_voxels=args.max_voxels)
         return int(args._run(args) or 0)

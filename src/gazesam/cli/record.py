@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from gazesam.cli._gaze_args import add_detector_arguments, add_display_arguments, detector_params, display_from_args
-from gazesam.errors import InputError, OutputError, SourceError
+from gazesam.core.errors import InputError, OutputError, SourceError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from gazesam.gaze.recording import RecordingWriter
     from gazesam.gaze.source import open_source
     from gazesam.signal.fixations import make_detector
-    from gazesam.signal.visual_angle import DisplayGeometry
+    from gazesam.core.display import DisplayGeometry
 
     if not (args.duration > 0 and math.isfinite(args.duration)):
         raise InputError(f"--duration must be a positive number of seconds, got {args.duration}")
-    from gazesam.outputs import check_output
+    from gazesam.core.outputs import check_output
 
     replayed = None
     if args.source.strip().lower().startswith("replay:"):

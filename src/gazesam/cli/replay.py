@@ -36,13 +36,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gazesam.engine import load_predictor
-    from gazesam.errors import InputError
+    from gazesam.core.errors import InputError
     from gazesam.evaluation.dataset import read_image, read_mask
     from gazesam.evaluation.metrics import dice, load_truth
     from gazesam.pipeline import replay as rp
     from gazesam.prompt import DEFAULT_POLICY, make_policy
 
-    from gazesam.outputs import check_output
+    from gazesam.core.outputs import check_output
 
     image_path = Path(args.image)
     if not image_path.exists():
@@ -67,17 +67,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         gaze = rp.gaze_from_file(args.gaze, (h, w), args.trial)
     predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint)
-    updates, trace = rp.replay(predictor, policy, image, gaze, truth)
+    updates, trace = rp.replay(predictor, policy, image, gaze,
+                               None if truth is None else (lambda m: dice(m, truth)))
     if not updates:
         raise InputError(f"no gaze from {gaze.description} landed on the image: nothing to segment")
     final = updates[-1]
-    from gazesam.imageio import save_mask
+    from gazesam.core.imageio import save_mask
 
     save_mask(Path(args.output), final.mask)
     if args.overlay:
         write_overlay(Path(args.overlay), image, final, gaze, truth)
     if args.trace:
-        from gazesam.outputs import write_text
+        from gazesam.core.outputs import write_text
 
         write_text(args.trace, json.dumps({"image": str(image_path), "gaze": gaze.description,
                                            "policy": policy.name, "model": predictor.spec.name,
@@ -104,7 +105,7 @@ def write_overlay(path, image, update, gaze, truth) -> None:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from gazesam.gaze.sample import FixationEvent
+    from gazesam.core.samples import FixationEvent
 
     base = np.asarray(image, np.float32).copy()
     if base.ndim == 2:
@@ -143,6 +144,6 @@ def write_overlay(path, image, update, gaze, truth) -> None:
         r = 3 + 10 * min(dur, 1.0)
         d.ellipse((x - r, y - r, x + r, y + r), outline=(0, 220, 255), width=2)
         d.text((x + r, y - r), str(i), fill=(255, 255, 255))
-    from gazesam.imageio import save_png
+    from gazesam.core.imageio import save_png
 
     save_png(path, np.asarray(im))

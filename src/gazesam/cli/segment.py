@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
-    from gazesam.imageio import load_image, overlay, save_mask, save_png
-    from gazesam.outputs import atomic_output, check_output
+    from gazesam.core.imageio import load_image, overlay, save_mask, save_png
+    from gazesam.core.outputs import atomic_output, check_output
 
     spec = get_spec(args.model)  # unknown model: error before touching the image
     check_output(args.output, inputs=[args.image], force=args.force, what="output mask")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gazesam.errors import GazesamError, InputError
+from gazesam.core.errors import GazesamError, InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from gazesam.volume.propagation import PropagationConfig
     from gazesam.volume.segmenter import VolumeSegmenter
 
-    from gazesam.outputs import check_output
+    from gazesam.core.outputs import check_output
 
     if args.format not in ("input", "dicom"):
         check_output(args.output, inputs=[args.volume, args.gaze], force=args.force, what="output")

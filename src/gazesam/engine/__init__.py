@@ -10,7 +10,7 @@ from typing import Literal
 
 from gazesam.engine.predictor import BoxOnlyModelWarning, ImageEmbedding, Prediction, Predictor
 from gazesam.engine.registry import DEFAULT_MODEL, MODELS, ModelSpec, available_models, get_spec
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 __all__ = ["load_predictor", "available_models", "get_spec", "ModelSpec", "Predictor", "ImageEmbedding",
            "Prediction", "BoxOnlyModelWarning", "DEFAULT_MODEL", "MODELS", "RUNTIMES"]

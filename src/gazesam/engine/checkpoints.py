@@ -20,8 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gazesam import paths
-from gazesam.errors import CheckpointError
+from gazesam.core import paths
+from gazesam.core.errors import CheckpointError
 from gazesam.engine.registry import CheckpointSource, ModelSpec
 
 if TYPE_CHECKING:

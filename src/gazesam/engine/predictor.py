@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.engine import boxbatch
 from gazesam.engine.cache import LRUCache, image_digest
 from gazesam.engine.registry import ModelSpec

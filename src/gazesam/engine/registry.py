@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 Normalization = Literal["minmax", "imagenet"]
 IMAGENET_MEAN = (123.675, 116.28, 103.53)

@@ -24,7 +24,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from gazesam import paths
+from gazesam.core import paths
 from gazesam.engine.registry import ModelSpec
 
 EXPORT_VERSION = 2  # bump whenever the exported graphs change

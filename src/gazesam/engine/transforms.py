@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.engine.registry import ModelSpec
 
 

@@ -9,6 +9,8 @@ after the image appeared, so the accuracy numbers do not depend on how loaded th
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import time
@@ -18,7 +20,18 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gazesam.errors import InputError
+from tqdm import tqdm
+
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.errors import InputError
+from gazesam.core.outputs import write_text
+from gazesam.engine import load_predictor
+from gazesam.gaze.formats import read_fixation_table
+from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
+from gazesam.pipeline import AcceptOnLeave, GazePipeline
+from gazesam.prompt import DEFAULT_POLICY, available_policies, make_policy
+from gazesam.prompt.base import ImageFixation
+from gazesam.prompt.gazebox import tight_box
 from gazesam.evaluation.dataset import Item, find_fixation_table, list_items, read_image, read_mask
 from gazesam.evaluation.latency import Job, live_delivery
 from gazesam.evaluation.metrics import dice, dice_at, load_truth, median_time, time_to
@@ -26,7 +39,6 @@ from gazesam.evaluation.metrics import dice, dice_at, load_truth, median_time, t
 ORACLE = "oracle-box"
 BASELINE = "gazesam-paper"
 TIMES_S = (1.0, 2.0, 4.0)
-SAMPLE_POLICY_INTERVAL_S = 0.1
 
 
 @dataclass
@@ -109,8 +121,6 @@ GazeProvider = Callable[[Item, np.ndarray], "tuple[list[Any], Callable | None]"]
 
 def table_gaze(root: Path, table_path: Path | None = None) -> GazeProvider:
     """Gaze from the dataset's fixation table (image-normalised coordinates, one trial per image)."""
-    from gazesam.gaze.formats import read_fixation_table
-
     path = table_path or find_fixation_table(root)
     if path is None:
         raise InputError(f"{root}: no fixation table found (fixations.csv); use --gaze simulated for "
@@ -130,9 +140,8 @@ def table_gaze(root: Path, table_path: Path | None = None) -> GazeProvider:
 
 
 def simulated_gaze(spec: str) -> GazeProvider:
-    """Gaze from the simulator (``simulated[:SEED[:options]]``): raw samples on the target."""
-    from gazesam.evaluation.simulate import parse_gaze_spec, simulate_gaze
-
+    """Gaze from the simulator (``simulated[:SEED[:options]]``): raw samples on the target, on the
+    simulator's display (``provide.display``), which the pipeline's detector must read them with."""
     config = parse_gaze_spec(spec)  # raises InputError on a malformed spec
 
     def provide(item: Item, truth: np.ndarray):
@@ -141,17 +150,16 @@ def simulated_gaze(spec: str) -> GazeProvider:
         return sim.samples(), sim.to_image
 
     provide.description = spec  # type: ignore[attr-defined]
+    provide.display = config.geometry  # type: ignore[attr-defined]
     return provide
 
 
 def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, truth: np.ndarray,
                         ignore: np.ndarray | None, events: list[Any], to_image: Callable | None,
-                        name: str) -> ImageResult:
-    from gazesam.pipeline import AcceptOnLeave, GazePipeline
-    from gazesam.prompt import make_policy
-    from gazesam.gaze.sample import FixationEvent
-
-    pipe = GazePipeline(predictor, make_policy(policy_name))
+                        name: str, display: DisplayGeometry | None = None) -> ImageResult:
+    """One policy on one image's gaze through :meth:`GazePipeline.replay`; ``display`` is the display the
+    gaze samples were recorded (or simulated) on, for the pipeline's fixation detector."""
+    pipe = GazePipeline(predictor, make_policy(policy_name), display=display)
     pipe.set_image(image, to_image, onset_t=0.0)  # both gaze sources count time from the image's onset
     pipe.encode_now()
     result = ImageResult(name, policy_name, [], [], 0)
@@ -175,36 +183,17 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
         jobs.append(Job(t, tuple(u.compute_s for u in updates), tuple(u.stage for u in updates)))
         job_dices.append(dices)
 
-    h, w = truth.shape
-    # Sample-driven policies (the paper's rule) are decided at most every SAMPLE_POLICY_INTERVAL_S of gaze
-    # time, as a live engine that answers in ~0.1 s would; fixation-driven ones at every request.
-    interval = SAMPLE_POLICY_INTERVAL_S if pipe.policy.uses_samples else 0.0
-    last_t = -math.inf
-    t_end = 0.0
-    for ev in events:
-        t0 = time.perf_counter()
-        t_end = max(t_end, ev.t)
-        if isinstance(ev, FixationEvent):
-            pipe.submit_fixation(ev)
-            if ev.kind == "end":
-                result.n_fixations += 1
-                p = (to_image or (lambda x, y: (x * w, y * h)))(ev.x, ev.y)
-                if p is not None:
-                    result.fixations.append((float(p[0]), float(p[1]), ev.duration_s))
-        else:
-            pipe.submit_sample(ev)
-        if ev.t - last_t < interval:
-            continue
-        updates = pipe.decide_pending()
-        if updates:
-            last_t = ev.t
-            result.decision_ms.append((time.perf_counter() - t0) * 1000.0)
-            answer(ev.t, updates)
-    for ev in pipe.detector.flush():
-        pipe.submit_fixation(ev)
-    updates = pipe.decide_pending()  # whatever is still pending at the end of the recording
-    if updates:
-        answer(t_end, updates)
+    def decided(t: float, updates: list, seconds: float) -> None:
+        result.decision_ms.append(seconds * 1000.0)
+        answer(t, updates)
+
+    def fixation(fix: ImageFixation) -> None:  # the fixations the policy was shown, as the app draws them
+        if fix.final:
+            result.n_fixations += 1
+            result.fixations.append((fix.x, fix.y, fix.duration_s))
+
+    pipe.add_fixation_listener(fixation)
+    pipe.replay(events, on_decision=decided)
     for shown, dices in zip(live_delivery(jobs), job_dices):
         for t, d in zip(shown, dices):
             if t is not None:
@@ -218,8 +207,6 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
 def oracle_on_image(predictor: Any, image: np.ndarray, truth: np.ndarray, ignore: np.ndarray | None,
                     name: str) -> ImageResult:
     """The tight ground-truth box, available from t = 0: the scale every gaze policy is read against."""
-    from gazesam.prompt.gazebox import tight_box
-
     box = tight_box(truth)
     if box is None:
         return ImageResult(name, ORACLE, [0.0], [0.0], 0)
@@ -262,8 +249,6 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
     folder, so an interrupted run keeps what it finished). Images the gaze table has no trial for are not
     scored and are listed in :attr:`EvalResult.skipped`.
     """
-    from gazesam.prompt import DEFAULT_POLICY, available_policies
-
     root = Path(root)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number of images, got {limit}")
@@ -279,14 +264,11 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
     provider = table_gaze(root) if gaze == "table" else simulated_gaze(gaze) if gaze.startswith("simulated") \
         else table_gaze(root, Path(gaze))
     if predictor is None:
-        from gazesam.engine import load_predictor
-
         predictor = load_predictor(model, runtime=runtime, checkpoint=checkpoint)
     results: dict[str, list[ImageResult]] = {p: [] for p in order}
     skipped: list[str] = []
     start = time.perf_counter()
-    from tqdm import tqdm
-
+    display = getattr(provider, "display", None)
     bar = tqdm(items, desc="gazesam eval", unit="image", disable=not progress)
     for item in bar:
         image = read_image(item.image_path)
@@ -302,7 +284,8 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
             if p == ORACLE:
                 done.append(oracle_on_image(predictor, image, truth, ignore, item.name))
             else:
-                done.append(run_policy_on_image(predictor, p, image, truth, ignore, events, to_image, item.name))
+                done.append(run_policy_on_image(predictor, p, image, truth, ignore, events, to_image, item.name,
+                                                display))
             results[p].append(done[-1])
         if on_image is not None:
             on_image(done)
@@ -318,12 +301,6 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
 
 
 def write_outputs(result: EvalResult, out_dir: str | Path) -> dict[str, Any]:
-    import csv
-
-    import io
-
-    from gazesam.outputs import write_text
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()

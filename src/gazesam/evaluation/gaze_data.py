@@ -16,73 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
+from gazesam.gaze.trials import FixationTrial, RawTrial, TargetMask
 
 # Tobii validity codes (Tobii Analytics SDK): 0 certain, 1 probably this eye, 2 one eye found but
 # unknown which, 3 probably the other eye, 4 not found. Codes 0 and 1 are usable for that eye.
 TOBII_VALID_MAX = 1
 TOBII_MISSING = -1.0
-
-
-@dataclass(frozen=True)
-class TargetMask:
-    """A target object: ``mask`` is the object; ``ignore`` marks pixels not to score (GrabCut's 128 band)."""
-
-    mask: np.ndarray
-    ignore: np.ndarray | None = None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(W, H) in pixels."""
-        return int(self.mask.shape[1]), int(self.mask.shape[0])
-
-
-@dataclass(frozen=True)
-class FixationTrial:
-    """One trial's fixations. Positions are fractions of the image (0..1); times in ms from trial start."""
-
-    name: str
-    image_size: tuple[int, int]
-    start_ms: np.ndarray
-    duration_ms: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    target: TargetMask | None = None
-    meta: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.start_ms.size)
-
-
-@dataclass(frozen=True)
-class RawTrial:
-    """Raw binocular samples: times in s, per-eye positions in normalised display units (NaN when lost)."""
-
-    name: str
-    t: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    left_valid: np.ndarray
-    right_valid: np.ndarray
-    pupil_mm: np.ndarray | None = None  # (N, 2) left, right; NaN when lost
-
-    def __len__(self) -> int:
-        return int(self.t.size)
-
-    @property
-    def any_valid(self) -> np.ndarray:
-        return self.left_valid | self.right_valid
-
-    def combined(self) -> np.ndarray:
-        """Mean of the valid eyes per sample (N, 2), NaN where neither eye is valid: what trackers report."""
-        left = np.where(self.left_valid[:, None], self.left, np.nan)
-        right = np.where(self.right_valid[:, None], self.right, np.nan)
-        stacked = np.stack([left, right])
-        out = np.full_like(left, np.nan)
-        n = np.sum(~np.isnan(stacked[:, :, 0]), axis=0)
-        have = n > 0
-        out[have] = np.nansum(stacked[:, have], axis=0) / n[have, None]
-        return out
 
 
 def load_target_mask(path: str | Path) -> TargetMask:

@@ -12,7 +12,7 @@ Two families, because the real data come in two forms:
   gaps (short dropouts vs blinks vs longer track loss), and the main sequence of the saccades.
 
 Every function takes plain arrays (``FixationTrial`` / ``RawTrial``), so the simulator's output is
-converted once (see ``gazesam.evaluation.simulate``) and then measured by exactly this code.
+converted once (see ``gazesam.gaze.sources.simulated``) and then measured by exactly this code.
 """
 
 from __future__ import annotations
@@ -24,15 +24,11 @@ from functools import cached_property
 import numpy as np
 from scipy import ndimage, stats
 
-from gazesam.errors import InputError
-from gazesam.evaluation.gaze_data import FixationTrial, RawTrial, TargetMask
-from gazesam.evaluation.viewing import ImageLayout, ViewingGeometry
+from gazesam.core.errors import InputError
+from gazesam.core.display import TX300_DISPLAY, DisplayGeometry, ImageLayout
+from gazesam.gaze.trials import BLINK_MAX_MS, DROPOUT_MAX_MS, FixationTrial, RawTrial, TargetGeometry, TargetMask
 
-# Gap classes for data loss, by duration. Short dropouts (the tracker misses the pupil for a few
-# samples) last < 75 ms; blinks last roughly 75-600 ms (eyelid closure ~100-400 ms plus the time the
-# tracker needs to re-acquire); anything longer is track loss (looking away, head out of the box).
-DROPOUT_MAX_MS = 75.0
-BLINK_MAX_MS = 600.0
+
 
 # Offline saccade detection for the signal statistics (not the online detector of gazesam.signal):
 # velocity from a 5-sample least-squares slope, threshold adaptive to each trial's noise as in
@@ -57,101 +53,6 @@ SPIKE_NEIGHBOURS_DEG = 0.5
 # --------------------------------------------------------------------------------------------------
 # Target geometry
 # --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetGeometry:
-    """Distance maps of a target, computed once per mask and shared by the statistics and the simulator.
-
-    ``inside`` is each object pixel's distance to the nearest background pixel (1 at the boundary row);
-    ``outside`` each background pixel's distance to the nearest object pixel. Sizes are in image pixels;
-    ``radius`` is the equivalent radius sqrt(area / pi), the scale that off-target distances are
-    expressed in so that large and small objects compare.
-    """
-
-    mask: np.ndarray
-    inside: np.ndarray
-    outside: np.ndarray
-    area: int
-    radius: float
-    depth_max: float
-    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive)
-
-    @classmethod
-    def from_mask(cls, mask: np.ndarray | TargetMask) -> TargetGeometry:
-        if isinstance(mask, TargetMask):
-            mask = mask.mask
-        mask = np.asarray(mask)
-        if mask.ndim != 2:
-            raise InputError(f"target mask must be 2-D (H, W), got shape {mask.shape}")
-        mask = mask.astype(bool)
-        area = int(mask.sum())
-        if area == 0:
-            raise InputError("target mask is empty: gaze cannot be simulated or scored on a target that has no pixel")
-        # Pad with background so an object touching the image border still has its border there: the
-        # image edge is not the object's boundary, but treating it as one keeps depth well defined.
-        padded = np.pad(mask, 1, constant_values=False)
-        inside = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
-        outside = ndimage.distance_transform_edt(~mask) if area < mask.size else np.zeros(mask.shape)
-        ys, xs = np.nonzero(mask)
-        return cls(
-            mask=mask,
-            inside=inside,
-            outside=outside,
-            area=area,
-            radius=math.sqrt(area / math.pi),
-            depth_max=float(inside.max()),
-            bbox=(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())),
-        )
-
-    def depth_of(self, inside: np.ndarray) -> np.ndarray:
-        """Normalised depth from the inside distance: 0 on the boundary pixels, 1 at the deepest ones.
-        An object with no interior (a pixel, a 1-2 px line) is all 'deepest': 1."""
-        if self.depth_max <= 1.0:
-            return np.ones_like(np.asarray(inside, dtype=float))
-        return np.clip((np.asarray(inside, dtype=float) - 1.0) / (self.depth_max - 1.0), 0.0, 1.0)
-
-    @cached_property
-    def depth_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """Object pixels sorted by depth: (depth (K,), xy (K, 2) int). Depth as in :meth:`lookup`."""
-        ys, xs = np.nonzero(self.mask)
-        depth = self.depth_of(self.inside[ys, xs])
-        order = np.argsort(depth, kind="stable")
-        return depth[order], np.stack([xs[order], ys[order]], axis=1)
-
-    @cached_property
-    def offrel_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """Background pixels sorted by distance to the object / its radius: (rel (K,), xy (K, 2) int)."""
-        ys, xs = np.nonzero(~self.mask)
-        rel = self.outside[ys, xs] / self.radius
-        order = np.argsort(rel, kind="stable")
-        return rel[order], np.stack([xs[order], ys[order]], axis=1)
-
-    def lookup(self, x_px: np.ndarray, y_px: np.ndarray) -> dict[str, np.ndarray]:
-        """Per point (image px, continuous): on target, depth (0 edge..1 deepest), relative distance off it,
-        and the position in the bounding box (0..1). Points off the image are off target; their distance
-        is measured to the nearest object pixel directly."""
-        h, w = self.mask.shape
-        x_px = np.asarray(x_px, dtype=float)
-        y_px = np.asarray(y_px, dtype=float)
-        ix = np.floor(x_px).astype(int)
-        iy = np.floor(y_px).astype(int)
-        in_img = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
-        cx = np.clip(ix, 0, w - 1)
-        cy = np.clip(iy, 0, h - 1)
-        on = in_img & self.mask[cy, cx]
-        depth = np.where(on, self.depth_of(self.inside[cy, cx]), np.nan)
-        dist = np.where(in_img, self.outside[cy, cx], np.nan)
-        if (~in_img).any():
-            ys, xs = np.nonzero(self.mask)
-            pts = np.stack([xs + 0.5, ys + 0.5], axis=1)
-            for k in np.flatnonzero(~in_img):
-                dist[k] = np.min(np.hypot(pts[:, 0] - x_px[k], pts[:, 1] - y_px[k]))
-        dist = np.where(on, np.nan, dist)
-        x0, y0, x1, y1 = self.bbox
-        u = (x_px - x0) / (x1 + 1 - x0)
-        v = (y_px - y0) / (y1 + 1 - y0)
-        return {"on": on, "depth": np.clip(depth, 0.0, 1.0), "off_rel": dist / self.radius, "off_px": dist, "u": u, "v": v}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,9 +86,9 @@ class ScanpathStats:
     extra: dict = field(default_factory=dict)
 
 
-def scanpath_stats(trials: list[FixationTrial], geometry: ViewingGeometry | None = None) -> ScanpathStats:
+def scanpath_stats(trials: list[FixationTrial], geometry: DisplayGeometry | None = None) -> ScanpathStats:
     """Measure a set of fixation trials (each with its target mask)."""
-    geometry = geometry or ViewingGeometry()
+    geometry = geometry or TX300_DISPLAY
     acc: dict[str, list] = {k: [] for k in ScanpathStats.__dataclass_fields__ if k != "extra"}
     geometries: dict[int, TargetGeometry] = {}  # trials of one image (several seeds) share the mask array
     for tr in trials:
@@ -349,14 +250,14 @@ def _spikes(pos_deg: np.ndarray) -> tuple[np.ndarray, list[float], int]:
     return hit.sum(axis=0), dev[hit].tolist(), testable
 
 
-def raw_stats(trials: list[RawTrial], geometry: ViewingGeometry | None = None) -> RawStats:
+def raw_stats(trials: list[RawTrial], geometry: DisplayGeometry | None = None) -> RawStats:
     """Measure a set of raw binocular trials (positions in normalised display units)."""
-    geometry = geometry or ViewingGeometry()
+    geometry = geometry or TX300_DISPLAY
     if not trials:
         raise InputError("no raw trials to measure")
 
     def to_deg(xy: np.ndarray) -> np.ndarray:
-        dx, dy = geometry.norm_to_deg(xy[:, 0], xy[:, 1])
+        dx, dy = geometry.delta_norm_to_deg(xy[:, 0], xy[:, 1])
         return np.stack([dx, dy], axis=1)
 
     dts, jitter, structure = [], [], []
@@ -527,10 +428,10 @@ def summarize_scanpath(s: ScanpathStats) -> dict[str, str]:
     }
 
 
-def summarize_raw(r: RawStats, geometry: ViewingGeometry | None = None) -> dict[str, str]:
+def summarize_raw(r: RawStats, geometry: DisplayGeometry | None = None) -> dict[str, str]:
     """Rows of the real-vs-simulated table for the raw signal."""
-    geometry = geometry or ViewingGeometry()
-    nx, ny = geometry.deg_to_norm(np.nanmedian(r.rms_s2s_deg[:, 0]), np.nanmedian(r.rms_s2s_deg[:, 1]))
+    geometry = geometry or TX300_DISPLAY
+    nx, ny = geometry.delta_deg_to_norm(np.nanmedian(r.rms_s2s_deg[:, 0]), np.nanmedian(r.rms_s2s_deg[:, 1]))
     gaps = r.gaps_ms
     total_s = float(r.trial_s.sum())
     drop = gaps[gaps < DROPOUT_MAX_MS]

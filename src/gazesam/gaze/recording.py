@@ -32,10 +32,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from gazesam.errors import InputError, OutputError
-from gazesam.outputs import os_error_message
-from gazesam.gaze.sample import EyeSample, FixationEvent, GazeSample
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.errors import InputError, OutputError
+from gazesam.core.outputs import os_error_message
+from gazesam.core.samples import EyeSample, FixationEvent, GazeSample
+from gazesam.core.display import DisplayGeometry
 
 FORMAT = "gazesam"
 MAGIC = "gazesam-recording"

@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
-from gazesam.errors import SourceError
-from gazesam.gaze.sample import FixationEvent, GazeSample
-from gazesam.signal.binocular import BinocularCombiner
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.errors import SourceError
+from gazesam.core.samples import FixationEvent, GazeSample
+from gazesam.gaze.binocular import BinocularCombiner
+from gazesam.core.display import DisplayGeometry
 
 log = logging.getLogger(__name__)
 

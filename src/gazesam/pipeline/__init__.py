@@ -2,7 +2,7 @@
 
 Live use (the app), replay of a recording (``gazesam replay``) and evaluation (``gazesam eval``) all run
 this same :class:`GazePipeline`; they differ only in how events are fed (a live source's thread, or
-``run_sync`` for deterministic replay).
+``replay`` for deterministic replay).
 """
 
 from gazesam.pipeline.annotation import AcceptOnLeave

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.prompt.base import Decision, GazePoint, ImageFixation, Prompt, PromptPolicy
 from gazesam.pipeline.decoder import EngineDecoder
 
@@ -20,6 +20,9 @@ Listener = Callable[["MaskUpdate"], None]
 # The shortest time from an image's onset to a saccade it can have steered (express saccades take ~100 ms):
 # a fixation that begins sooner was planned before the image was seen (see ``GazePipeline.set_image``).
 ONSET_LATENCY_S = 0.1
+# A sample-driven policy (the paper's rule: the latest raw gaze point) is decided at most this often in
+# gaze time during replay, as a live engine that answers in ~0.1 s would be.
+SAMPLE_POLICY_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,9 @@ class GazePipeline:
     detector and the policy's cheap ``observe`` step inline and wake the workers. The search worker decides
     on the newest state only; requests that arrive while it is busy collapse into one, so latency never
     grows with load. A policy with a quick first answer (:meth:`PromptPolicy.quick`) gets a second worker
-    for it, so a new look is answered at once even while a search for an older one is still running. ``run_sync`` feeds a whole recording on the calling thread, one decision per request, which
-    makes replay and evaluation deterministic.
+    for it, so a new look is answered at once even while a search for an older one is still running. 
+    :meth:`replay` feeds a whole recording on the calling thread, one decision per request, which makes
+    replay and evaluation deterministic.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class GazePipeline:
         self.display = display
         self.detector = make_detector(detector, display) if isinstance(detector, str) else detector
         self._listeners: list[Listener] = []
+        self._fixation_listeners: list[Callable[[ImageFixation], None]] = []
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._image: np.ndarray | None = None
@@ -118,6 +123,12 @@ class GazePipeline:
     # -- configuration -------------------------------------------------------------------------------
     def add_listener(self, callback: Listener) -> None:
         self._listeners.append(callback)
+
+    def add_fixation_listener(self, callback: Callable[[ImageFixation], None]) -> None:
+        """``callback(fixation)`` for every fixation the policy is shown (image pixels; after the onset
+        rule; ``final`` on its end), so a trail or an overlay draws exactly what prompted the masks.
+        Called on the thread that submitted it, with the pipeline's lock held: keep it quick."""
+        self._fixation_listeners.append(callback)
 
     def set_image(self, image: np.ndarray, to_image: ToImage | None = None, onset_t: float | None = None) -> None:
         """A new image: the policy starts afresh and the worker encodes it (cached by content).
@@ -221,6 +232,8 @@ class GazePipeline:
             duration_s=event.duration_s, fixation_id=event.fixation_id, final=event.kind == "end",
         )
         self.n_fixations += fix.final
+        for listener in self._fixation_listeners:
+            listener(fix)
         if self.policy.observe_fixation(fix):
             self._request(event.t)
 
@@ -372,18 +385,28 @@ class GazePipeline:
             return True
 
     # -- replay / evaluation ------------------------------------------------------------------------------
-    def run_sync(self, events: Iterable[GazeSample | FixationEvent], min_interval_s: float = 0.0) -> list[MaskUpdate]:
-        """Feed a recording in order on this thread and decide when the policy asks. Deterministic.
+    def replay(self, events: Iterable[GazeSample | FixationEvent], min_interval_s: float | None = None,
+               on_decision: Callable[[float, list[MaskUpdate], float], None] | None = None) -> list[MaskUpdate]:
+        """The one replay loop: feed a recording in order on this thread and decide when the policy asks.
+
+        Live use, ``gazesam replay``, the demo, the evaluation and volume gaze all run gaze through this,
+        so they see the same fixations and the same decisions. Deterministic.
 
         ``min_interval_s`` models an engine that cannot answer every 3 ms sample: a request is decided
         only once gaze time has advanced that much since the last decision (the newest state wins, as
-        live), and any request still pending at the end is decided then.
+        live), and any request still pending at the end is decided then. ``None`` picks the rule for the
+        policy: :data:`SAMPLE_POLICY_INTERVAL_S` for a sample-driven policy, every request otherwise.
+        ``on_decision(gaze_t, updates, seconds)`` is called after every decision that produced updates,
+        with the gaze time it answered and the wall time it took.
         """
+        if min_interval_s is None:
+            min_interval_s = SAMPLE_POLICY_INTERVAL_S if self.policy.uses_samples else 0.0
         self.encode_now()
         updates: list[MaskUpdate] = []
         last_t = -math.inf
+        t_end = -math.inf
 
-        def decide(t: float, force: bool = False) -> None:
+        def decide(t: float, t0: float, force: bool = False) -> None:
             nonlocal last_t
             if not force and t - last_t < min_interval_s:
                 return
@@ -391,16 +414,21 @@ class GazePipeline:
             if us:
                 updates.extend(us)
                 last_t = t
+                if on_decision is not None:
+                    on_decision(t, us, time.perf_counter() - t0)
 
         for ev in events:
+            t0 = time.perf_counter()
+            t_end = max(t_end, ev.t)
             if isinstance(ev, FixationEvent):
                 self.submit_fixation(ev)
             else:
                 self.submit_sample(ev)
-            decide(ev.t)
+            decide(ev.t, t0)
+        t0 = time.perf_counter()
         with self._lock:
             flushed = self.detector.flush()
         for ev in flushed:
             self.submit_fixation(ev)
-        decide(math.inf, force=True)
+        decide(t_end if math.isfinite(t_end) else 0.0, t0, force=True)
         return updates

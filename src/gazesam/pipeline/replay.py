@@ -9,7 +9,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.errors import InputError
+from gazesam.core.transforms import display_to_image
+from gazesam.gaze.formats import open_gaze_file, read_fixation_table
+from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
+from gazesam.pipeline.core import GazePipeline
 
 
 @dataclass
@@ -21,12 +26,11 @@ class GazeInput:
     # when the image appeared on the gaze clock (a trial's start), if the recording says; see
     # GazePipeline.set_image: a fixation under way at the onset is not a look at the image
     onset_t: float | None = None
+    display: DisplayGeometry | None = None  # the display the samples were recorded (or simulated) on
 
 
 def fitted_mapping(display_w: float, display_h: float, image_w: int, image_h: int):
     """Normalised display -> image pixels when the image was shown fitted (letterboxed) to the display."""
-    from gazesam.geometry.transforms import display_to_image
-
     chain = display_to_image(display_w, display_h, 0, 0, 0, 0, display_w, display_h, image_w, image_h)
 
     def to_image(x: float, y: float):
@@ -40,8 +44,6 @@ def fitted_mapping(display_w: float, display_h: float, image_w: int, image_h: in
 
 def gaze_from_file(path: str | Path, image_size: tuple[int, int], trial: str | None = None) -> GazeInput:
     """A gaze recording (raw samples, display coordinates; the image is assumed fitted to the display)."""
-    from gazesam.gaze.formats import open_gaze_file
-
     gf = open_gaze_file(path)
     if gf.kind == "fixations":
         return fixations_from_file(path, image_size, trial)
@@ -51,12 +53,10 @@ def gaze_from_file(path: str | Path, image_size: tuple[int, int], trial: str | N
     samples = list(gf.samples())
     if not samples:
         raise InputError(f"{path}: no gaze samples")
-    return GazeInput(samples, fitted_mapping(dw, dh, w, h), f"file:{Path(path).name}", samples)
+    return GazeInput(samples, fitted_mapping(dw, dh, w, h), f"file:{Path(path).name}", samples, display=disp)
 
 
 def fixations_from_file(path: str | Path, image_size: tuple[int, int], trial: str | None) -> GazeInput:
-    from gazesam.gaze.formats import read_fixation_table
-
     table = read_fixation_table(path)
     names = list(table.trials)
     if trial is None:
@@ -74,32 +74,26 @@ def fixations_from_file(path: str | Path, image_size: tuple[int, int], trial: st
 
 
 def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
-    from gazesam.evaluation.simulate import parse_gaze_spec, simulate_gaze
-
     if truth is None or not truth.any():
         raise InputError("simulated gaze looks at a target: give its mask with --truth MASK.png")
     sim = simulate_gaze(truth, parse_gaze_spec(spec), key=name)
     samples = sim.samples()
-    return GazeInput(samples, sim.to_image, spec, samples, onset_t=0.0)  # the simulated trial starts at 0
+    return GazeInput(samples, sim.to_image, spec, samples, onset_t=0.0, display=sim.config.geometry)  # the simulated trial starts at 0
 
 
 def replay(predictor: Any, policy: Any, image: np.ndarray, gaze: GazeInput,
-           truth: np.ndarray | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Run the gaze through a fresh pipeline; returns the mask updates and a JSON-able trace."""
-    from gazesam.evaluation.metrics import dice
-    from gazesam.pipeline import GazePipeline
-
-    pipe = GazePipeline(predictor, policy)
+           score: Callable[[np.ndarray], float] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Run the gaze through a fresh pipeline (:meth:`GazePipeline.replay`); returns the mask updates and a
+    JSON-able trace, with ``score(mask)`` (e.g. Dice against a truth) per update when given."""
+    pipe = GazePipeline(predictor, policy, display=gaze.display)
     pipe.set_image(image, gaze.to_image, gaze.onset_t)
-    from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
-
-    updates = pipe.run_sync(gaze.events, SAMPLE_POLICY_INTERVAL_S if policy.uses_samples else 0.0)
+    updates = pipe.replay(gaze.events)
     trace = []
     for u in updates:
         row = {"seq": u.seq, "gaze_t": round(u.gaze_t, 4), "target_id": u.target_id,
                "target_t0": round(u.target_t0, 4), "prompt": u.prompt.to_json(), "iou": round(u.iou, 4),
                "stable": u.stable, "mask_pixels": int(u.mask.sum()), "decoder_calls": u.decoder_calls}
-        if truth is not None:
-            row["dice"] = round(dice(u.mask, truth), 4)
+        if score is not None:
+            row["dice"] = round(float(score(u.mask)), 4)
         trace.append(row)
     return updates, trace

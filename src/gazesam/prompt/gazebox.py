@@ -163,6 +163,8 @@ class GazeBoxPolicy(PromptPolicy):
     name = "gaze-box"
     description = "engine-assisted box search around the gaze target (default for box-trained models)"
 
+    params_type = GazeBoxParams
+
     def __init__(self, params: GazeBoxParams | None = None,
                  mask_prior: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         """``mask_prior``: optional knowledge the caller has about the object beyond gaze (e.g. a volume's

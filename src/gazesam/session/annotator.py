@@ -29,7 +29,7 @@ from typing import Any, Callable, Hashable, Protocol
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.session.canvas import ImageCanvas, VolumeCanvas
 from gazesam.session.session import Annotation, Plane, Session
 

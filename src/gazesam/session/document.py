@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 DocumentKind = Literal["image", "volume"]
 
@@ -157,7 +157,7 @@ class DocumentRef:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read a 2D image as uint8 grey (H, W) or RGB (H, W, 3); 16-bit greys are min-max scaled to 8 bits
-    because every SAM-family encoder takes 8-bit input. Size limits and checks: :func:`gazesam.imageio.open_image`."""
-    from gazesam.imageio import load_image_8bit
+    because every SAM-family encoder takes 8-bit input. Size limits and checks: :func:`gazesam.core.imageio.open_image`."""
+    from gazesam.core.imageio import load_image_8bit
 
     return load_image_8bit(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 # Distinct, colour-blind-aware colours (Wong 2011 + Tol), ordered so the first few differ most on both a
 # dark CT background and a reddish endoscopy image.

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from gazesam.paths import cache_dir
+from gazesam.core.paths import cache_dir
 from gazesam.session.session import now_iso
 from gazesam.session.store import SESSION_FILE, read_session_json
 

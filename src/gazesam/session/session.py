@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.session.commands import AddLabelCommand, ChangeLabelCommand, PaintCommand, UndoStack
 from gazesam.session.document import DocumentRef
 from gazesam.session.labels import Label, LabelSet

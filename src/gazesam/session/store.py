@@ -27,8 +27,8 @@ from typing import Callable
 
 import numpy as np
 
-from gazesam.errors import InputError, OutputError
-from gazesam.outputs import disk_nearly_full, inside, os_error_message
+from gazesam.core.errors import InputError, OutputError
+from gazesam.core.outputs import disk_nearly_full, inside, os_error_message
 from gazesam.session.labels import Label
 from gazesam.session.session import Session, SessionSnapshot
 

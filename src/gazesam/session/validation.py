@@ -61,7 +61,7 @@ def _angle(display: Any, x1: float, y1: float, x2: float, y2: float) -> float:
 def evaluate(targets: Sequence[tuple[float, float]], samples: Sequence[Sequence[Any]], display: Any) -> ValidationResult:
     """``samples[i]``: the GazeSamples (already cut to the settled part) recorded while target i was shown.
 
-    ``display`` is a ``gazesam.signal.visual_angle.DisplayGeometry`` (provides ``angle_between_deg``).
+    ``display`` is a ``gazesam.core.display.DisplayGeometry`` (provides ``angle_between_deg``).
     """
     if len(targets) != len(samples):
         raise ValueError("one list of samples per target")

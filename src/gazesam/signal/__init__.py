@@ -1,10 +1,9 @@
-"""Signal stage: validity and binocular combination, cursor smoothing, online fixation detection.
+"""Signal stage: cursor smoothing, online fixation/saccade/pursuit detection, gaze statistics and BIDS export.
 
-Everything here is pure Python/numpy and works on :class:`gazesam.gaze.sample.GazeSample` streams, so the
+Everything here is pure Python/numpy and works on :class:`gazesam.core.samples.GazeSample` streams, so the
 same code runs live, on replayed recordings and in the offline evaluation.
 """
 
-from gazesam.signal.binocular import BinocularCombiner, ValidityStats
 from gazesam.signal.fixations import (
     IDT_DEFAULTS,
     IVT_DEFAULTS,
@@ -17,11 +16,8 @@ from gazesam.signal.fixations import (
     make_detector,
 )
 from gazesam.signal.one_euro import GazeCursorFilter, OneEuroFilter
-from gazesam.signal.visual_angle import DisplayGeometry
 
 __all__ = [
-    "BinocularCombiner",
-    "DisplayGeometry",
     "Fixation",
     "GazeCursorFilter",
     "IDTDetector",
@@ -30,7 +26,6 @@ __all__ = [
     "IVT_DEFAULTS",
     "OnlineFixationDetector",
     "OneEuroFilter",
-    "ValidityStats",
     "detect_fixations",
     "fixations_from_events",
     "make_detector",

@@ -48,6 +48,7 @@ while the dispersion stays under the threshold. A window that is too dispersed d
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -55,17 +56,13 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 
-from gazesam.gaze.sample import FixationEvent, GazeSample
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.samples import FIXATION_START_DELAY_S, FixationEvent, GazeSample
+from gazesam.core.display import DisplayGeometry
 
 Method = Literal["ivt", "idt"]
 
-IVT_DEFAULTS = {"velocity_threshold": 30.0, "velocity_window_s": 0.020, "min_duration_s": 0.060,
-                "max_gap_s": 0.075, "smoothing_window_s": 0.010, "noise_factor": 3.0, "noise_samples": 900}
 NOISE_UPDATE_EVERY = 30  # finite velocities between renewals of the noise-adaptive threshold
 NOISE_MIN_SAMPLES = 90  # finite velocities before the threshold adapts (0.3 s at 300 Hz)
-IDT_DEFAULTS = {"dispersion_threshold": 1.0, "min_duration_s": 0.100, "max_gap_s": 0.075,
-                "smoothing_window_s": 0.010}
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +242,7 @@ class IVTDetector(OnlineFixationDetector):
     method = "ivt"
 
     def __init__(self, display: DisplayGeometry | None = None, velocity_threshold: float = 30.0,
-                 velocity_window_s: float = 0.020, min_duration_s: float = 0.060, max_gap_s: float = 0.075,
+                 velocity_window_s: float = 0.020, min_duration_s: float = FIXATION_START_DELAY_S, max_gap_s: float = 0.075,
                  smoothing_window_s: float = 0.010, noise_factor: float = 3.0, noise_samples: int = 900,
                  emit_updates: bool = True) -> None:
         super().__init__(display, min_duration_s, max_gap_s, smoothing_window_s, emit_updates)
@@ -410,6 +407,17 @@ class IDTDetector(OnlineFixationDetector):
                 break
             self._pop_front()
         return out
+
+
+def _defaults(cls: type) -> dict[str, float]:
+    """A detector's tunable parameters and their defaults, read from its constructor (the one place
+    they are written)."""
+    skip = {"self", "display", "emit_updates"}
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if name not in skip}
+
+
+IVT_DEFAULTS = _defaults(IVTDetector)
+IDT_DEFAULTS = _defaults(IDTDetector)
 
 
 def make_detector(method: Method | str = "ivt", display: DisplayGeometry | None = None,

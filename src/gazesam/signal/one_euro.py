@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
 
 
 def _alpha(cutoff_hz: float, dt: float) -> float:

@@ -42,9 +42,9 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
 from gazesam.signal.fixations import NOISE_MIN_SAMPLES, NOISE_UPDATE_EVERY, adaptive_velocity_threshold
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 Movement = Literal["fixation", "saccade", "pursuit", "lost"]
 MOVEMENTS: tuple[str, ...] = ("fixation", "saccade", "pursuit", "lost")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.video.io import Clip, list_frame_files, read_folder
 
 IGNORE_VALUE = 255
@@ -33,7 +33,7 @@ class ClipData:
 def load_clip_dir(path: str | os.PathLike, object_value: int | None = None, fps: float = 25.0,
                   with_frames: bool = True) -> ClipData:
     """Frames and the object's mask on every frame; errors say which frame lacks a mask."""
-    from gazesam.imageio import load_image
+    from gazesam.core.imageio import load_image
 
     d = Path(path)
     if not (d / "frames").is_dir() or not (d / "masks").is_dir():

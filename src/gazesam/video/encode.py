@@ -15,7 +15,7 @@ import numpy as np
 
 from gazesam.engine.cache import image_digest
 from gazesam.engine.predictor import ImageEmbedding
-from gazesam.paths import cache_dir
+from gazesam.core.paths import cache_dir
 from gazesam.volume.encoder import model_key
 
 

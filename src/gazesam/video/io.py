@@ -10,7 +10,7 @@ Memory is bounded before decoding: a clip whose *claimed* size (frame count x wi
 bytes, from the container header, the folder listing or the NIfTI header) exceeds ``max_bytes``
 (default :data:`MAX_CLIP_BYTES`) is refused with a message naming the limit, instead of filling RAM
 frame by frame. A container that breaks off mid-stream (truncated download, corrupt packets) raises
-:class:`gazesam.errors.TruncatedVideoError`, whose ``clip`` holds every frame decoded before the break.
+:class:`gazesam.core.errors.TruncatedVideoError`, whose ``clip`` holds every frame decoded before the break.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazesam.errors import InputError, TruncatedVideoError
+from gazesam.core.errors import InputError, TruncatedVideoError
 
 MAX_CLIP_BYTES = 4 * 1024**3  # 4 GiB of RGB frames: ~1900 frames of 1080p, ~3500 of 854x480 x ... x 3
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
@@ -151,7 +151,7 @@ def list_frame_files(folder: str | os.PathLike) -> list[Path]:
 
 def read_folder(folder: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
     """A folder of frame images, ordered naturally by name; times are ``index / fps`` (no clock in files)."""
-    from gazesam.imageio import load_image
+    from gazesam.core.imageio import load_image
 
     d = Path(folder)
     if fps <= 0:

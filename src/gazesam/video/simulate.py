@@ -1,6 +1,6 @@
 """Simulated gaze of a person following a moving object through a clip (smooth pursuit).
 
-The still-image simulator (:mod:`gazesam.evaluation.simulate`) models search and scanning; on video the
+The still-image simulator (:mod:`gazesam.gaze.sources.simulated`) models search and scanning; on video the
 eye *follows*. The oculomotor model here, per sample at the tracker's rate:
 
 - the eye aims at one point of the object: per frame the deepest pixel of its mask (distance transform)
@@ -35,12 +35,12 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
-from gazesam.errors import InputError
-from gazesam.evaluation.sim_params import DEFAULT_PARAMS, SimParams
-from gazesam.evaluation.viewing import ImageLayout, ViewingGeometry
-from gazesam.gaze.sample import EyeSample, GazeSample
+from gazesam.core.errors import InputError
+from gazesam.core.display import TX300_DISPLAY, ImageLayout
+from gazesam.gaze.sources.sim_params import DEFAULT_PARAMS, SimParams
+from gazesam.core.samples import EyeSample, GazeSample
 from gazesam.signal.pursuit import MOVEMENTS
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 BURN_IN = 2000
 TRUE_PURSUIT_DEG_S = 1.0
@@ -60,7 +60,7 @@ class PursuitConfig:
     noise: float = 1.0
     loss: float = 1.0
     hz: float | None = None
-    geometry: ViewingGeometry = field(default_factory=ViewingGeometry)
+    geometry: DisplayGeometry = TX300_DISPLAY
     params: SimParams = DEFAULT_PARAMS
 
     def __post_init__(self) -> None:
@@ -69,9 +69,7 @@ class PursuitConfig:
 
     def display(self) -> DisplayGeometry:
         """The signal stage's display geometry for the same screen (for classifiers)."""
-        g = self.geometry
-        return DisplayGeometry(g.display_px[0], g.display_px[1], g.display_cm[0] * 10.0, g.display_cm[1] * 10.0,
-                               g.distance_cm * 10.0)
+        return self.geometry
 
 
 @dataclass
@@ -192,7 +190,7 @@ def simulate_pursuit(masks: list[np.ndarray], times: np.ndarray, config: Pursuit
 
     def to_deg(xy_px: np.ndarray) -> np.ndarray:
         nx, ny = layout.image_to_display(xy_px[..., 0], xy_px[..., 1])
-        return np.stack([nx * geo.display_px[0] / ppd, ny * geo.display_px[1] / ppd], axis=-1)
+        return np.stack([nx * geo.width_px / ppd, ny * geo.height_px / ppd], axis=-1)
 
     # the pursuit system follows the object's motion, not the frame-to-frame wobble of a mask's shape:
     # its open-loop bandwidth is ~1-2 Hz (Lisberger et al. 1987), so the aim path is smoothed over frames
@@ -209,7 +207,7 @@ def simulate_pursuit(masks: list[np.ndarray], times: np.ndarray, config: Pursuit
 
     eye = np.empty((count, 2))
     truth = np.zeros(count, np.int8)
-    pos = np.array([geo.display_px[0] / 2.0, geo.display_px[1] / 2.0]) / ppd
+    pos = np.array([geo.width_px / 2.0, geo.height_px / 2.0]) / ppd
     sacc: tuple[int, int, np.ndarray, np.ndarray] | None = None  # (start, end, from, to)
     last_sacc_end = -10**9
     i_react = int(cfg.reaction_s * hz)
@@ -240,8 +238,8 @@ def simulate_pursuit(masks: list[np.ndarray], times: np.ndarray, config: Pursuit
             truth[i] = MOVEMENTS.index("pursuit" if fast else "fixation")
         eye[i] = pos
 
-    aim_px = np.stack(layout.display_to_image(eye[:, 0] * ppd / geo.display_px[0],
-                                              eye[:, 1] * ppd / geo.display_px[1]), axis=1)
+    aim_px = np.stack(layout.display_to_image(eye[:, 0] * ppd / geo.width_px,
+                                              eye[:, 1] * ppd / geo.height_px), axis=1)
     # ---- tracker: per-eye noise, left/right disagreement, data loss ----
     noise = tracker_noise(rng, count, p, cfg.noise)
     lr = rng.normal(0.0, 1.0, 2) * np.array(p.lr_offset_sd_deg)
@@ -259,8 +257,8 @@ def simulate_pursuit(masks: list[np.ndarray], times: np.ndarray, config: Pursuit
     for sign, nz in zip((1.0, -1.0), noise):
         sig = eye + sign * lr / 2.0 + nz
         v = ~lost & ~(rng.random(count) < p.one_eye_p * cfg.loss)
-        nx = sig[:, 0] * ppd / geo.display_px[0]
-        ny = sig[:, 1] * ppd / geo.display_px[1]
+        nx = sig[:, 0] * ppd / geo.width_px
+        ny = sig[:, 1] * ppd / geo.height_px
         xy = np.stack([nx, ny], axis=1)
         xy[~v] = np.nan
         eyes.append(xy)

@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
-from gazesam.errors import GazesamError
-from gazesam.paths import cache_dir
+from gazesam.core.errors import GazesamError
+from gazesam.core.paths import cache_dir
 from gazesam.volume.slices import SliceSource
 
 ProgressCallback = Callable[[int, int], None]  # (slices cached, total)

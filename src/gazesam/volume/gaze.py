@@ -3,7 +3,7 @@
 Why an adapter and not a volume-specific rule: gaze on a slice is gaze on an image, so it goes through
 the same :class:`gazesam.pipeline.GazePipeline` and :mod:`gazesam.prompt` policy as in 2D (signal stage,
 fixation detection, target tracking, the engine-assisted box search), in the pipeline's deterministic
-``run_sync`` mode. What is volume-specific stays here and is small:
+``replay`` mode. What is volume-specific stays here and is small:
 
 - the slice's embedding is already in the volume's cache, so the pipeline's ``encode`` is answered from
   it (:class:`_SliceEmbeddingPredictor`) instead of encoding the slice again;
@@ -24,7 +24,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.errors import InputError
+from gazesam.core.samples import FixationEvent
+from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
+from gazesam.pipeline import GazePipeline
+from gazesam.prompt import DEFAULT_POLICY, make_policy, policy_accepts
 
 Box = tuple[float, float, float, float]
 ToImage = Callable[[float, float], "tuple[float, float] | None"]
@@ -51,6 +56,7 @@ class SliceGazeInput:
     # when the slice appeared on the gaze clock, if known (a simulated trial: 0); a fixation under way then
     # is not a look at it (GazePipeline.set_image). Recorded voxel fixations have none: each is a look.
     onset_t: float | None = None
+    display: DisplayGeometry | None = None  # the display the samples were recorded (or simulated) on
 
 
 @dataclass
@@ -82,8 +88,6 @@ def fixation_events(points_px: np.ndarray, durations: np.ndarray | None, shape: 
         if len(dur) != len(pts):
             raise InputError(f"{len(pts)} fixations but {len(dur)} durations")
         dur = np.where(np.isfinite(dur) & (dur > 0), dur, DEFAULT_FIXATION_S)
-    from gazesam.gaze.sample import FixationEvent
-
     h, w = shape
     events = []
     t = 0.0
@@ -98,17 +102,16 @@ def fixation_events(points_px: np.ndarray, durations: np.ndarray | None, shape: 
 def simulated_slice_gaze(target: np.ndarray, spec: str, key: str) -> SliceGazeInput:
     """Raw gaze samples of a simulated reader looking at ``target`` (bool mask on the slice image).
 
-    The project's simulator (:mod:`gazesam.evaluation.simulate`, calibrated on real recordings), shown
+    The project's simulator (:mod:`gazesam.gaze.sources.simulated`, calibrated on real recordings), shown
     the slice as it shows a 2D image (fitted to the display); ``key`` (e.g. ``"axial-57"``) with the
     spec's seed fixes the randomness, so each slice gets its own reproducible trial.
     """
-    from gazesam.evaluation.simulate import parse_gaze_spec, simulate_gaze
-
     target = np.asarray(target, dtype=bool)
     if not target.any():
         raise InputError(f"cannot simulate gaze on slice {key}: the target is empty there")
     sim = simulate_gaze(target, parse_gaze_spec(spec), key=key)
-    return SliceGazeInput(sim.samples(), sim.to_image, f"{sim.config.spec}#{key}", onset_t=0.0)
+    return SliceGazeInput(sim.samples(), sim.to_image, f"{sim.config.spec}#{key}", onset_t=0.0,
+                          display=sim.config.geometry)
 
 
 class _SliceEmbeddingPredictor:
@@ -142,6 +145,7 @@ class SliceGazePrompter:
     """
 
     policy: str = ""  # "" = gazesam.prompt.DEFAULT_POLICY
+    params: dict[str, Any] = field(default_factory=dict)  # the policy's parameters by name
     detector: str = "ivt"
     w_support: float = 1.0
     # which update is the slice's answer: "dwell" = the last mask of the target gaze dwelt on longest
@@ -151,17 +155,16 @@ class SliceGazePrompter:
 
     def make_policy(self, support: Callable[[np.ndarray], float] | None = None) -> Any:
         """A fresh policy; with ``support``, it scores the policy's candidates via ``mask_prior``."""
-        from gazesam.prompt import DEFAULT_POLICY, make_policy
-
-        policy = make_policy(self.policy or DEFAULT_POLICY)
-        if support is not None and hasattr(policy, "mask_prior"):
+        name = self.policy or DEFAULT_POLICY
+        hooks: dict[str, Any] = {}
+        if support is not None and policy_accepts(name, "mask_prior"):
             w = self.w_support
 
             def mask_prior(masks: np.ndarray) -> np.ndarray:
                 return np.asarray([w * support(m) if m.any() else 0.0 for m in masks], np.float64)
 
-            policy.mask_prior = mask_prior
-        return policy
+            hooks["mask_prior"] = mask_prior
+        return make_policy(name, self.params, **hooks)
 
     def choose(self, updates: Sequence[Any]) -> Any:
         """The update that answers the look (see ``final``)."""
@@ -176,15 +179,11 @@ class SliceGazePrompter:
 
     def __call__(self, predictor: Any, image: np.ndarray, embedding: Any, gaze: SliceGazeInput,
                  support: Callable[[np.ndarray], float] | None = None) -> SliceGazeResult:
-        from gazesam.pipeline import GazePipeline
-
         policy = self.make_policy(support)
-        pipe = GazePipeline(_SliceEmbeddingPredictor(predictor, image, embedding), policy, detector=self.detector)
+        pipe = GazePipeline(_SliceEmbeddingPredictor(predictor, image, embedding), policy, display=gaze.display,
+                            detector=self.detector)
         pipe.set_image(image, gaze.to_image, gaze.onset_t)
-        from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
-
-        interval = SAMPLE_POLICY_INTERVAL_S if policy.uses_samples else 0.0
-        updates = pipe.run_sync(gaze.events, interval)
+        updates = pipe.replay(gaze.events)
         n_fix = pipe.n_fixations
         final = self.choose(updates) if updates else pipe.last_update
         if final is None or not np.asarray(final.mask).any():

@@ -9,7 +9,7 @@ direction and metadata besides the voxel array (a full copy would double memory 
 
 Supported inputs: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd) and DICOM series
 (a folder, or one file of the series). Anything SimpleITK reads as a scalar 3D image works; 2D, 4D,
-empty, multi-component (RGB/vector) and unreadable inputs raise :class:`~gazesam.errors.InputError`
+empty, multi-component (RGB/vector) and unreadable inputs raise :class:`~gazesam.core.errors.InputError`
 with what to do about it, and so does a non-orthogonal direction matrix (see :func:`check_direction`).
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from gazesam import limits
-from gazesam.errors import InputError
+from gazesam.core import limits
+from gazesam.core.errors import InputError
 
 # Suffixes SimpleITK reads as single-file 3D images. Checked only to give better error messages; the
 # actual decision is SimpleITK's.

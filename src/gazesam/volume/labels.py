@@ -24,8 +24,8 @@ import numpy as np
 import SimpleITK as sitk
 from PIL import Image
 
-from gazesam.errors import InputError, OutputError
-from gazesam.outputs import atomic_output, write_text
+from gazesam.core.errors import InputError, OutputError
+from gazesam.core.outputs import atomic_output, write_text
 from gazesam.volume.io import Volume
 from gazesam.volume.orientation import SliceView
 

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 ViewName = Literal["axial", "coronal", "sagittal"]
 VIEW_NAMES: tuple[ViewName, ...] = ("axial", "coronal", "sagittal")

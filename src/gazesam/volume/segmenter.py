@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.encoder import SliceEncoder
 from gazesam.volume.gaze import SliceGazeInput, SliceGazePrompter, SliceGazeResult, fixation_events
 from gazesam.volume.io import Volume

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.io import Volume
 from gazesam.volume.orientation import DisplayGrid, SliceView, view_of
 from gazesam.volume.windowing import Window

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 # name: (width, level, description)
 CT_PRESETS: dict[str, tuple[float, float, str]] = {

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.gaze import recording
 from gazesam.gaze.formats import fixation_table, tobii_prolab, tobii_raw
 from gazesam.gaze.formats.base import GazeFile
 from gazesam.gaze.formats.fixation_table import FixationTable, TableFixation, read_fixation_table
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 FORMATS = {
     recording.FORMAT: recording,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from gazesam.gaze.sample import FixationEvent, GazeSample
-from gazesam.signal.binocular import ValidityStats
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.samples import FixationEvent, GazeSample
+from gazesam.gaze.binocular import ValidityStats
+from gazesam.core.display import DisplayGeometry
 
 
 @dataclass

@@ -24,16 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.gaze.formats.base import GazeFile
-from gazesam.gaze.sample import FixationEvent
-from gazesam.signal.fixations import IVT_DEFAULTS
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.samples import FIXATION_START_DELAY_S, FixationEvent
+from gazesam.core.display import DisplayGeometry
 
 FORMAT = "fixation-table"
 REQUIRED = ("CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_DURATION", "CURRENT_FIX_START")
 TRIAL_GAP_S = 1.0
-START_DELAY_S = float(IVT_DEFAULTS["min_duration_s"])  # when the online detector reports a fixation
+START_DELAY_S = FIXATION_START_DELAY_S  # when the online detector reports a fixation
 
 
 def sniff(first_line: str) -> bool:

@@ -19,11 +19,11 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.gaze.formats.base import GazeFile
-from gazesam.gaze.sample import GazeSample
-from gazesam.signal.binocular import BinocularCombiner
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.samples import GazeSample
+from gazesam.gaze.binocular import BinocularCombiner
+from gazesam.core.display import DisplayGeometry
 
 FORMAT = "tobii-prolab"
 _NAN = math.nan

@@ -35,10 +35,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from gazesam.errors import SourceError
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.errors import SourceError
+from gazesam.core.samples import GazeSample
 from gazesam.gaze.source import GazeSource, fatal
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 LOOPBACK_CONFIG = """\
 ; keep Lab Streaming Layer on this machine (loopback only, no LAN multicast)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
 from gazesam.gaze.source import GazeSource
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 
 class MouseSource(GazeSource):

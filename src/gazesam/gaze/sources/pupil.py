@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 import time
 
-from gazesam.errors import SourceError
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.errors import SourceError
+from gazesam.core.samples import GazeSample
 from gazesam.gaze.source import GazeSource, fatal
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50020

@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from gazesam.errors import InputError, SourceError
+from gazesam.core.errors import InputError, SourceError
 from gazesam.gaze.formats import GazeFile, open_gaze_file
-from gazesam.gaze.sample import FixationEvent, GazeSample
+from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.gaze.source import GazeSource, fatal
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 BATCH = 512
 

@@ -24,10 +24,10 @@ import time
 from collections import deque
 from typing import Any
 
-from gazesam.errors import SourceError
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.errors import SourceError
+from gazesam.core.samples import GazeSample
 from gazesam.gaze.source import GazeSource, fatal
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 INSTALL_HINT = ("the tobii source needs the Tobii Pro SDK: pip install 'gazesam[tobii]' "
                 "(tobii-research ships Linux wheels for CPython 3.10 only)")

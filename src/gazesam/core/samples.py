@@ -1,7 +1,7 @@
 """The one sample model every source produces and every later stage consumes.
 
 Coordinates are *normalised display* coordinates (0..1, origin at the display's top-left corner), as
-Tobii, LSL gaze streams and Pupil surfaces report them; ``gazesam.geometry`` maps them to window, view,
+Tobii, LSL gaze streams and Pupil surfaces report them; ``gazesam.core.transforms`` maps them to window, view,
 image pixel and voxel. Times are seconds on the local monotonic clock (``time.monotonic()``) after the
 source's own clock has been mapped onto it, so samples from any tracker line up with mask updates.
 """
@@ -46,6 +46,10 @@ class GazeSample:
 
 
 FixationKind = Literal["start", "update", "end"]
+
+# When a live detector reports a fixation's start: once it has lasted the minimum duration of the default
+# detector (I-VT's 60 ms). Replayed fixation tables report their starts with the same delay.
+FIXATION_START_DELAY_S = 0.060
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gazesam.errors import InputError
-from gazesam.evaluation.viewing import ImageLayout
+from gazesam.core.errors import InputError
+from gazesam.core.display import ImageLayout
 from gazesam.signal.pursuit import MOVEMENTS, classify_samples
 from gazesam.video.clipdata import ClipData, load_clip_dir
 from gazesam.video.encode import encode_frames

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from gazesam import __version__
-from gazesam.errors import InputError, OutputError
+from gazesam.core.errors import InputError, OutputError
 from gazesam.gaze.formats import GazeFile
-from gazesam.outputs import write_bytes, write_text
+from gazesam.core.outputs import write_bytes, write_text
 from gazesam.signal.fixations import Fixation, detect_fixations, fixations_from_events, samples_to_arrays
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 BIDS_VERSION = "1.10.0"
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")

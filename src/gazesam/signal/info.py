@@ -10,9 +10,9 @@ from typing import Iterable
 import numpy as np
 
 from gazesam.gaze.formats import GazeFile, open_gaze_file
-from gazesam.gaze.sample import GazeSample
+from gazesam.core.samples import GazeSample
 from gazesam.signal.fixations import Fixation, detect_fixations, fixations_from_events
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.display import DisplayGeometry
 
 BLINK_MIN_S = 0.075  # invalid stretches longer than the bridgeable gap are counted as data-loss gaps
 

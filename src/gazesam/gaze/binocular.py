@@ -24,8 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gazesam.gaze.sample import EyeSample, GazeSample
-from gazesam.signal.visual_angle import DisplayGeometry
+from gazesam.core.samples import EyeSample, GazeSample
+from gazesam.core.display import DisplayGeometry
 
 _NAN = math.nan
 DROP_REASONS = ("invalid_flag", "nan", "missing", "out_of_range")

@@ -7,7 +7,7 @@ The one owner of output-path checks. Every command that writes a file the user n
   second instead of after minutes of work;
 - writes through :func:`atomic_output`: into a temporary file next to the target, renamed over it only
   when complete. A full disk or any other write error removes the temporary file and leaves whatever was
-  there before untouched, and becomes one :class:`~gazesam.errors.OutputError` line naming the file.
+  there before untouched, and becomes one :class:`~gazesam.core.errors.OutputError` line naming the file.
 
 :func:`inside` is the check that a path (after resolving links) stays inside a folder; session folders use
 it so that a link planted in a session never sends a write or a delete elsewhere.
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from gazesam.errors import OutputError
+from gazesam.core.errors import OutputError
 
 
 def os_error_message(exc: OSError, path: str | os.PathLike) -> str:

@@ -1,9 +1,16 @@
-"""Screen geometry and degrees of visual angle.
+"""The one display model: screen geometry, degrees of visual angle, and where an image sits on the screen.
 
 Fixation thresholds are only meaningful in degrees: 30 deg/s or 1 deg of dispersion means the same eye
 behaviour on a laptop and on a 30-inch reading monitor, while the same numbers in pixels or normalised
 units do not. Everything here converts normalised display coordinates (0..1, origin top-left, the unit
 every source delivers) into angles seen from an eye centred in front of the screen at ``distance_mm``.
+
+Two conversions, for two jobs. Positions (``norm_to_deg``, ``angle_between_deg``) are exact (atan per
+axis), which the fixation detectors need towards the screen edges. Displacements that are statistics
+(noise, drift, saccade amplitudes in the simulator and the gaze statistics: ``delta_norm_to_deg``,
+``px_per_deg``) use the pixel pitch at the screen centre: at 14 degrees eccentric one pixel is 6 % fewer
+degrees than at the centre, well inside the uncertainty of a viewing distance, and real and simulated
+data are converted alike.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from gazesam.errors import InputError
+import numpy as np
+
+from gazesam.core.errors import InputError
 
 # A 24-inch 16:9 monitor (531.4 x 298.9 mm, 1920 x 1080 px) viewed from 65 cm: the most common desk
 # set-up in screen-based eye tracking (Holmqvist et al. 2011 recommend 60-70 cm for remote trackers).
@@ -75,10 +84,25 @@ class DisplayGeometry:
         return math.degrees(math.atan2(cross, dot))
 
     @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) in display pixels."""
+        return self.width_px, self.height_px
+
+    @property
     def px_per_deg(self) -> float:
-        """Pixels per degree at the screen centre (for sizing things in the UI)."""
-        mm_per_deg = 2.0 * self.distance_mm * math.tan(math.radians(0.5))
-        return mm_per_deg * self.width_px / self.width_mm
+        """Display pixels per degree of visual angle at the screen centre (mean pitch of both axes)."""
+        pitch_mm = 0.5 * (self.width_mm / self.width_px + self.height_mm / self.height_px)
+        return 1.0 / math.degrees(math.atan(pitch_mm / self.distance_mm))
+
+    def delta_norm_to_deg(self, dx: np.ndarray | float, dy: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Displacements in normalised display units -> degrees per axis, at the centre's pixel pitch."""
+        k = 1.0 / self.px_per_deg
+        return np.asarray(dx) * self.width_px * k, np.asarray(dy) * self.height_px * k
+
+    def delta_deg_to_norm(self, dx: np.ndarray | float, dy: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Displacements in degrees -> normalised display units per axis (inverse of ``delta_norm_to_deg``)."""
+        k = self.px_per_deg
+        return np.asarray(dx) * k / self.width_px, np.asarray(dy) * k / self.height_px
 
     @property
     def size_deg(self) -> tuple[float, float]:
@@ -112,6 +136,65 @@ class DisplayGeometry:
         w_px, h_px = _parse_pair(screen_px, "--screen-px") if screen_px else (DEFAULT_WIDTH_PX, DEFAULT_HEIGHT_PX)
         w_mm, h_mm = _parse_pair(screen_mm, "--screen-mm") if screen_mm else (DEFAULT_WIDTH_MM, DEFAULT_HEIGHT_MM)
         return cls(int(w_px), int(h_px), float(w_mm), float(h_mm), float(distance_mm or DEFAULT_DISTANCE_MM))
+
+
+# The Tobii TX300 set-up of the ``tobii-raw`` recordings (Hessels et al. 2017, I2MC example configuration):
+# 1920x1080 px, 509.174 x 286.411 mm, viewed from 65 cm. The gaze simulator's statistics were fitted on it.
+# The GazeMedSeg (kvasir-gaze) recordings do not document their display; we assume the same display with
+# the image scaled (aspect preserved) to fill it and centred, as SR Research Experiment Builder's
+# full-screen image display does: a Kvasir image (~620x530 px) then spans about 29 x 25 degrees.
+TX300_DISPLAY = DisplayGeometry(1920, 1080, 509.174, 286.411, 650.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLayout:
+    """Where an image of ``image_size`` (W, H) pixels sits on the display: its top-left corner and scale.
+
+    ``scale`` is display pixels per image pixel. Mapping image pixel coordinates (x right, y down,
+    continuous, 0..W) to normalised display coordinates is then affine.
+    """
+
+    geometry: DisplayGeometry
+    image_size: tuple[int, int]
+    origin_px: tuple[float, float]
+    scale: float
+
+    @classmethod
+    def fit(cls, image_size: tuple[int, int], geometry: DisplayGeometry | None = None) -> "ImageLayout":
+        """Scale the image to fill the display (aspect preserved) and centre it."""
+        geometry = geometry or TX300_DISPLAY
+        w, h = image_size
+        if w <= 0 or h <= 0:
+            raise InputError(f"image size must be positive, got {image_size}")
+        dw, dh = geometry.size_px
+        scale = min(dw / w, dh / h)
+        return cls(geometry, (int(w), int(h)), ((dw - w * scale) / 2.0, (dh - h * scale) / 2.0), scale)
+
+    @property
+    def image_px_per_deg(self) -> float:
+        """Image pixels per degree of visual angle."""
+        return self.geometry.px_per_deg / self.scale
+
+    @property
+    def image_diag_deg(self) -> float:
+        """Length of the image diagonal in degrees."""
+        return math.hypot(*self.image_size) / self.image_px_per_deg
+
+    def image_to_display(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Image pixel coordinates -> normalised display coordinates."""
+        dw, dh = self.geometry.size_px
+        return (
+            (self.origin_px[0] + np.asarray(x, dtype=float) * self.scale) / dw,
+            (self.origin_px[1] + np.asarray(y, dtype=float) * self.scale) / dh,
+        )
+
+    def display_to_image(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised display coordinates -> image pixel coordinates (may fall outside the image)."""
+        dw, dh = self.geometry.size_px
+        return (
+            (np.asarray(x, dtype=float) * dw - self.origin_px[0]) / self.scale,
+            (np.asarray(y, dtype=float) * dh - self.origin_px[1]) / self.scale,
+        )
 
 
 def _parse_pair(text: str, what: str) -> tuple[float, float]:

@@ -50,12 +50,11 @@ import numpy as np
 from scipy import signal as sps
 from scipy import stats
 
-from gazesam.errors import InputError
-from gazesam.evaluation.gaze_data import FixationTrial, RawTrial, TargetMask
-from gazesam.evaluation.gaze_stats import BLINK_MAX_MS, DROPOUT_MAX_MS, TargetGeometry
-from gazesam.evaluation.sim_params import DEFAULT_PARAMS, SimParams
-from gazesam.evaluation.viewing import ImageLayout, ViewingGeometry
-from gazesam.gaze.sample import EyeSample, FixationEvent, GazeSample
+from gazesam.core.errors import InputError
+from gazesam.core.display import TX300_DISPLAY, DisplayGeometry, ImageLayout
+from gazesam.gaze.sources.sim_params import DEFAULT_PARAMS, SimParams
+from gazesam.gaze.trials import BLINK_MAX_MS, DROPOUT_MAX_MS, FixationTrial, RawTrial, TargetGeometry, TargetMask
+from gazesam.core.samples import EyeSample, FixationEvent, GazeSample
 
 SPEC_PREFIX = "simulated"
 BLINK_EDGE_SAMPLES = 3  # samples on each side of a blink that carry the eyelid excursion
@@ -81,7 +80,7 @@ class SimConfig:
     loss: float = 1.0
     hz: float | None = None
     fixations: int | None = None
-    geometry: ViewingGeometry = field(default_factory=ViewingGeometry)
+    geometry: DisplayGeometry = TX300_DISPLAY
     params: SimParams = DEFAULT_PARAMS
 
     def __post_init__(self) -> None:
@@ -239,7 +238,7 @@ class SimulatedGaze:
 
     def samples(self, t0: float = 0.0) -> list[GazeSample]:
         """The raw samples as GazeSamples, with times ``t0 + t`` (``source_t`` keeps ``t``)."""
-        dw, dh = self.layout.geometry.display_px
+        dw, dh = self.layout.geometry.size_px
         comb = self.combined()
         out = []
         for i in range(self.t.size):
@@ -487,7 +486,7 @@ def simulate_gaze(
     geo = config.geometry
     ppd = geo.px_per_deg
     dxn, dyn = layout.image_to_display(true_xy[:, 0], true_xy[:, 1])
-    fix_deg = np.stack([dxn * geo.display_px[0] / ppd, dyn * geo.display_px[1] / ppd], axis=1)
+    fix_deg = np.stack([dxn * geo.width_px / ppd, dyn * geo.height_px / ppd], axis=1)
 
     eye = np.empty((count, 2))
     bounds = np.searchsorted(t, np.r_[start_s, start_s + dur_s])
@@ -578,7 +577,7 @@ def simulate_gaze(
     # ---- to normalised display coordinates ----
     out = []
     for sig, v in zip(signals, valid):
-        nx, ny = geo.deg_to_norm(sig[:, 0], sig[:, 1])
+        nx, ny = geo.delta_deg_to_norm(sig[:, 0], sig[:, 1])
         xy = np.stack([nx, ny], axis=1)
         xy[~v] = np.nan
         out.append(xy)

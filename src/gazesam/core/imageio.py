@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 
 
 #: The shorter side an image needs: the model sees the image scaled to 1024 px on its longer side, and a
@@ -20,13 +20,13 @@ def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Im
 
     Returns a loaded PIL image with its EXIF orientation applied (a phone JPEG is segmented the way it is
     shown, not the way it is stored). Raises :class:`InputError` (missing, empty, unreadable, truncated,
-    degenerate shape) or :class:`~gazesam.errors.LimitError` (over ``--max-pixels``).
+    degenerate shape) or :class:`~gazesam.core.errors.LimitError` (over ``--max-pixels``).
     """
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from gazesam import limits
+    from gazesam.core import limits
 
     p = Path(path)
     if not p.exists():
@@ -35,7 +35,7 @@ def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Im
         raise InputError(f"{what} {p} is not a file")
     if p.stat().st_size == 0:
         raise InputError(f"{what} {p} is an empty file")
-    Image.MAX_IMAGE_PIXELS = None  # gazesam.limits owns the limit (--max-pixels), checked from the header below
+    Image.MAX_IMAGE_PIXELS = None  # gazesam.core.limits owns the limit (--max-pixels), checked from the header below
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -101,7 +101,7 @@ def save_png(path: str | os.PathLike, array: np.ndarray, mode: str | None = None
     """Write an array as PNG through a temporary file: a failed write (disk full) leaves nothing behind."""
     from PIL import Image
 
-    from gazesam.outputs import atomic_output
+    from gazesam.core.outputs import atomic_output
 
     p = Path(path)
     if p.parent and not p.parent.exists():

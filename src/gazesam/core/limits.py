@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from gazesam.errors import LimitError
+from gazesam.core.errors import LimitError
 
 #: 2D images: 8000 x 8000 (every SAM-family encoder sees 1024 px anyway; the cost is the copies we keep).
 DEFAULT_MAX_PIXELS = 64_000_000

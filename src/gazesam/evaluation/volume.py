@@ -3,7 +3,7 @@
 The simulated reader (protocol ``adaptive``, the default, as in interactive-segmentation benchmarks):
 
 1. looks at the object on the slice where it is largest: the project's gaze simulator
-   (:mod:`gazesam.evaluation.simulate`, calibrated on real recordings, as ``gazesam eval`` uses for 2D
+   (:mod:`gazesam.gaze.sources.simulated`, calibrated on real recordings, as ``gazesam eval`` uses for 2D
    images) produces raw tracker samples of a reader looking at the target on that slice, and they run
    through the gaze-to-mask pipeline (signal stage, fixation detection, the ``gazesam.prompt`` policy,
    the engine) exactly as the interactive mode's gaze does (:mod:`gazesam.volume.gaze`); the final mask
@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gazesam.errors import InputError
+from gazesam.core.errors import InputError
 from gazesam.volume.gaze import SliceGazeInput, simulated_slice_gaze
 from gazesam.volume.io import Volume
 from gazesam.volume.segmenter import VolumeSegmenter
@@ -140,14 +140,14 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_valu
     """Run the simulated (or recorded) gaze session and score it.
 
     ``gaze`` is a simulated-gaze spec (``simulated[:SEED][:OPT=VAL,...]``, see
-    :func:`gazesam.evaluation.simulate.parse_gaze_spec`); ``simulator`` replaces the default
+    :func:`gazesam.gaze.sources.simulated.parse_gaze_spec`); ``simulator`` replaces the default
     (:func:`~gazesam.volume.gaze.simulated_slice_gaze` with that spec). ``fixations`` (slice -> (voxel
     indices (N, 3), durations)) replaces simulation with recorded gaze.
     """
     t_start = time.perf_counter()
     check_same_grid(volume, label)
     if fixations is None and simulator is None:
-        from gazesam.evaluation.simulate import parse_gaze_spec
+        from gazesam.gaze.sources.simulated import parse_gaze_spec
 
         gaze = parse_gaze_spec(gaze).spec  # a malformed spec fails here, before any encoding
 
@@ -255,7 +255,7 @@ def write_report(result: VolumeEvalResult, out_dir: str | Path, extra: dict | No
     if extra:
         summary.update(extra)
     paths = {"summary": out / "summary.json", "csv": out / "per_slice.csv", "plot": out / "per_slice_dice.png"}
-    from gazesam.outputs import write_text
+    from gazesam.core.outputs import write_text
 
     # the numbers first, each file whole or not at all (a full disk leaves no half CSV), the plot last
     write_text(paths["summary"], json.dumps(summary, indent=2) + "\n")
