@@ -137,7 +137,8 @@ def test_box_correction_with_the_real_engine_segments_the_polyp(shared_data, tmp
     from PIL import Image
 
     from gazesam.engine import load_predictor
-    from gazesam.session import ImageCanvas, load_image
+    from gazesam.core.imageio import read_image as load_image
+    from gazesam.session import ImageCanvas
 
     stem = "cju2lyynuymli0855g7fxgbhe"
     image = load_image(shared_data / "kvasir-gaze" / "images" / f"{stem}.jpg")

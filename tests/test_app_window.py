@@ -181,7 +181,8 @@ def test_help_overlay_lists_every_key(make_window, qtbot) -> None:
 
 
 def test_a_crashed_session_is_restored_on_start(make_window, qtbot, tmp_path) -> None:
-    from gazesam.session import DocumentRef, Session, load_image
+    from gazesam.core.imageio import read_image as load_image
+    from gazesam.session import DocumentRef, Session
 
     image_path = write_object_image(tmp_path / "images" / "object.png")
     crashed_dir = tmp_path / "crashed"

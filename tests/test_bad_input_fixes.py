@@ -31,27 +31,27 @@ def _gazesam(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 # --- images -------------------------------------------------------------------------------------------------
 def test_a_16_bit_png_is_scaled_not_clipped_by_the_replay_loader(tmp_path: Path) -> None:
-    from gazesam.evaluation.dataset import read_image
+    from gazesam.core.imageio import read_image
 
     arr = np.linspace(1000, 4000, 64 * 64).reshape(64, 64).astype(np.uint16)
     Image.fromarray(arr).save(tmp_path / "ct.png")
-    rgb = read_image(tmp_path / "ct.png")
+    rgb = read_image(tmp_path / "ct.png", rgb=True)
     assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
     assert (rgb[..., 0] == 255).mean() < 0.01  # clipped, 100% of these pixels were 255
     assert rgb.min() == 0 and rgb.max() == 255
 
 
 def test_a_float_tiff_keeps_its_contrast(tmp_path: Path) -> None:
-    from gazesam.evaluation.dataset import read_image
+    from gazesam.core.imageio import read_image
 
     arr = np.linspace(-0.5, 0.5, 32 * 32).reshape(32, 32).astype(np.float32)
     Image.fromarray(arr, mode="F").save(tmp_path / "f.tif")
-    grey = read_image(tmp_path / "f.tif")[..., 0].astype(int)
+    grey = read_image(tmp_path / "f.tif", rgb=True)[..., 0].astype(int)
     assert grey.min() == 0 and grey.max() == 255 and len(np.unique(grey)) > 200
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
-    from gazesam.core.imageio import load_image
+    from gazesam.core.imageio import read_pixels as load_image
 
     arr = np.zeros((20, 40, 3), np.uint8)  # stored landscape, shown portrait (orientation 6: rotate 90)
     arr[:, :10] = 255
@@ -62,7 +62,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
 
 
 def test_pixel_limit_is_checked_from_the_header_and_can_be_raised(tmp_path: Path) -> None:
-    from gazesam.core.imageio import load_image
+    from gazesam.core.imageio import read_pixels as load_image
     from tests.bad_inputs import png_claiming
 
     png_claiming(tmp_path / "big.png", 20000, 20000)

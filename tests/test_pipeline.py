@@ -124,7 +124,8 @@ def test_live_worker_latest_gaze_wins_and_disable_stops_prompting(litemedsam, ph
 
 def _kvasir_trace(predictor, shared_data, name: str, onset_t: float | None = None,
                   policy=None) -> tuple[list, np.ndarray]:
-    from gazesam.evaluation.dataset import list_items, read_image, read_mask
+    from gazesam.core.imageio import read_image, read_mask
+    from gazesam.evaluation.dataset import list_items
     from gazesam.evaluation.evaluate import table_gaze
     from gazesam.evaluation.metrics import load_truth
 

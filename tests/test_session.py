@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from gazesam.core.errors import InputError, OutputError
+from gazesam.core.imageio import read_image as load_image
 from gazesam.session import (
     Autosaver,
     DocumentRef,
@@ -22,7 +23,6 @@ from gazesam.session import (
     Plane,
     RecoveryRegistry,
     Session,
-    load_image,
     load_session,
     write_overlay,
 )
@@ -410,7 +410,8 @@ CRASHER = textwrap.dedent(
     """
     import os, sys
     import numpy as np
-    from gazesam.session import DocumentRef, RecoveryRegistry, Session, load_image
+    from gazesam.core.imageio import read_image as load_image
+    from gazesam.session import DocumentRef, RecoveryRegistry, Session
     image_path, out, reg = sys.argv[1:4]
     img = load_image(image_path)
     s = Session(DocumentRef.for_image(image_path, img), session_dir=out)

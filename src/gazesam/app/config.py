@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gazesam.core.paths import cache_dir
+from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, DEFAULT_THREADS
 
 PROMPTING_MODES = ("hold", "toggle", "on")
 
@@ -20,10 +21,11 @@ class AppConfig:
     path: str | None = None  # image, volume, DICOM folder, or session folder/session.json
     source: str = "mouse"
     out: str | None = None  # session folder; default gazesam-sessions/<stem>-<time> in the working dir
-    model: str = "litemedsam"
-    runtime: str = "onnx"
-    threads: int = 2
+    model: str = DEFAULT_MODEL
+    runtime: str = DEFAULT_RUNTIME
+    threads: int = DEFAULT_THREADS
     policy: str | None = None  # None: the pipeline's DEFAULT_POLICY
+    policy_params: dict[str, str] = field(default_factory=dict)  # --policy-param NAME=VALUE
     prompting: str | None = None  # hold | toggle | on; None: 'on' for replays, 'hold' for live sources
     screen: int | None = None  # index of the tracker's display in QGuiApplication.screens()
     screen_mm: str | None = None  # e.g. 531x299, for degrees (validation, fixation thresholds)

@@ -28,6 +28,7 @@ from gazesam.app.config import AppConfig
 from gazesam.app.stats import LatencyMeter, RateMeter
 from gazesam.app.transform import ScreenMapping
 from gazesam.core.errors import GazesamError, InputError
+from gazesam.core.imageio import read_image
 from gazesam.session import (
     Annotator,
     Autosaver,
@@ -37,7 +38,6 @@ from gazesam.session import (
     Session,
     VolumeCanvas,
     guess_kind,
-    load_image,
     load_session,
     write_overlay,
 )
@@ -171,7 +171,7 @@ class AppController(QObject):
             self.annotator.point_prompts = self.point_prompts
         self.policy_name = self.config.policy or DEFAULT_POLICY
         try:
-            policy = make_policy(self.policy_name)
+            policy = make_policy(self.policy_name, self.config.policy_params)
         except GazesamError as exc:
             self.model_state = "failed"
             self.error.emit(str(exc))
@@ -283,7 +283,7 @@ class AppController(QObject):
             return
         kind = guess_kind(p)
         if kind == "image":
-            image = load_image(p)
+            image = read_image(p)
             ref = DocumentRef.for_image(p, image)
         else:
             volume = self._read_volume(p)
@@ -323,7 +323,7 @@ class AppController(QObject):
         doc = session.document
         self._attach_session(session)
         if doc.kind == "image":
-            self._show_image(load_image(doc.path))
+            self._show_image(read_image(doc.path))
         else:
             self._show_volume(self._read_volume(Path(doc.path)))
         self.message.emit(f"reopened {doc.name}: {len(session.annotations)} accepted mask(s)", 5000)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", metavar="IMAGE_OR_VOLUME",
@@ -18,10 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: mouse)")
     parser.add_argument("--out", metavar="DIR",
                         help="session folder (default: ./gazesam-sessions/<name>-<date-time>)")
-    parser.add_argument("--model", default="litemedsam", help="segmentation model (default: litemedsam)")
-    parser.add_argument("--runtime", default="onnx", choices=("onnx", "torch"), help="engine runtime")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the engine (default: 2)")
-    parser.add_argument("--policy", help="prompt policy (default: gaze-box; an unknown name lists the others)")
+    add_model_arguments(parser, checkpoint=False)
+    add_policy_arguments(parser)
     parser.add_argument("--prompting", choices=("hold", "toggle", "on"),
                         help="gaze prompting: hold Space (default for live sources), toggle with G, or always on "
                              "(default for replays)")
@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.policy:
         from gazesam.prompt import make_policy
 
-        make_policy(args.policy)  # an unknown name fails here, with the list of known ones
+        make_policy(args.policy, policy_params(args))  # an unknown name fails here, with the known ones
     config = AppConfig(
         path=args.path, source=args.source, out=args.out, model=args.model, runtime=args.runtime,
-        threads=args.threads, policy=args.policy, prompting=args.prompting, screen=args.screen,
+        threads=args.threads, policy=args.policy, policy_params=policy_params(args), prompting=args.prompting, screen=args.screen,
         screen_mm=args.screen_mm, distance_mm=args.distance_mm, window=args.window, view=args.view,
         slice=args.slice, restore=args.restore, record=not args.no_record, overwrite=not args.protect,
         geometry=args.geometry, screenshot=args.screenshot, quit_after=args.quit_after,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 
+from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
-    parser.add_argument("--model", default="litemedsam", help="model name (default litemedsam)")
-    parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx")
-    parser.add_argument("--policy", default=None, help="prompt policy (default gaze-box)")
+    add_model_arguments(parser, checkpoint=False, threads=False)
+    add_policy_arguments(parser)
     parser.add_argument("--gaze", default="simulated:7", help="simulated gaze spec (default simulated:7)")
 
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             writer.write_sample(s)
     finally:
         writer.close()
-    policy = make_policy(args.policy or DEFAULT_POLICY)
+    policy = make_policy(args.policy or DEFAULT_POLICY, policy_params(args))
     updates, trace = rp.replay(predictor, policy, sample.image, gaze, lambda m: dice(m, sample.mask))
     t2 = time.perf_counter()
     if not updates:

@@ -9,6 +9,8 @@ summary.json for all.
 from __future__ import annotations
 
 import argparse
+
+from gazesam.cli._engine_args import add_model_arguments
 import json
 import shlex
 from pathlib import Path
@@ -23,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the object's value in class-index masks (e.g. 5 = grasper in CholecSeg8k)")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a folder of frames (default 25)")
     p.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each clip")
-    p.add_argument("--threads", type=int, default=2)
+    add_model_arguments(p, checkpoint=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     clips = find_clips(args.clip_dir)
     out = Path(args.report)
     out.mkdir(parents=True, exist_ok=True)
-    predictor = load_predictor("litemedsam", runtime="onnx", threads=args.threads)
+    predictor = load_predictor(args.model, runtime=args.runtime, threads=args.threads)
     summaries = []
     for clip in clips:
         s = evaluate_clip(clip, predictor, configs, out / clip.name, object_value=args.object, fps=args.fps,

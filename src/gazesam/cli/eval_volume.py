@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+
 from gazesam.core.errors import InputError
 
 
@@ -27,8 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulated[:SEED][:OPT=VAL,...] (default seed 0; options as for `gazesam eval`, e.g. "
                         "simulated:2:offset=1deg,glances=0.3), or a fixation table in voxel coordinates "
                         "(x, y, z[, duration_ms|duration_s]) recorded on the object")
-    p.add_argument("--policy", default=None,
-                   help="prompt policy for the gaze (default: gazesam.prompt's default, gaze-box)")
+    add_policy_arguments(p)
     p.add_argument("--report", required=True, metavar="OUT_DIR", help="folder for summary.json and the plot")
     p.add_argument("--label-value", type=int, help="which label to evaluate in a multi-label file")
     p.add_argument("--max-prompts", type=int, default=3, help="slices with gaze (default 3)")
@@ -38,10 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-refine", action="store_true",
                    help="skip the final intensity refinement (skipped anyway after intensity-guided propagation, "
                         "the default)")
-    p.add_argument("--model", default="litemedsam")
-    p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
-    p.add_argument("--checkpoint")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for the mask decoder (default 2)")
+    add_model_arguments(p)
     p.add_argument("--workers", type=int, default=2,
                    help="slice encoders running in parallel, one thread each (default 2)")
     p.add_argument("--labels-out", metavar="FILE", help="also write the predicted label volume here")
@@ -78,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     label = read_volume(args.label)
     check_same_grid(volume, label)  # before loading the model: fail fast
     target_mask(label, args.label_value)
-    prompter = SliceGazePrompter(policy=args.policy or "")
+    prompter = SliceGazePrompter(policy=args.policy or "", params=policy_params(args))
     policy_name = prompter.make_policy().name  # an unknown policy name is an error before the model loads
     predictor, enc_predictor = load_volume_predictors(args.model, args.runtime, args.checkpoint, args.threads)
     result = evaluate_volume(volume, label, predictor, label_value=args.label_value, window=args.window,

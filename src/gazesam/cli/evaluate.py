@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 
+from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", metavar="DATASET_DIR", help="folder with images/, masks/ and a fixation table")
-    p.add_argument("--policy", action="append", default=None, metavar="NAME",
-                   help="policy to evaluate (repeatable; default: all). gazesam-paper and oracle-box are always included")
-    p.add_argument("--model", default="litemedsam", help="model name (default: litemedsam)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint file for models without bundled weights")
-    p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    add_policy_arguments(p, repeatable=True, help_extra=". gazesam-paper and oracle-box are always included")
+    add_model_arguments(p, threads=False)
     p.add_argument("--gaze", default="table", metavar="SPEC",
                    help="'table' (the dataset's fixation table, default), a table FILE, or "
                         "simulated[:SEED[:options]] for datasets without recordings")
@@ -58,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = evaluate(args.dataset, policies, model=args.model, runtime=args.runtime,
                           checkpoint=args.checkpoint, gaze=args.gaze, limit=args.limit,
-                          progress=not args.no_progress, on_image=on_image)
+                          progress=not args.no_progress, on_image=on_image,
+                          policy_params=policy_params(args))
     finally:
         if state["fh"] is not None:
             state["fh"].close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE")
@@ -20,10 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "default: the image's file name when present")
     p.add_argument("--truth", default=None, metavar="MASK.png", help="ground-truth mask: prints Dice; "
                                                                        "needed for simulated gaze")
-    p.add_argument("--policy", default=None, help="prompt policy (default: gaze-box)")
-    p.add_argument("--model", default="litemedsam")
-    p.add_argument("--checkpoint", default=None)
-    p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
+    add_policy_arguments(p)
+    add_model_arguments(p, threads=False)
     p.add_argument("-o", "--output", required=True, metavar="MASK.png", help="final mask, 0/255")
     p.add_argument("--overlay", default=None, metavar="PNG", help="overlay with mask, prompt and scanpath")
     p.add_argument("--trace", default=None, metavar="JSON", help="every mask update with its prompt and time")
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gazesam.engine import load_predictor
     from gazesam.core.errors import InputError
-    from gazesam.evaluation.dataset import read_image, read_mask
+    from gazesam.core.imageio import read_image, read_mask
     from gazesam.evaluation.metrics import dice, load_truth
     from gazesam.pipeline import replay as rp
     from gazesam.prompt import DEFAULT_POLICY, make_policy
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         truth, _ = load_truth(read_mask(Path(args.truth)))
         if truth.shape != (h, w):
             raise InputError(f"{args.truth}: mask is {truth.shape[1]}x{truth.shape[0]}, image is {w}x{h}")
-    policy = make_policy(args.policy or DEFAULT_POLICY)
+    policy = make_policy(args.policy or DEFAULT_POLICY, policy_params(args))
     if args.fixations:
         gaze = rp.fixations_from_file(args.fixations, (h, w), args.trial or _trial_for(args.fixations, image_path))
     elif args.gaze.startswith("simulated"):

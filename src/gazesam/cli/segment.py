@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from gazesam.cli._engine_args import add_model_arguments
+
 from gazesam.core.errors import InputError
 
 
@@ -19,13 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="positive point (repeat for more)")
     parser.add_argument("--negative", nargs=2, type=float, action="append", default=[], metavar=("X", "Y"),
                         help="negative point (repeat for more)")
-    parser.add_argument("--model", default="litemedsam",
-                        help="litemedsam (default, offline), mobilesam, medsam_vit_b, sam_vit_b, sam_vit_l, sam_vit_h")
-    parser.add_argument("--checkpoint", metavar="PATH", help="use this weights file instead of the default one")
-    parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx", help="inference runtime (default onnx)")
+    add_model_arguments(parser)
     parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
                         help="int8: dynamically quantised encoder and decoder, faster, masks IoU ~0.99 of fp32 (onnx only)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--multimask", action="store_true", help="predict three masks and keep the best-scored one")
     parser.add_argument("-o", "--output", required=True, metavar="MASK.png", help="output mask (0/255 PNG)")
     parser.add_argument("--overlay", metavar="OVERLAY.png", help="also write the mask drawn over the image")
@@ -44,14 +42,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
-    from gazesam.core.imageio import load_image, overlay, save_mask, save_png
+    from gazesam.core.imageio import overlay, read_image, save_mask, save_png
     from gazesam.core.outputs import atomic_output, check_output
 
     spec = get_spec(args.model)  # unknown model: error before touching the image
     check_output(args.output, inputs=[args.image], force=args.force, what="output mask")
     if args.overlay:
         check_output(args.overlay, inputs=[args.image, args.output], force=args.force, what="overlay")
-    image = load_image(args.image)
+    image = read_image(args.image)
     h, w = image.shape[:2]
     box = None
     if args.box is not None:

@@ -14,6 +14,8 @@ fractions allowed) and optionally duration_ms or duration_s; fixations are group
 from __future__ import annotations
 
 import argparse
+
+from gazesam.cli._engine_args import add_model_arguments
 from pathlib import Path
 
 from gazesam.core.errors import GazesamError, InputError
@@ -40,10 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-refine", action="store_true",
                    help="skip the final intensity refinement (skipped anyway after intensity-guided propagation, "
                         "the default)")
-    p.add_argument("--model", default="litemedsam", help="segmentation model (default: litemedsam)")
-    p.add_argument("--runtime", default="onnx", choices=["onnx", "torch"])
-    p.add_argument("--checkpoint", help="model weights (default: the model's own, located automatically)")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for the mask decoder (default 2)")
+    add_model_arguments(p)
     p.add_argument("--workers", type=int, default=2,
                    help="slice encoders running in parallel, one thread each (default 2)")
     p.add_argument("--no-disk-cache", action="store_true", help="keep slice embeddings in memory only")

@@ -1,13 +1,32 @@
-"""Reading images and writing masks/overlays, with errors a user can act on."""
+"""The one image loader, and mask/overlay writers, with errors a user can act on.
+
+What reaches the model, everywhere (``segment``, ``replay``, ``eval``, the app): :func:`read_image`.
+
+- 8-bit grey stays grey (H, W); RGB stays RGB (H, W, 3); the engine repeats grey into three channels.
+- 16-bit and float images are min-max scaled to 0..255, not clipped: every SAM-family encoder takes
+  8-bit input, and a 16-bit CT slice clipped at 255 is a white square.
+- RGBA, LA, palette, CMYK and other modes become RGB; alpha is dropped (the pixels as stored, not
+  composited on a background).
+- EXIF orientation is applied, and the size limit is checked from the header before decoding
+  (:func:`open_image`).
+
+:func:`read_pixels` keeps stored values (16-bit, float) for callers that need them, and :func:`read_mask`
+reads a mask as 8-bit grey.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
+from gazesam.core import limits
 from gazesam.core.errors import InputError
+from gazesam.core.outputs import atomic_output
 
 
 #: The shorter side an image needs: the model sees the image scaled to 1024 px on its longer side, and a
@@ -22,12 +41,6 @@ def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Im
     shown, not the way it is stored). Raises :class:`InputError` (missing, empty, unreadable, truncated,
     degenerate shape) or :class:`~gazesam.core.errors.LimitError` (over ``--max-pixels``).
     """
-    import warnings
-
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    from gazesam.core import limits
-
     p = Path(path)
     if not p.exists():
         raise InputError(f"{what} {p} does not exist")
@@ -65,7 +78,7 @@ def open_image(path: str | os.PathLike, what: str = "image"):  # -> PIL.Image.Im
         raise
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
+def read_pixels(path: str | os.PathLike) -> np.ndarray:
     """An image file as uint8 HxWx3 RGB (or HxW for greyscale); 16-bit and float images keep their values.
 
     Checked by :func:`open_image` (size limit from the header, EXIF orientation, truncation).
@@ -82,13 +95,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(im.convert("RGB")).copy()
 
 
-def load_image_8bit(path: str | os.PathLike, rgb: bool = False) -> np.ndarray:
-    """An image as uint8 grey (H, W) or RGB (H, W, 3) (always RGB with ``rgb``), for 8-bit model input.
-
-    16-bit and float images are min-max scaled to 0..255 instead of being clipped (a 16-bit CT slice
-    clipped at 255 is a white square).
-    """
-    arr = load_image(path)
+def read_image(path: str | os.PathLike, rgb: bool = False) -> np.ndarray:
+    """An image as the model takes it: uint8 grey (H, W) or RGB (H, W, 3) (always RGB with ``rgb``), by
+    the policy in this module's docstring."""
+    arr = read_pixels(path)
     if arr.dtype != np.uint8:
         lo, hi = float(arr.min()), float(arr.max())
         arr = np.round((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8) if hi > lo else np.zeros(arr.shape, np.uint8)
@@ -97,12 +107,14 @@ def load_image_8bit(path: str | os.PathLike, rgb: bool = False) -> np.ndarray:
     return arr
 
 
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """A mask image as uint8 grey (checked like an image: size limit, truncation, orientation)."""
+    with open_image(path, what="mask") as im:
+        return np.asarray(im.convert("L"))
+
+
 def save_png(path: str | os.PathLike, array: np.ndarray, mode: str | None = None) -> None:
     """Write an array as PNG through a temporary file: a failed write (disk full) leaves nothing behind."""
-    from PIL import Image
-
-    from gazesam.core.outputs import atomic_output
-
     p = Path(path)
     if p.parent and not p.parent.exists():
         raise InputError(f"cannot write {p}: folder {p.parent} does not exist")
@@ -119,8 +131,6 @@ def overlay(image: np.ndarray, mask: np.ndarray, box: tuple[float, float, float,
             points: np.ndarray | None = None, labels: np.ndarray | None = None,
             color: tuple[int, int, int] = (255, 64, 32), alpha: float = 0.45) -> np.ndarray:
     """RGB uint8 picture of the mask over the image, with its outline, the box and the points drawn."""
-    from PIL import Image, ImageDraw
-    from scipy import ndimage
 
     img = np.asarray(image)
     if img.dtype != np.uint8:

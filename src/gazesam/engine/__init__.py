@@ -13,13 +13,16 @@ from gazesam.engine.registry import DEFAULT_MODEL, MODELS, ModelSpec, available_
 from gazesam.core.errors import InputError
 
 __all__ = ["load_predictor", "available_models", "get_spec", "ModelSpec", "Predictor", "ImageEmbedding",
-           "Prediction", "BoxOnlyModelWarning", "DEFAULT_MODEL", "MODELS", "RUNTIMES"]
+           "Prediction", "BoxOnlyModelWarning", "DEFAULT_MODEL", "DEFAULT_RUNTIME", "DEFAULT_THREADS", "MODELS",
+           "RUNTIMES"]
 
 RUNTIMES = ("onnx", "torch")
+DEFAULT_RUNTIME = "onnx"
+DEFAULT_THREADS = 2  # intra-op threads: the two cores of the machines gazesam is measured on
 
 
-def load_predictor(model: str = DEFAULT_MODEL, runtime: Literal["onnx", "torch"] = "onnx",
-                   checkpoint: str | os.PathLike | None = None, threads: int | None = 2,
+def load_predictor(model: str = DEFAULT_MODEL, runtime: Literal["onnx", "torch"] = DEFAULT_RUNTIME,
+                   checkpoint: str | os.PathLike | None = None, threads: int | None = DEFAULT_THREADS,
                    precision: Literal["fp32", "int8"] = "fp32", cache_size: int = 16,
                    allow_download: bool = True) -> Predictor:
     """A ready predictor. ``runtime='onnx'`` exports the model on first use (cached by checkpoint hash);

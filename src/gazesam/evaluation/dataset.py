@@ -50,17 +50,3 @@ def find_fixation_table(root: Path) -> Path | None:
     return tables[0] if len(tables) == 1 else None
 
 
-def read_image(path: Path) -> np.ndarray:
-    """An image as uint8 RGB; 16-bit and float images are min-max scaled, not clipped (see
-    :func:`gazesam.core.imageio.load_image_8bit`, which also applies EXIF orientation and the size limit)."""
-    from gazesam.core.imageio import load_image_8bit
-
-    return load_image_8bit(path, rgb=True)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """A mask image as uint8 grey (checked like an image: size limit, truncation, orientation)."""
-    from gazesam.core.imageio import open_image
-
-    with open_image(path, what="mask") as im:
-        return np.asarray(im.convert("L"))

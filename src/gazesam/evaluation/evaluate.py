@@ -22,6 +22,7 @@ import numpy as np
 
 from tqdm import tqdm
 
+from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
 from gazesam.core.outputs import write_text
@@ -29,10 +30,12 @@ from gazesam.engine import load_predictor
 from gazesam.gaze.formats import read_fixation_table
 from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
 from gazesam.pipeline import AcceptOnLeave, GazePipeline
-from gazesam.prompt import DEFAULT_POLICY, available_policies, make_policy
+from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME
+from gazesam.prompt import DEFAULT_POLICY, available_policies, make_policy, policy_parameters
 from gazesam.prompt.base import ImageFixation
 from gazesam.prompt.gazebox import tight_box
-from gazesam.evaluation.dataset import Item, find_fixation_table, list_items, read_image, read_mask
+from gazesam.core.imageio import read_image, read_mask
+from gazesam.evaluation.dataset import Item, find_fixation_table, list_items
 from gazesam.evaluation.latency import Job, live_delivery
 from gazesam.evaluation.metrics import dice, dice_at, load_truth, median_time, time_to
 
@@ -154,12 +157,14 @@ def simulated_gaze(spec: str) -> GazeProvider:
     return provide
 
 
-def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, truth: np.ndarray,
+def run_policy_on_image(predictor: Predictor, policy_name: str, image: np.ndarray, truth: np.ndarray,
                         ignore: np.ndarray | None, events: list[Any], to_image: Callable | None,
-                        name: str, display: DisplayGeometry | None = None) -> ImageResult:
+                        name: str, display: DisplayGeometry | None = None,
+                        params: dict[str, Any] | None = None) -> ImageResult:
     """One policy on one image's gaze through :meth:`GazePipeline.replay`; ``display`` is the display the
-    gaze samples were recorded (or simulated) on, for the pipeline's fixation detector."""
-    pipe = GazePipeline(predictor, make_policy(policy_name), display=display)
+    gaze samples were recorded (or simulated) on, for the pipeline's fixation detector; ``params`` the
+    policy's parameters by name."""
+    pipe = GazePipeline(predictor, make_policy(policy_name, params), display=display)
     pipe.set_image(image, to_image, onset_t=0.0)  # both gaze sources count time from the image's onset
     pipe.encode_now()
     result = ImageResult(name, policy_name, [], [], 0)
@@ -204,7 +209,7 @@ def run_policy_on_image(predictor: Any, policy_name: str, image: np.ndarray, tru
     return result
 
 
-def oracle_on_image(predictor: Any, image: np.ndarray, truth: np.ndarray, ignore: np.ndarray | None,
+def oracle_on_image(predictor: Predictor, image: np.ndarray, truth: np.ndarray, ignore: np.ndarray | None,
                     name: str) -> ImageResult:
     """The tight ground-truth box, available from t = 0: the scale every gaze policy is read against."""
     box = tight_box(truth)
@@ -227,6 +232,7 @@ class EvalResult:
     results: dict[str, list[ImageResult]]
     seconds: float
     skipped: list[str] = field(default_factory=list)  # images without gaze: not scored, named in the summary
+    policy_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per policy, what --policy-param set
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -236,12 +242,13 @@ class EvalResult:
             "policies": {p: summarise(self.results[p]) for p in self.policies},
             "seconds_total": round(self.seconds, 1),
             "not_scored_no_gaze": list(self.skipped),
+            "policy_params": {p: dict(v) for p, v in self.policy_params.items() if v},
         }
 
 
-def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemedsam", runtime: str = "onnx",
+def evaluate(root: str | Path, policies: Sequence[str], *, model: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME,
              checkpoint: str | None = None, gaze: str = "table", limit: int | None = None,
-             progress: bool = True, predictor: Any = None,
+             progress: bool = True, predictor: Predictor | None = None, policy_params: dict[str, Any] | None = None,
              on_image: Callable[[list[ImageResult]], None] | None = None) -> EvalResult:
     """Score ``policies`` on every image of the dataset (the first ``limit``, a positive count).
 
@@ -261,6 +268,12 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
             raise InputError(f"unknown policy {p!r}; choose from: {', '.join(sorted(known))}")
     order = [BASELINE] + [p for p in policies if p not in (BASELINE, ORACLE)] + [ORACLE]
     order = list(dict.fromkeys(order))
+    # --policy-param NAME=VALUE goes to every evaluated policy that has a parameter of that name
+    params = {p: {k: v for k, v in (policy_params or {}).items() if k in policy_parameters(p)} for p in order}
+    unused = sorted(set(policy_params or {}) - {k for v in params.values() for k in v})
+    if unused:
+        raise InputError(f"no evaluated policy has the parameter {', '.join(map(repr, unused))}; "
+                         f"e.g. {DEFAULT_POLICY} has: {', '.join(policy_parameters(DEFAULT_POLICY))}")
     provider = table_gaze(root) if gaze == "table" else simulated_gaze(gaze) if gaze.startswith("simulated") \
         else table_gaze(root, Path(gaze))
     if predictor is None:
@@ -285,7 +298,7 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
                 done.append(oracle_on_image(predictor, image, truth, ignore, item.name))
             else:
                 done.append(run_policy_on_image(predictor, p, image, truth, ignore, events, to_image, item.name,
-                                                display))
+                                                display, params[p]))
             results[p].append(done[-1])
         if on_image is not None:
             on_image(done)
@@ -297,7 +310,7 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = "litemed
     default = DEFAULT_POLICY if DEFAULT_POLICY in order else order[0]
     return EvalResult(str(root), getattr(predictor.spec, "name", model), getattr(predictor, "runtime_name", runtime),
                       getattr(provider, "description", gaze), default, order, results,
-                      time.perf_counter() - start, skipped)
+                      time.perf_counter() - start, skipped, params)
 
 
 def write_outputs(result: EvalResult, out_dir: str | Path) -> dict[str, Any]:

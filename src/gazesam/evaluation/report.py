@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gazesam.evaluation.dataset import read_image
+from gazesam.core.imageio import read_image, read_mask
 from gazesam.evaluation.evaluate import ORACLE, EvalResult, TIMES_S
 
 COLUMNS = [
@@ -110,7 +110,7 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
 
 
 def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
-    from gazesam.evaluation.dataset import list_items, read_mask
+    from gazesam.evaluation.dataset import list_items
     from gazesam.evaluation.metrics import load_truth
 
     rs = sorted(result.results[result.default_policy], key=lambda r: r.dice_end)
@@ -123,7 +123,7 @@ def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
         it = items.get(r.image)
         if it is None:
             continue
-        img = read_image(it.image_path)
+        img = read_image(it.image_path, rgb=True)
         truth, _ = load_truth(read_mask(it.mask_path))
         fig, ax = plt.subplots(figsize=(5, 5 * img.shape[0] / img.shape[1]))
         ax.imshow(img)

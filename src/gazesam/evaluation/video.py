@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.core.errors import InputError
 from gazesam.core.display import ImageLayout
 from gazesam.signal.pursuit import MOVEMENTS, classify_samples
@@ -125,7 +126,7 @@ def _dice_plot(path: Path, name: str, curves: dict[str, list[float]], statuses: 
     plt.close(fig)
 
 
-def evaluate_clip(clip_dir: str | Path, predictor: Any, configs: Sequence[PursuitConfig], out_dir: Path,
+def evaluate_clip(clip_dir: str | Path, predictor: Predictor, configs: Sequence[PursuitConfig], out_dir: Path,
                   object_value: int | None = None, fps: float = 25.0, max_frames: int | None = None,
                   progress: bool = True, write_outputs: bool = True) -> dict:
     """Evaluate one clip folder for every gaze config (seed); writes ``out_dir`` and returns the summary."""

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.core.errors import InputError
 from gazesam.volume.gaze import SliceGazeInput, simulated_slice_gaze
 from gazesam.volume.io import Volume
@@ -130,7 +131,7 @@ class VolumeEvalResult:
         return d
 
 
-def evaluate_volume(volume: Volume, label: Volume, predictor: Any, *, label_value: int | None = None,
+def evaluate_volume(volume: Volume, label: Volume, predictor: Predictor, *, label_value: int | None = None,
                     window: str | None = None, view: str = "axial", gaze: str = "simulated:0",
                     max_prompts: int = 3, fixations: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None,
                     simulator: Simulator | None = None,

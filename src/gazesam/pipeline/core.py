@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.prompt.base import Decision, GazePoint, ImageFixation, Prompt, PromptPolicy
 from gazesam.pipeline.decoder import EngineDecoder
@@ -78,7 +79,7 @@ class GazePipeline:
 
     def __init__(
         self,
-        predictor: Any,
+        predictor: Predictor,
         policy: PromptPolicy,
         display: Any = None,
         detector: str | Any = "ivt",

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
+
 MEMO_SIZE = 256  # box decodes kept per image (a low-res mask and 256x256 logits each: ~0.3 MB)
 
 
@@ -16,7 +18,7 @@ class EngineDecoder:
     evaluation can report the decoder work a policy costs.
     """
 
-    def __init__(self, predictor: Any, embedding: Any, memo: dict | None = None) -> None:
+    def __init__(self, predictor: Predictor, embedding: Any, memo: dict | None = None) -> None:
         self.predictor = predictor
         self.embedding = embedding
         # Box decodes of this image, shared across decisions: a search re-proposes many of the same

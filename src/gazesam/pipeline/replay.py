@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
 from gazesam.core.transforms import display_to_image
@@ -81,7 +82,7 @@ def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
     return GazeInput(samples, sim.to_image, spec, samples, onset_t=0.0, display=sim.config.geometry)  # the simulated trial starts at 0
 
 
-def replay(predictor: Any, policy: Any, image: np.ndarray, gaze: GazeInput,
+def replay(predictor: Predictor, policy: Any, image: np.ndarray, gaze: GazeInput,
            score: Callable[[np.ndarray], float] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Run the gaze through a fresh pipeline (:meth:`GazePipeline.replay`); returns the mask updates and a
     JSON-able trace, with ``score(mask)`` (e.g. Dice against a truth) per update when given."""

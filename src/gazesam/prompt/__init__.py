@@ -56,6 +56,12 @@ def make_policy(name: str = DEFAULT_POLICY, params: Mapping[str, Any] | None = N
     return cls(**hooks)
 
 
+def policy_parameters(name: str) -> list[str]:
+    """The names ``make_policy(name, params)`` accepts (empty for a policy without parameters)."""
+    ptype = getattr(_POLICIES[name], "params_type", None) if name in _POLICIES else None
+    return [f.name for f in dataclasses.fields(ptype)] if ptype is not None else []
+
+
 def policy_accepts(name: str, argument: str) -> bool:
     """Whether policy ``name``'s constructor takes ``argument`` (e.g. ``mask_prior``)."""
     return argument in inspect.signature(_POLICIES[name]).parameters
@@ -109,4 +115,5 @@ def _coerce(policy: str, key: str, default: Any, value: Any) -> Any:
 __all__ = [
     "DEFAULT_POLICY", "Decision", "Decoder", "GazeBoxParams", "GazeBoxPolicy", "GazePoint", "ImageFixation",
     "Prompt", "PromptPolicy", "available_policies", "make_policy", "parse_policy_params", "policy_accepts",
+    "policy_parameters",
 ]

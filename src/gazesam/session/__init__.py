@@ -5,7 +5,7 @@ Free of Qt: the desktop app, the CLI and tests all drive the same :class:`Sessio
 
 from gazesam.session.annotator import Annotator, Candidate, CorrectionRequest
 from gazesam.session.canvas import ImageCanvas, VolumeCanvas
-from gazesam.session.document import DocumentRef, file_sha256, guess_kind, load_image
+from gazesam.session.document import DocumentRef, file_sha256, guess_kind
 from gazesam.session.labels import PALETTE, Label, LabelSet
 from gazesam.session.recovery import RecoveryEntry, RecoveryRegistry
 from gazesam.session.session import Annotation, Plane, Session, SessionSnapshot
@@ -30,7 +30,6 @@ __all__ = [
     "VolumeCanvas",
     "file_sha256",
     "guess_kind",
-    "load_image",
     "load_session",
     "write_overlay",
     "write_snapshot",

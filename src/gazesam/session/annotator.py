@@ -30,6 +30,7 @@ from typing import Any, Callable, Hashable, Protocol
 import numpy as np
 
 from gazesam.core.errors import InputError
+from gazesam.core.predictor import Predictor
 from gazesam.session.canvas import ImageCanvas, VolumeCanvas
 from gazesam.session.session import Annotation, Plane, Session
 
@@ -89,11 +90,6 @@ class CorrectionRequest:
         if self.clicks:
             d["clicks"] = [list(c) for c in self.clicks]
         return d
-
-
-class Predictor(Protocol):
-    def predict(self, image: Any, box: Any = None, points: Any = None, point_labels: Any = None,
-                mask_input: Any = None, multimask: bool = False) -> Any: ...
 
 
 @dataclass

@@ -155,9 +155,3 @@ class DocumentRef:
             )
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a 2D image as uint8 grey (H, W) or RGB (H, W, 3); 16-bit greys are min-max scaled to 8 bits
-    because every SAM-family encoder takes 8-bit input. Size limits and checks: :func:`gazesam.core.imageio.open_image`."""
-    from gazesam.core.imageio import load_image_8bit
-
-    return load_image_8bit(path)

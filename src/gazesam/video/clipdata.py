@@ -33,7 +33,7 @@ class ClipData:
 def load_clip_dir(path: str | os.PathLike, object_value: int | None = None, fps: float = 25.0,
                   with_frames: bool = True) -> ClipData:
     """Frames and the object's mask on every frame; errors say which frame lacks a mask."""
-    from gazesam.core.imageio import load_image
+    from gazesam.core.imageio import read_pixels
 
     d = Path(path)
     if not (d / "frames").is_dir() or not (d / "masks").is_dir():
@@ -46,7 +46,7 @@ def load_clip_dir(path: str | os.PathLike, object_value: int | None = None, fps:
     missing = [n for n in names if n not in masks_by_stem]
     if missing:
         raise InputError(f"{d}: no mask for frame {missing[0]} ({len(missing)} frames without masks)")
-    raw = [load_image(masks_by_stem[n]) for n in names]
+    raw = [read_pixels(masks_by_stem[n]) for n in names]
     raw = [m[..., 0] if m.ndim == 3 else m for m in raw]
     values = np.unique(np.concatenate([np.unique(m) for m in raw]))
     binary = set(values.tolist()) <= {0, 255} or set(values.tolist()) <= {0, 1}

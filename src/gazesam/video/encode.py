@@ -13,13 +13,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.engine.cache import image_digest
 from gazesam.engine.predictor import ImageEmbedding
 from gazesam.core.paths import cache_dir
 from gazesam.volume.encoder import model_key
 
 
-def encode_frames(predictor: Any, frames: Sequence[np.ndarray], progress: bool = True,
+def encode_frames(predictor: Predictor, frames: Sequence[np.ndarray], progress: bool = True,
                   cache: Path | None = None) -> list[ImageEmbedding]:
     """One embedding per frame, from the disk cache where present (``cache``: default under the gazesam cache)."""
     from tqdm import tqdm

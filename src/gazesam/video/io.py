@@ -151,7 +151,7 @@ def list_frame_files(folder: str | os.PathLike) -> list[Path]:
 
 def read_folder(folder: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
     """A folder of frame images, ordered naturally by name; times are ``index / fps`` (no clock in files)."""
-    from gazesam.core.imageio import load_image
+    from gazesam.core.imageio import read_pixels
 
     d = Path(folder)
     if fps <= 0:
@@ -159,11 +159,11 @@ def read_folder(folder: str | os.PathLike, fps: float = 25.0, max_bytes: int = M
     files = list_frame_files(d)
     if not files:
         raise InputError(f"{d} holds no frame images ({', '.join(IMAGE_SUFFIXES)})")
-    first = _rgb(load_image(files[0]))
+    first = _rgb(read_pixels(files[0]))
     _check_budget(len(files), first.shape[1], first.shape[0], max_bytes, str(d))
     frames = [first]
     for f in files[1:]:
-        a = _rgb(load_image(f))
+        a = _rgb(read_pixels(f))
         if a.shape != first.shape:
             raise InputError(f"{f} is {a.shape[1]}x{a.shape[0]}, the first frame {first.shape[1]}x{first.shape[0]}")
         frames.append(a)

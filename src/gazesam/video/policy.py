@@ -39,6 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.volume.propagation import PropagationConfig, SliceMask, Step, box_from_mask, check_step
 
 STATUSES = ("started", "confirmed", "recovered", "propagated", "none")
@@ -76,7 +77,7 @@ class FrameResult:
 class _Decoder:
     """Counts and times decoder calls on one frame's embedding."""
 
-    def __init__(self, predictor: Any) -> None:
+    def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
         self.calls = 0
 
@@ -126,7 +127,7 @@ def frame_gaze(t: np.ndarray, xy_img: np.ndarray, labels: Sequence[str], frame_t
 class VideoGazePolicy:
     """Runs the per-frame decisions over a clip's embeddings (see the module docstring)."""
 
-    def __init__(self, predictor: Any, px_per_deg: float, config: VideoPolicyConfig | None = None) -> None:
+    def __init__(self, predictor: Predictor, px_per_deg: float, config: VideoPolicyConfig | None = None) -> None:
         self.predictor = predictor
         self.cfg = config or VideoPolicyConfig()
         self.tol_px = self.cfg.tol_deg * px_per_deg
@@ -286,7 +287,7 @@ class VideoGazePolicy:
         return [r for r in out if r is not None]
 
 
-def propagate_from_truth(predictor: Any, embeddings: Sequence[Any], first_truth: np.ndarray, first: int,
+def propagate_from_truth(predictor: Predictor, embeddings: Sequence[Any], first_truth: np.ndarray, first: int,
                          cfg: PropagationConfig | None = None) -> list[np.ndarray]:
     """Reference: the first frame's true box, then each previous mask as the box, no gaze (never stops)."""
     cfg = cfg or PropagationConfig()
@@ -308,7 +309,7 @@ def propagate_from_truth(predictor: Any, embeddings: Sequence[Any], first_truth:
     return masks
 
 
-def truth_box_masks(predictor: Any, embeddings: Sequence[Any], truth: Sequence[np.ndarray]) -> list[np.ndarray]:
+def truth_box_masks(predictor: Predictor, embeddings: Sequence[Any], truth: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Ceiling: the tight ground-truth box on every frame (an empty truth gives an empty mask)."""
     dec = _Decoder(predictor)
     out = []

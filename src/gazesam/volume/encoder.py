@@ -9,8 +9,11 @@ cache keyed by volume content, orientation, window, grid, model and precision, s
 costs nothing and a 300-slice CT does not need 1.2 GB of RAM.
 
 Storage precision: embeddings are stored as float16 by default (half the memory and disk). The masks
-they produce stay within IoU >= 0.99 of float32 ones (checked by tests/test_volume_encoder.py and
+they produce stay within IoU >= 0.99 of float32 ones (checked by tests/test_volume_engine.py and
 reported by benchmarks/bench_volume.py).
+
+The disk cache is bounded: opening a volume's cache prunes the least recently used ones beyond
+:data:`DISK_CACHE_BYTES` (:func:`prune_disk_cache`).
 """
 
 from __future__ import annotations
@@ -28,20 +31,16 @@ import numpy as np
 
 from gazesam.core.errors import GazesamError
 from gazesam.core.paths import cache_dir
+from gazesam.core.predictor import Predictor
+from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME
 from gazesam.volume.slices import SliceSource
 
 ProgressCallback = Callable[[int, int], None]  # (slices cached, total)
 
-
-class Predictor(Protocol):
-    """The part of ``gazesam.engine``'s predictor this module needs."""
-
-    spec: Any
-
-    def encode(self, image: np.ndarray) -> Any: ...
-
-    def predict(self, emb_or_image: Any, box=None, points=None, point_labels=None, mask_input=None,
-                multimask: bool = False) -> Any: ...
+# The in-memory LRU of one volume's slice embeddings (~2 MB per fp16 slice: 128 slices) and the disk cache
+# of all volumes together.
+MEMORY_BYTES = 256 << 20
+DISK_CACHE_BYTES = 8 << 30
 
 
 def nearest_first(n: int, focus: int) -> Iterator[int]:
@@ -94,7 +93,7 @@ class EmbeddingStore:
     (a few ms) when asked for; a slice read back becomes most recently used.
     """
 
-    def __init__(self, key: str, *, memory_bytes: int = 256 << 20, disk: bool | str | Path = True,
+    def __init__(self, key: str, *, memory_bytes: int = MEMORY_BYTES, disk: bool | str | Path = True,
                  precision: str = "fp16") -> None:
         if precision not in ("fp16", "fp32"):
             raise GazesamError(f"embedding precision must be fp16 or fp32, got {precision!r}")
@@ -105,6 +104,7 @@ class EmbeddingStore:
         self._mem_used = 0
         self._lock = threading.RLock()
         if disk is True:
+            prune_disk_cache(keep=self.key)
             self.folder: Path | None = cache_dir("volume-embeddings") / self.key
         elif disk:
             self.folder = Path(disk) / self.key
@@ -195,15 +195,16 @@ class EmbeddingStore:
             self._mem_used = 0
 
 
-def prune_disk_cache(max_bytes: int = 8 << 30, root: Path | None = None) -> int:
+def prune_disk_cache(max_bytes: int = DISK_CACHE_BYTES, root: Path | None = None, keep: str | None = None) -> int:
     """Delete the least recently touched volume caches until the total is under ``max_bytes``.
 
-    Returns the number of bytes freed. Called when a volume is opened so the cache cannot grow forever.
+    Returns the number of bytes freed. :class:`EmbeddingStore` calls it when a volume's default disk cache
+    is opened, so the cache cannot grow forever; ``keep`` (the cache being opened) is never deleted.
     """
     root = root or cache_dir("volume-embeddings")
     entries = []
     for d in root.iterdir() if root.exists() else []:
-        if not d.is_dir():
+        if not d.is_dir() or d.name == keep:
             continue
         size = sum(p.stat().st_size for p in d.glob("*") if p.is_file())
         info = d / "info.json"
@@ -234,7 +235,7 @@ class SliceEncoder:
     """
 
     def __init__(self, predictor: Predictor, source: SliceSource, store: EmbeddingStore | None = None, *,
-                 memory_bytes: int = 256 << 20, disk: bool | str | Path = True, precision: str = "fp16",
+                 memory_bytes: int = MEMORY_BYTES, disk: bool | str | Path = True, precision: str = "fp16",
                  progress: ProgressCallback | None = None, workers: int = 1) -> None:
         # ``predictor`` only needs ``encode``: it may be a second predictor of the same model on one
         # intra-op thread (see :func:`load_volume_predictors`), so workers do not fight the decoder's threads.
@@ -425,7 +426,7 @@ class SliceEncoder:
             bar.close()
 
 
-def load_volume_predictors(model: str = "litemedsam", runtime: str = "onnx", checkpoint: str | None = None,
+def load_volume_predictors(model: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME, checkpoint: str | None = None,
                            threads: int = 2, precision: str = "fp32"):
     """(predictor, encode_predictor) for the 3D mode on a small CPU.
 

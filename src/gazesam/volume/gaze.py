@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
 from gazesam.core.samples import FixationEvent
@@ -121,7 +122,7 @@ class _SliceEmbeddingPredictor:
     and encoding it again would cost ~0.5 s per look. Everything else is the real predictor.
     """
 
-    def __init__(self, predictor: Any, image: np.ndarray, embedding: Any) -> None:
+    def __init__(self, predictor: Predictor, image: np.ndarray, embedding: Any) -> None:
         self._predictor = predictor
         self._image = image
         self._embedding = embedding
@@ -177,7 +178,7 @@ class SliceGazePrompter:
             last[u.target_id] = u
         return max(last.values(), key=lambda u: (u.gaze_t - u.target_t0, u.seq))
 
-    def __call__(self, predictor: Any, image: np.ndarray, embedding: Any, gaze: SliceGazeInput,
+    def __call__(self, predictor: Predictor, image: np.ndarray, embedding: Any, gaze: SliceGazeInput,
                  support: Callable[[np.ndarray], float] | None = None) -> SliceGazeResult:
         policy = self.make_policy(support)
         pipe = GazePipeline(_SliceEmbeddingPredictor(predictor, image, embedding), policy, display=gaze.display,

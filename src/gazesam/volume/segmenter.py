@@ -15,7 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from gazesam.core.errors import InputError
-from gazesam.volume.encoder import SliceEncoder
+from gazesam.core.predictor import Predictor
+from gazesam.volume.encoder import MEMORY_BYTES, SliceEncoder
 from gazesam.volume.gaze import SliceGazeInput, SliceGazePrompter, SliceGazeResult, fixation_events
 from gazesam.volume.io import Volume
 from gazesam.volume.labels import Label, LabelVolume
@@ -28,12 +29,12 @@ from gazesam.volume.windowing import Window, parse_window
 class VolumeSegmenter:
     """Segment objects in a volume from boxes or gaze on a few slices, with propagation between them."""
 
-    def __init__(self, volume: Volume, predictor: Any, *, window: Window | str | None = None,
+    def __init__(self, volume: Volume, predictor: Predictor, *, window: Window | str | None = None,
                  view: str = "axial", axis: int | None = None, labels: LabelVolume | None = None,
                  config: PropagationConfig = PropagationConfig(), gaze: SliceGazePrompter | None = None,
-                 encoder: SliceEncoder | None = None, memory_bytes: int = 192 << 20, disk: bool | str | Path = True,
+                 encoder: SliceEncoder | None = None, memory_bytes: int = MEMORY_BYTES, disk: bool | str | Path = True,
                  precision: str = "fp16", guided: bool = True, workers: int = 1,
-                 encode_predictor: Any = None) -> None:
+                 encode_predictor: Predictor | None = None) -> None:
         if not isinstance(window, Window):
             window = parse_window(window, volume.array, volume.modality)
         self.volume = volume

@@ -1,0 +1,44 @@
+"""Command-line options shared by the commands that run the engine or a prompt policy.
+
+The defaults are the engine's and the policy registry's own (``gazesam.engine.DEFAULT_MODEL``,
+``DEFAULT_RUNTIME``, ``DEFAULT_THREADS``, ``gazesam.prompt.DEFAULT_POLICY``), so they are written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, DEFAULT_THREADS, RUNTIMES, available_models
+from gazesam.prompt import DEFAULT_POLICY, parse_policy_params
+
+
+def add_model_arguments(p: argparse.ArgumentParser, checkpoint: bool = True, threads: bool = True) -> None:
+    """``--model``, ``--runtime`` and (optionally) ``--checkpoint`` and ``--threads``."""
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
+                   help=f"segmentation model: {', '.join(available_models())} (default {DEFAULT_MODEL}, offline)")
+    p.add_argument("--runtime", default=DEFAULT_RUNTIME, choices=RUNTIMES,
+                   help=f"inference runtime (default {DEFAULT_RUNTIME})")
+    if checkpoint:
+        p.add_argument("--checkpoint", default=None, metavar="PATH",
+                       help="use this weights file instead of the model's own (located automatically)")
+    if threads:
+        p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                       help=f"CPU threads for the engine (default {DEFAULT_THREADS})")
+
+
+def add_policy_arguments(p: argparse.ArgumentParser, repeatable: bool = False, help_extra: str = "") -> None:
+    """``--policy`` (repeatable for eval) and ``--policy-param NAME=VALUE`` (repeatable)."""
+    if repeatable:
+        p.add_argument("--policy", action="append", default=None, metavar="NAME",
+                       help="policy to evaluate (repeatable; default: all)" + help_extra)
+    else:
+        p.add_argument("--policy", default=None, metavar="NAME",
+                       help=f"prompt policy (default {DEFAULT_POLICY}; an unknown name lists the others)" + help_extra)
+    p.add_argument("--policy-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a policy parameter by name, e.g. keep_iou=0.85 or keep_settled=true (repeatable; "
+                        "an unknown name lists the policy's parameters)")
+
+
+def policy_params(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--policy-param`` values by name (checked against the policy when it is built)."""
+    return parse_policy_params(getattr(args, "policy_param", None))
