@@ -19,9 +19,11 @@ demo: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/gazesam demo --out demo-output
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 test-fast: $(STAMP)
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow"
 
 bench: $(STAMP)

@@ -99,7 +99,7 @@ def bench_cost(trials: list[list[tuple]], passes: int) -> dict:
 
 def bench_replay_latency(data: Path) -> dict:
     """End to end at 300 Hz: replay source (real-time pace) -> subscriber -> I-VT -> start event."""
-    from gazesam.gaze.source import open_source
+    from gazesam.gaze.sources import open_source
 
     lat, delay = [], []
     for f in sorted((data / "tobii-raw").glob("participant*/*.txt"))[:4]:
@@ -126,7 +126,7 @@ def bench_lsl(data: Path, seconds: float) -> dict:
 
     cfg = write_loopback_config(Path(tempfile.mkdtemp(prefix="gazesam-bench-lsl-")) / "lsl_api.cfg")
     os.environ["LSLAPICFG"] = str(cfg)  # before any LSL call, here and in the outlet process
-    from gazesam.gaze.source import open_source
+    from gazesam.gaze.sources import open_source
 
     name = f"gazesam-bench-{os.getpid()}"
     outlet = subprocess.Popen([sys.executable, str(REPO / "tests" / "gaze_standins" / "lsl_outlet.py"), "--name",

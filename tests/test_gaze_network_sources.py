@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gazesam.gaze.source import open_source
+from gazesam.gaze.sources import open_source
 from gazesam.gaze.sources.lsl import write_loopback_config
 
 _CFG = write_loopback_config(Path(tempfile.mkdtemp(prefix="gazesam-lsl-")) / "lsl_api.cfg")

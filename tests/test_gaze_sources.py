@@ -12,7 +12,7 @@ import pytest
 
 from gazesam.core.errors import GazesamError, InputError, SourceError
 from gazesam.gaze.formats import open_gaze_file
-from gazesam.gaze.source import open_source
+from gazesam.gaze.sources import open_source
 from gazesam.gaze.sources.pupil import parse_pupil_spec
 from gazesam.gaze.sources.replay import parse_replay_spec
 from gazesam.gaze.sources.tobii import TobiiSource

@@ -194,7 +194,7 @@ class AppController(QObject):
             self.sourceStarted.emit()  # the replay can never start
 
     def _open_source(self) -> None:
-        from gazesam.gaze.source import open_source
+        from gazesam.gaze.sources import open_source
 
         if self.source is not None:
             return

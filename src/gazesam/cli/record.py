@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gazesam.gaze.recording import RecordingWriter
-    from gazesam.gaze.source import open_source
+    from gazesam.gaze.sources import open_source
     from gazesam.signal.fixations import make_detector
     from gazesam.core.display import DisplayGeometry
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from gazesam.core.errors import InputError
+from gazesam.core.transforms import ToImage, fitted_display_to_image
 
 # A 24-inch 16:9 monitor (531.4 x 298.9 mm, 1920 x 1080 px) viewed from 65 cm: the most common desk
 # set-up in screen-based eye tracking (Holmqvist et al. 2011 recommend 60-70 cm for remote trackers).
@@ -188,8 +189,14 @@ class ImageLayout:
             (self.origin_px[1] + np.asarray(y, dtype=float) * self.scale) / dh,
         )
 
+    def to_image(self) -> "ToImage":
+        """The pipeline's mapping for this layout (``gazesam.core.transforms``' fitted chain: the same
+        numbers as :meth:`display_to_image`, None off the image)."""
+        return fitted_display_to_image(self.geometry.width_px, self.geometry.height_px, *self.image_size)
+
     def display_to_image(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised display coordinates -> image pixel coordinates (may fall outside the image)."""
+        """Normalised display coordinates -> image pixel coordinates (may fall outside the image); the
+        array form of :meth:`to_image`."""
         dw, dh = self.geometry.size_px
         return (
             (np.asarray(x, dtype=float) * dw - self.origin_px[0]) / self.scale,

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 Point = tuple[float, ...]
+#: what a pipeline maps gaze with: normalised display (x, y) -> image pixel (x, y), or None off the image
+ToImage = Callable[[float, float], "tuple[float, float] | None"]
 
 
 class Transform:
@@ -302,3 +304,29 @@ def display_to_image(
         w2v,
         ViewToImage(vw, vh, image_w, image_h, zoom, pan_x, pan_y, fit),
     ])
+
+
+def fitted_display_to_image(display_w: float, display_h: float, image_w: int, image_h: int) -> ToImage:
+    """Normalised display -> image pixels for an image shown fitted (letterboxed, centred) on the whole
+    display: how replayed recordings and simulated gaze saw their image. NaN or off the image -> None."""
+    chain = display_to_image(display_w, display_h, 0, 0, 0, 0, display_w, display_h, image_w, image_h)
+
+    def to_image(x: float, y: float) -> tuple[float, float] | None:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        p = chain.forward(x, y)
+        return None if p is None else (float(p[0]), float(p[1]))
+
+    return to_image
+
+
+def image_filling_display(image_w: int, image_h: int) -> ToImage:
+    """Coordinates normalised to the image itself (the image stretched over the whole display, as
+    fixation tables in the image frame give them) -> image pixels. NaN or off the image -> None."""
+
+    def to_image(x: float, y: float) -> tuple[float, float] | None:
+        if not (math.isfinite(x) and math.isfinite(y)) or not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
+            return None
+        return x * image_w, y * image_h
+
+    return to_image

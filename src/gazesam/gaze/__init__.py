@@ -11,7 +11,8 @@ The sample types live in :mod:`gazesam.core.samples`.
 
 from gazesam.gaze.formats import FixationTable, GazeFile, detect_format, open_gaze_file, read_fixation_table
 from gazesam.gaze.recording import Recording, RecordingWriter, load_recording
-from gazesam.gaze.source import GazeSource, SourceStatus, open_source
+from gazesam.gaze.source import GazeSource, SourceStatus
+from gazesam.gaze.sources import open_source
 
 __all__ = [
     "FixationTable",

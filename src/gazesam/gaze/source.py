@@ -1,4 +1,4 @@
-"""One small interface for every gaze source, and the ``--source`` spec parser.
+"""One small interface for every gaze source (the ``--source`` spec parser is :mod:`gazesam.gaze.sources`).
 
 A source runs its device I/O on a background thread. Samples reach the consumer two ways: iterate
 (:meth:`GazeSource.samples`, :meth:`GazeSource.poll`) or subscribe a callback (called on the source's
@@ -6,7 +6,7 @@ thread, so it must be quick; the pipeline's ``submit_sample`` is). A source that
 raises into the consumer: the thread catches the failure, reports it in :meth:`GazeSource.status`, waits
 (backing off up to ``max_backoff_s``) and tries again. Only mistakes the user must fix (a missing file,
 an optional SDK that is not installed, a malformed spec) raise :class:`SourceError`/:class:`InputError`
-from :func:`open_source` or :meth:`GazeSource.open`.
+from :func:`gazesam.gaze.sources.open_source` or :meth:`GazeSource.open`.
 
 Sample times are seconds on the local monotonic clock (``time.monotonic()``), the tracker's own timestamp
 mapped onto it; :meth:`GazeSource.clock` returns "now" on that time base (for replay, the virtual
@@ -320,51 +320,3 @@ def fatal(message: str) -> SourceError:
     err = SourceError(message)
     err.fatal = True  # type: ignore[attr-defined]
     return err
-
-
-SOURCE_KINDS = ("lsl", "pupil", "tobii", "replay", "mouse")
-
-
-def open_source(spec: str, display: DisplayGeometry | None = None, start: bool = True, **options: object) -> GazeSource:
-    """Build (and by default open) a source from a command-line spec.
-
-    ``lsl[:NAME]``, ``pupil[:HOST:PORT][/surfaces.NAME]``, ``tobii[:ADDRESS]``,
-    ``replay:FILE[@SPEED][?format=NAME&trial=NAME&recording=NAME]`` (SPEED a factor, or ``max`` for
-    as fast as possible),
-    ``mouse``. Extra ``options`` go to the source's constructor.
-    """
-    if not isinstance(spec, str) or not spec.strip():
-        raise SourceError("empty --source; use one of lsl[:NAME], pupil[:HOST:PORT], tobii[:ADDRESS], "
-                          "replay:FILE[@SPEED], mouse")
-    spec = spec.strip()
-    kind, _, rest = spec.partition(":")
-    kind = kind.lower()
-    src: GazeSource
-    if kind == "lsl":
-        from gazesam.gaze.sources.lsl import LslSource
-
-        src = LslSource(rest or None, display=display, spec=spec, **options)  # type: ignore[arg-type]
-    elif kind == "pupil":
-        from gazesam.gaze.sources.pupil import PupilSource, parse_pupil_spec
-
-        host, port, topic = parse_pupil_spec(rest)
-        src = PupilSource(host, port, topic=topic, display=display, spec=spec, **options)  # type: ignore[arg-type]
-    elif kind == "tobii":
-        from gazesam.gaze.sources.tobii import TobiiSource
-
-        src = TobiiSource(rest or None, display=display, spec=spec, **options)  # type: ignore[arg-type]
-    elif kind == "replay":
-        from gazesam.gaze.sources.replay import open_replay, parse_replay_spec
-
-        path, speed, fmt, reader_opts = parse_replay_spec(rest)
-        src = open_replay(path, speed=speed, format=fmt, display=display, spec=spec,
-                          **{**reader_opts, **options})  # type: ignore[arg-type]
-    elif kind == "mouse":
-        if rest:
-            raise SourceError(f"--source {spec!r}: 'mouse' takes no argument")
-        from gazesam.gaze.sources.mouse import MouseSource
-
-        src = MouseSource(display=display, **options)  # type: ignore[arg-type]
-    else:
-        raise SourceError(f"unknown gaze source {kind!r} in {spec!r}; use one of {', '.join(SOURCE_KINDS)}")
-    return src.open() if start else src

@@ -12,10 +12,10 @@ import numpy as np
 
 from gazesam.core.predictor import Predictor
 from gazesam.core.samples import FixationEvent, GazeSample
+from gazesam.core.transforms import ToImage, image_filling_display
 from gazesam.prompt.base import Decision, GazePoint, ImageFixation, Prompt, PromptPolicy
 from gazesam.pipeline.decoder import EngineDecoder
 
-ToImage = Callable[[float, float], "tuple[float, float] | None"]
 Listener = Callable[["MaskUpdate"], None]
 
 # The shortest time from an image's onset to a saccade it can have steered (express saccades take ~100 ms):
@@ -51,18 +51,6 @@ class MaskUpdate:
     def latency_s(self) -> float:
         """Gaze-to-mask latency; meaningful when gaze times are on the monotonic clock (live use)."""
         return self.decided_t - self.gaze_t
-
-
-def normalised_to_image(size: tuple[int, int]) -> ToImage:
-    """The mapping when the image fills the whole display (evaluation, fixation tables in image frame)."""
-    h, w = size
-
-    def to_image(x: float, y: float) -> tuple[float, float] | None:
-        if math.isnan(x) or math.isnan(y) or not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
-            return None
-        return x * w, y * h
-
-    return to_image
 
 
 class GazePipeline:
@@ -145,7 +133,7 @@ class GazePipeline:
             self._onset_t = onset_t
             self._image = np.asarray(image)
             size = self._image.shape[:2]
-            self._to_image = to_image or normalised_to_image(size)
+            self._to_image = to_image or image_filling_display(size[1], size[0])
             self._embedding = None
             self._memo = {}
             self._quick_memo = {}

@@ -12,7 +12,7 @@ import numpy as np
 from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
-from gazesam.core.transforms import display_to_image
+from gazesam.core.transforms import fitted_display_to_image
 from gazesam.gaze.formats import open_gaze_file, read_fixation_table
 from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
 from gazesam.pipeline.core import GazePipeline
@@ -30,19 +30,6 @@ class GazeInput:
     display: DisplayGeometry | None = None  # the display the samples were recorded (or simulated) on
 
 
-def fitted_mapping(display_w: float, display_h: float, image_w: int, image_h: int):
-    """Normalised display -> image pixels when the image was shown fitted (letterboxed) to the display."""
-    chain = display_to_image(display_w, display_h, 0, 0, 0, 0, display_w, display_h, image_w, image_h)
-
-    def to_image(x: float, y: float):
-        if math.isnan(x) or math.isnan(y):
-            return None
-        p = chain.forward(x, y)
-        return None if p is None else (float(p[0]), float(p[1]))
-
-    return to_image
-
-
 def gaze_from_file(path: str | Path, image_size: tuple[int, int], trial: str | None = None) -> GazeInput:
     """A gaze recording (raw samples, display coordinates; the image is assumed fitted to the display)."""
     gf = open_gaze_file(path)
@@ -54,7 +41,7 @@ def gaze_from_file(path: str | Path, image_size: tuple[int, int], trial: str | N
     samples = list(gf.samples())
     if not samples:
         raise InputError(f"{path}: no gaze samples")
-    return GazeInput(samples, fitted_mapping(dw, dh, w, h), f"file:{Path(path).name}", samples, display=disp)
+    return GazeInput(samples, fitted_display_to_image(dw, dh, w, h), f"file:{Path(path).name}", samples, display=disp)
 
 
 def fixations_from_file(path: str | Path, image_size: tuple[int, int], trial: str | None) -> GazeInput:
@@ -93,7 +80,8 @@ def replay(predictor: Predictor, policy: Any, image: np.ndarray, gaze: GazeInput
     for u in updates:
         row = {"seq": u.seq, "gaze_t": round(u.gaze_t, 4), "target_id": u.target_id,
                "target_t0": round(u.target_t0, 4), "prompt": u.prompt.to_json(), "iou": round(u.iou, 4),
-               "stable": u.stable, "mask_pixels": int(u.mask.sum()), "decoder_calls": u.decoder_calls}
+               "stable": u.stable, "mask_pixels": int(u.mask.sum()), "decoder_calls": u.decoder_calls,
+               "stage": u.stage}
         if score is not None:
             row["dice"] = round(float(score(u.mask)), 4)
         trace.append(row)

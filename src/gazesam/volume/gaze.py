@@ -28,12 +28,12 @@ from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
 from gazesam.core.samples import FixationEvent
+from gazesam.core.transforms import ToImage
 from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
 from gazesam.pipeline import GazePipeline
 from gazesam.prompt import DEFAULT_POLICY, make_policy, policy_accepts
 
 Box = tuple[float, float, float, float]
-ToImage = Callable[[float, float], "tuple[float, float] | None"]
 MaskPrior = Callable[[np.ndarray], np.ndarray]
 
 # A fixation's duration when a voxel table gives none: kvasir-gaze readers' median (323 ms), rounded.

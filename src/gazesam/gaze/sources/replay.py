@@ -100,50 +100,37 @@ class _Pacer:
         return self.clock() >= t
 
 
-class ReplaySource(GazeSource):
-    """Replays a sample file (gazesam recording, Tobii Pro Lab export, TX300 raw)."""
+class PacedSampleSource(GazeSource):
+    """A source that delivers a finite, time-ordered run of samples at ``speed`` x real time.
 
-    kind = "replay"
+    Subclasses give the samples (:meth:`_open_samples`); times are remapped onto the local monotonic
+    clock as this module describes. A paced source does not reconnect: a failure ends it.
+    """
 
-    def __init__(self, path: str | os.PathLike, speed: float = 1.0, format: str | None = None,
-                 display: DisplayGeometry | None = None, spec: str = "", recording: str | None = None,
-                 **kw: object) -> None:
+    def __init__(self, spec: str, display: DisplayGeometry | None, speed: float = 1.0, **kw: object) -> None:
         kw.setdefault("block_when_full", True)
         kw.setdefault("buffer_size", 4096)
-        super().__init__(spec or f"replay:{path}", display, **kw)  # type: ignore[arg-type]
-        self.path = Path(path)
+        super().__init__(spec, display, **kw)  # type: ignore[arg-type]
         self.speed = float(speed)
-        self.format = format
-        self._reader_options = {"recording": recording} if recording else {}
-        self._file: GazeFile | None = None
         self._it: Iterator[GazeSample] | None = None
         self._pending: GazeSample | None = None
         self._done = False
         self._pacer = _Pacer(self.speed)
-        self._check_config()
 
-    def _check_config(self) -> None:
-        if self._file is None:
-            self._file = open_gaze_file(self.path, self.format, self.display, **self._reader_options)
-            if self._file.kind != "samples":
-                raise InputError(f"{self.path} holds fixations, not samples; use FixationReplaySource")
-            if self.display is None:
-                self.display = self._file.display
-            self.combiner.display = self.display
+    def _open_samples(self) -> Iterator[GazeSample]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    @property
-    def file(self) -> GazeFile:
-        assert self._file is not None
-        return self._file
+    def _read_done(self) -> None:
+        """Called after each batch (e.g. to publish the file's validity statistics)."""
 
     def clock(self) -> float:
         return self._pacer.clock()
 
     def _connect(self) -> None:
         if self._it is not None:  # a replay does not "reconnect": failures are fatal
-            raise fatal(f"replay of {self.path} failed")
+            raise fatal(f"replay of {self.spec} failed")
         self._pacer = _Pacer(self.speed)
-        self._it = iter(self.file.samples())
+        self._it = iter(self._open_samples())
 
     def _read(self, timeout: float) -> list[GazeSample]:
         out: list[GazeSample] = []
@@ -164,11 +151,47 @@ class ReplaySource(GazeSource):
                 out.append(s)
         except InputError as exc:
             raise fatal(str(exc)) from exc
-        self.combiner.stats = self.file.validity
+        self._read_done()
         return out
 
     def _finished(self) -> bool:
         return self._done and self._pending is None
+
+
+class ReplaySource(PacedSampleSource):
+    """Replays a sample file (gazesam recording, Tobii Pro Lab export, TX300 raw)."""
+
+    kind = "replay"
+
+    def __init__(self, path: str | os.PathLike, speed: float = 1.0, format: str | None = None,
+                 display: DisplayGeometry | None = None, spec: str = "", recording: str | None = None,
+                 **kw: object) -> None:
+        super().__init__(spec or f"replay:{path}", display, speed, **kw)
+        self.path = Path(path)
+        self.format = format
+        self._reader_options = {"recording": recording} if recording else {}
+        self._file: GazeFile | None = None
+        self._check_config()
+
+    def _check_config(self) -> None:
+        if self._file is None:
+            self._file = open_gaze_file(self.path, self.format, self.display, **self._reader_options)
+            if self._file.kind != "samples":
+                raise InputError(f"{self.path} holds fixations, not samples; use FixationReplaySource")
+            if self.display is None:
+                self.display = self._file.display
+            self.combiner.display = self.display
+
+    @property
+    def file(self) -> GazeFile:
+        assert self._file is not None
+        return self._file
+
+    def _open_samples(self) -> Iterator[GazeSample]:
+        return iter(self.file.samples())
+
+    def _read_done(self) -> None:
+        self.combiner.stats = self.file.validity
 
 
 class FixationReplaySource(GazeSource):

@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -52,7 +53,9 @@ from scipy import stats
 
 from gazesam.core.errors import InputError
 from gazesam.core.display import TX300_DISPLAY, DisplayGeometry, ImageLayout
+from gazesam.core.transforms import ToImage
 from gazesam.gaze.sources.sim_params import DEFAULT_PARAMS, SimParams
+from gazesam.gaze.sources.replay import PacedSampleSource
 from gazesam.gaze.trials import BLINK_MAX_MS, DROPOUT_MAX_MS, FixationTrial, RawTrial, TargetGeometry, TargetMask
 from gazesam.core.samples import EyeSample, FixationEvent, GazeSample
 
@@ -212,11 +215,11 @@ class SimulatedGaze:
     def to_image(self, x: float, y: float) -> tuple[float, float] | None:
         """Normalised display point -> image pixel (x, y), or None off the image: the mapping a pipeline
         needs (``GazePipeline.set_image(image, sim.to_image)``)."""
-        ix, iy = self.layout.display_to_image(x, y)
-        w, h = self.layout.image_size
-        if not (math.isfinite(float(ix)) and math.isfinite(float(iy))) or not (0 <= ix < w and 0 <= iy < h):
-            return None
-        return float(ix), float(iy)
+        return self._to_image(x, y)
+
+    @cached_property
+    def _to_image(self) -> ToImage:
+        return self.layout.to_image()
 
     def raw_trial(self) -> RawTrial:
         """The samples as a :class:`RawTrial`, for ``gaze_stats.raw_stats``."""
@@ -615,3 +618,31 @@ def simulate_many(
 def with_seed(config: SimConfig, seed: int) -> SimConfig:
     """The same configuration with another seed (for repeating a dataset over several simulated people)."""
     return replace(config, seed=seed)
+
+
+class SimulatedSource(PacedSampleSource):
+    """Simulated gaze as a live source: a reader looking at ``target`` (bool mask, image pixels), paced
+    like a replay (``speed`` x real time, ``inf`` as fast as the consumer takes it).
+
+    ``open_source("simulated:SEED[:options]", target=mask)``; ``layout`` (from the simulator) maps its
+    display coordinates back to the image, and ``display`` is the simulator's display, so the fixation
+    detector reads the samples in the degrees they were generated in.
+    """
+
+    kind = "simulated"
+
+    def __init__(self, target: np.ndarray | TargetMask | TargetGeometry, spec: str = SPEC_PREFIX,
+                 key: str = "", speed: float = 1.0, display: DisplayGeometry | None = None, **kw: object) -> None:
+        config = parse_gaze_spec(spec)
+        if display is not None and display != config.geometry:
+            raise InputError("simulated gaze is generated on the simulator's own display; do not pass another")
+        self.gaze = simulate_gaze(target, config, key=key)
+        super().__init__(spec, config.geometry, speed, **kw)
+        self.combiner.display = config.geometry
+
+    @property
+    def layout(self) -> ImageLayout:
+        return self.gaze.layout
+
+    def _open_samples(self):  # -> Iterator[GazeSample]
+        return iter(self.gaze.samples())
