@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from gazesam.core.errors import InputError
+from gazesam.core.display import DisplayGeometry
+from gazesam.signal.fixations import IDT_DEFAULTS, IVT_DEFAULTS
 
 
 def add_display_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +19,6 @@ def add_display_arguments(p: argparse.ArgumentParser) -> None:
 
 def display_from_args(args: argparse.Namespace):  # -> DisplayGeometry | None
     """A DisplayGeometry when any screen option was given, else None (use the file's / defaults)."""
-    from gazesam.core.display import DisplayGeometry
 
     if args.screen_px or args.screen_mm or args.distance_mm:
         if args.distance_mm is not None and not args.distance_mm > 0:
@@ -36,7 +37,6 @@ def add_detector_arguments(p: argparse.ArgumentParser, allow_none: bool = True) 
 
 
 def detector_params(args: argparse.Namespace) -> dict[str, float]:
-    from gazesam.signal.fixations import IDT_DEFAULTS, IVT_DEFAULTS
 
     defaults = IVT_DEFAULTS if args.detector == "ivt" else IDT_DEFAULTS
     out: dict[str, float] = {}

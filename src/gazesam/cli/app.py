@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+from gazesam.core.errors import InputError
+from gazesam.prompt import make_policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,15 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gazesam.app import AppConfig, run_app
-    from gazesam.core.errors import InputError
 
     if args.screenshot and args.quit_after is None:
         raise InputError("--screenshot needs --quit-after SECONDS (how long to play the source first)")
     if args.threads < 1:
         raise InputError("--threads must be at least 1")
     if args.policy:
-        from gazesam.prompt import make_policy
-
         make_policy(args.policy, policy_params(args))  # an unknown name fails here, with the known ones
     config = AppConfig(
         path=args.path, source=args.source, out=args.out, model=args.model, runtime=args.runtime,

@@ -8,6 +8,14 @@ from __future__ import annotations
 import argparse
 
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+from gazesam.cli.replay import write_overlay
+from gazesam.engine import load_predictor
+from gazesam.evaluation.metrics import dice
+from gazesam.gaze.recording import RecordingWriter
+from gazesam.core.imageio import save_mask
+from gazesam.pipeline import replay as rp
+from gazesam.prompt import DEFAULT_POLICY, make_policy
+from gazesam.core.phantom import ct_phantom
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,14 +32,6 @@ def run(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from gazesam.cli.replay import write_overlay
-    from gazesam.engine import load_predictor
-    from gazesam.evaluation.metrics import dice
-    from gazesam.gaze.recording import RecordingWriter
-    from gazesam.core.imageio import save_mask
-    from gazesam.pipeline import replay as rp
-    from gazesam.prompt import DEFAULT_POLICY, make_policy
-    from gazesam.core.phantom import ct_phantom
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

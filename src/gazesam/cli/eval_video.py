@@ -14,6 +14,8 @@ from gazesam.cli._engine_args import add_model_arguments
 import json
 import shlex
 from pathlib import Path
+from gazesam.engine import load_predictor
+from gazesam.evaluation.video import evaluate_clip, find_clips, parse_video_gaze_spec, report_markdown
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,8 +31,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gazesam.engine import load_predictor
-    from gazesam.evaluation.video import evaluate_clip, find_clips, parse_video_gaze_spec, report_markdown
 
     configs = [parse_video_gaze_spec(s) for s in (args.gaze or ["simulated:0"])]
     clips = find_clips(args.clip_dir)

@@ -19,6 +19,15 @@ import argparse
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
 
 from gazesam.core.errors import InputError
+from gazesam.volume.encoder import load_volume_predictors
+from gazesam.evaluation.volume import check_same_grid, evaluate_volume, target_mask, write_report
+from gazesam.volume.io import read_volume
+from gazesam.core.outputs import check_output_dir
+from gazesam.gaze.sources.simulated import is_simulated_spec, parse_gaze_spec
+from gazesam.volume.gaze import SliceGazePrompter
+from gazesam.cli.segment_volume import read_voxel_fixations
+from gazesam.core.errors import OutputError
+from gazesam.core.outputs import os_error_message
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,17 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from gazesam.volume.encoder import load_volume_predictors
-    from gazesam.evaluation.volume import check_same_grid, evaluate_volume, target_mask, write_report
-    from gazesam.volume.io import read_volume
 
     if args.max_prompts < 1:
         raise InputError("--max-prompts must be at least 1")
-    from gazesam.core.outputs import check_output_dir
 
     check_output_dir(args.report, what="report folder")  # a bad --report fails now, not after the work
-    from gazesam.gaze.sources.simulated import is_simulated_spec, parse_gaze_spec
-    from gazesam.volume.gaze import SliceGazePrompter
 
     t0 = time.perf_counter()
     fixations = None
@@ -67,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
     if is_simulated_spec(gaze):
         gaze = parse_gaze_spec(gaze).spec  # a malformed spec is an error before anything is loaded
     else:
-        from gazesam.cli.segment_volume import read_voxel_fixations
-
         if args.view != "axial":
             raise InputError("recorded gaze (voxel x, y, z grouped by z) is evaluated on the axial view only")
         fixations = read_voxel_fixations(args.gaze)
@@ -95,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_report(write_report, result, out_dir, **kw):  # noqa: ANN001, ANN202 - a thin wrapper
     """The report writer, with a failed write (disk full) as one clear line."""
-    from gazesam.core.errors import OutputError
-    from gazesam.core.outputs import os_error_message
 
     try:
         return write_report(result, out_dir, **kw)

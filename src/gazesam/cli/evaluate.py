@@ -9,6 +9,11 @@ from __future__ import annotations
 import argparse
 
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+from gazesam.evaluation.evaluate import evaluate, write_outputs
+from gazesam.evaluation.report import summary_table, write_report
+from gazesam.prompt import available_policies
+from gazesam.core.errors import InputError, OutputError
+from gazesam.core.outputs import check_output_dir, os_error_message
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,16 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gazesam.evaluation.evaluate import evaluate, write_outputs
-    from gazesam.evaluation.report import summary_table, write_report
-    from gazesam.prompt import available_policies
 
     import csv
     import sys
     from pathlib import Path
 
-    from gazesam.core.errors import InputError, OutputError
-    from gazesam.core.outputs import check_output_dir, os_error_message
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be a positive number of images, got {args.limit}")

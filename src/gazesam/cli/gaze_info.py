@@ -9,6 +9,10 @@ import json
 
 from gazesam.cli._gaze_args import add_detector_arguments, add_display_arguments, detector_params, display_from_args
 from gazesam.core.errors import InputError
+from gazesam.gaze.formats import open_gaze_file
+from gazesam.signal.info import format_summary, summarize
+from gazesam.core.outputs import check_output_dir
+from gazesam.signal.bids import export_bids
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,15 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gazesam.gaze.formats import open_gaze_file
-    from gazesam.signal.info import format_summary, summarize
 
     display = display_from_args(args)
     params = detector_params(args)
     if args.bids:  # a bad export folder fails now, not after reading the whole recording
         from pathlib import Path
 
-        from gazesam.core.outputs import check_output_dir
 
         if Path(args.bids).expanduser().resolve() == Path(args.file).expanduser().resolve():
             raise InputError(f"--bids {args.bids} is the gaze file itself; give a folder")
@@ -45,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_summary(info))
     if args.bids:
-        from gazesam.signal.bids import export_bids
-
         files = export_bids(gf, args.bids, subject=args.subject, task=args.task, session=args.session,
                             display=display, detector=args.detector)
         print(f"BIDS: wrote {len(files)} files under {args.bids}")

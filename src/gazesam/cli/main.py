@@ -1,8 +1,9 @@
 """``gazesam`` entry point.
 
 Subcommands live in their own modules (``gazesam.cli.<module>``), each exposing
-``add_arguments(parser)`` and ``run(args) -> int``. Modules must import heavy libraries (torch, Qt)
-inside ``run`` so that ``gazesam --help`` and argument errors stay instant.
+``add_arguments(parser)`` and ``run(args) -> int``, with their imports at the top. Only the module of
+the command on the command line is imported, so ``gazesam --help`` stays instant and a command loads
+only what it uses.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Sequence
 
 from gazesam import __version__
 from gazesam.core.errors import GazesamError
+from gazesam.core import limits
 
 # (command, module, one-line help). A module that does not exist yet is simply not offered.
 COMMANDS: list[tuple[str, str, str]] = [
@@ -34,11 +36,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits with status 2 and a one-line message (its default) - kept explicit."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``argv``, only the command it names is built out (the others are listed)."""
     parser = _Parser(prog="gazesam", description="Look at what you want segmented, and the mask appears.")
     parser.add_argument("--version", action="version", version=f"gazesam {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, module_name, help_text in COMMANDS:
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=help_text)
+            continue
         try:
             module = importlib.import_module(f"gazesam.cli.{module_name}")
         except ModuleNotFoundError as exc:
@@ -54,7 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
     """Every command reads images or volumes somewhere, so every command takes the size limits."""
-    from gazesam.core import limits
 
     g = p.add_argument_group("size limits (checked from file headers before reading)")
     g.add_argument("--max-pixels", type=int, default=None, metavar="N",
@@ -64,14 +70,13 @@ def _add_limit_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
-        from gazesam.core import limits
-
         limits.configure(max_pixels=args.max_pixels, max_voxels=args.max_voxels)
         return int(args._run(args) or 0)
     except GazesamError as exc:

@@ -12,6 +12,12 @@ from pathlib import Path
 
 from gazesam.cli._gaze_args import add_detector_arguments, add_display_arguments, detector_params, display_from_args
 from gazesam.core.errors import InputError, OutputError, SourceError
+from gazesam.gaze.recording import RecordingWriter
+from gazesam.gaze.sources import open_source
+from gazesam.signal.fixations import make_detector
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.outputs import check_output
+from gazesam.gaze.sources.replay import parse_replay_spec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,19 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from gazesam.gaze.recording import RecordingWriter
-    from gazesam.gaze.sources import open_source
-    from gazesam.signal.fixations import make_detector
-    from gazesam.core.display import DisplayGeometry
 
     if not (args.duration > 0 and math.isfinite(args.duration)):
         raise InputError(f"--duration must be a positive number of seconds, got {args.duration}")
-    from gazesam.core.outputs import check_output
 
     replayed = None
     if args.source.strip().lower().startswith("replay:"):
-        from gazesam.gaze.sources.replay import parse_replay_spec
-
         replayed = parse_replay_spec(args.source.strip()[len("replay:"):])[0]
     # --force overwrites an earlier recording, never the file being replayed
     out = check_output(args.output, inputs=[replayed], force=args.force, overwrite=False, what="recording",

@@ -11,6 +11,19 @@ from __future__ import annotations
 import argparse
 
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
+from gazesam.engine import load_predictor
+from gazesam.core.errors import InputError
+from gazesam.core.imageio import read_image, read_mask
+from gazesam.evaluation.metrics import dice, load_truth
+from gazesam.pipeline import replay as rp
+from gazesam.prompt import DEFAULT_POLICY, make_policy
+from gazesam.core.outputs import check_output
+from gazesam.core.imageio import save_mask
+from gazesam.core.outputs import write_text
+from gazesam.gaze.formats import read_fixation_table
+from gazesam.core.samples import FixationEvent
+from gazesam.signal import make_detector
+from gazesam.core.imageio import save_png
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,14 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from gazesam.engine import load_predictor
-    from gazesam.core.errors import InputError
-    from gazesam.core.imageio import read_image, read_mask
-    from gazesam.evaluation.metrics import dice, load_truth
-    from gazesam.pipeline import replay as rp
-    from gazesam.prompt import DEFAULT_POLICY, make_policy
 
-    from gazesam.core.outputs import check_output
 
     image_path = Path(args.image)
     if not image_path.exists():
@@ -72,14 +78,11 @@ def run(args: argparse.Namespace) -> int:
     if not updates:
         raise InputError(f"no gaze from {gaze.description} landed on the image: nothing to segment")
     final = updates[-1]
-    from gazesam.core.imageio import save_mask
 
     save_mask(Path(args.output), final.mask)
     if args.overlay:
         write_overlay(Path(args.overlay), image, final, gaze, truth)
     if args.trace:
-        from gazesam.core.outputs import write_text
-
         write_text(args.trace, json.dumps({"image": str(image_path), "gaze": gaze.description,
                                            "policy": policy.name, "model": predictor.spec.name,
                                            "updates": trace}, indent=1) + "\n")
@@ -92,7 +95,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _trial_for(table_path: str, image_path) -> str | None:
-    from gazesam.gaze.formats import read_fixation_table
 
     names = list(read_fixation_table(table_path).trials)
     if len(names) == 1:
@@ -105,7 +107,6 @@ def write_overlay(path, image, update, gaze, truth) -> None:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from gazesam.core.samples import FixationEvent
 
     base = np.asarray(image, np.float32).copy()
     if base.ndim == 2:
@@ -129,8 +130,6 @@ def write_overlay(path, image, update, gaze, truth) -> None:
             if p is not None:
                 pts.append((p[0], p[1], ev.duration_s))
     if not pts and gaze.samples:
-        from gazesam.signal import make_detector
-
         det = make_detector("ivt", None)
         evs = [e for s in gaze.samples for e in det.update(s)] + det.flush()
         for ev in evs:
@@ -144,6 +143,5 @@ def write_overlay(path, image, update, gaze, truth) -> None:
         r = 3 + 10 * min(dur, 1.0)
         d.ellipse((x - r, y - r, x + r, y + r), outline=(0, 220, 255), width=2)
         d.text((x + r, y - r), str(i), fill=(255, 255, 255))
-    from gazesam.core.imageio import save_png
 
     save_png(path, np.asarray(im))

@@ -11,6 +11,9 @@ import argparse
 from gazesam.cli._engine_args import add_model_arguments
 
 from gazesam.core.errors import InputError
+from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
+from gazesam.core.imageio import overlay, read_image, save_mask, save_png
+from gazesam.core.outputs import atomic_output, check_output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +44,6 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from gazesam.engine import BoxOnlyModelWarning, get_spec, load_predictor
-    from gazesam.core.imageio import overlay, read_image, save_mask, save_png
-    from gazesam.core.outputs import atomic_output, check_output
 
     spec = get_spec(args.model)  # unknown model: error before touching the image
     check_output(args.output, inputs=[args.image], force=args.force, what="output mask")

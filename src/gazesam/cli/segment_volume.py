@@ -19,6 +19,11 @@ from gazesam.cli._engine_args import add_model_arguments
 from pathlib import Path
 
 from gazesam.core.errors import GazesamError, InputError
+from gazesam.volume.encoder import load_volume_predictors
+from gazesam.volume.io import read_volume
+from gazesam.volume.propagation import PropagationConfig
+from gazesam.volume.segmenter import VolumeSegmenter
+from gazesam.core.outputs import check_output
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -100,12 +105,7 @@ def read_voxel_fixations(path: str | Path) -> dict[int, tuple["np.ndarray", "np.
 
 
 def run(args: argparse.Namespace) -> int:
-    from gazesam.volume.encoder import load_volume_predictors
-    from gazesam.volume.io import read_volume
-    from gazesam.volume.propagation import PropagationConfig
-    from gazesam.volume.segmenter import VolumeSegmenter
 
-    from gazesam.core.outputs import check_output
 
     if args.format not in ("input", "dicom"):
         check_output(args.output, inputs=[args.volume, args.gaze], force=args.force, what="output")

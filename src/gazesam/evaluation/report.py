@@ -13,6 +13,8 @@ import numpy as np
 
 from gazesam.core.imageio import read_image, read_mask
 from gazesam.evaluation.evaluate import ORACLE, EvalResult, TIMES_S
+from gazesam.evaluation.dataset import list_items
+from gazesam.evaluation.metrics import load_truth
 
 COLUMNS = [
     ("n_images", "images"), ("mean_dice_end", "mean Dice (end)"), ("median_dice_end", "median Dice (end)"),
@@ -110,8 +112,6 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
 
 
 def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
-    from gazesam.evaluation.dataset import list_items
-    from gazesam.evaluation.metrics import load_truth
 
     rs = sorted(result.results[result.default_policy], key=lambda r: r.dice_end)
     if not rs:

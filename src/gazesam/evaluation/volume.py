@@ -35,6 +35,8 @@ from gazesam.core.errors import InputError
 from gazesam.volume.gaze import SliceGazeInput, simulated_slice_gaze
 from gazesam.volume.io import Volume
 from gazesam.volume.segmenter import VolumeSegmenter
+from gazesam.gaze.sources.simulated import parse_gaze_spec
+from gazesam.core.outputs import write_text
 
 # (slice's target mask on the display grid, trial key) -> gaze on that slice
 Simulator = Callable[[np.ndarray, str], SliceGazeInput]
@@ -148,8 +150,6 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Predictor, *, labe
     t_start = time.perf_counter()
     check_same_grid(volume, label)
     if fixations is None and simulator is None:
-        from gazesam.gaze.sources.simulated import parse_gaze_spec
-
         gaze = parse_gaze_spec(gaze).spec  # a malformed spec fails here, before any encoding
 
     truth, value = target_mask(label, label_value)
@@ -256,7 +256,6 @@ def write_report(result: VolumeEvalResult, out_dir: str | Path, extra: dict | No
     if extra:
         summary.update(extra)
     paths = {"summary": out / "summary.json", "csv": out / "per_slice.csv", "plot": out / "per_slice_dice.png"}
-    from gazesam.core.outputs import write_text
 
     # the numbers first, each file whole or not at all (a full disk leaves no half CSV), the plot last
     write_text(paths["summary"], json.dumps(summary, indent=2) + "\n")

@@ -15,6 +15,7 @@ from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.core.transforms import ToImage, image_filling_display
 from gazesam.prompt.base import Decision, GazePoint, ImageFixation, Prompt, PromptPolicy
 from gazesam.pipeline.decoder import EngineDecoder
+from gazesam.signal import make_detector
 
 Listener = Callable[["MaskUpdate"], None]
 
@@ -72,8 +73,6 @@ class GazePipeline:
         display: Any = None,
         detector: str | Any = "ivt",
     ) -> None:
-        from gazesam.signal import make_detector
-
         self.predictor = predictor
         self.policy = policy
         self.display = display

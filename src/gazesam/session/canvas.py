@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from gazesam.session.session import Plane, Session
+from gazesam.volume.orientation import DisplayGrid
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,6 @@ class VolumeCanvas:
 
     @classmethod
     def create(cls, volume, view, index: int, window, doc_key: str = "", max_side: int = 1024) -> "VolumeCanvas":
-        from gazesam.volume.orientation import DisplayGrid
-
         return cls(volume, view, DisplayGrid.for_view(view, max_side=max_side), view.check_slice(index), window,
                    doc_key)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from gazesam.core.errors import InputError
 from gazesam.video.io import Clip, list_frame_files, read_folder
+from gazesam.core.imageio import read_pixels
 
 IGNORE_VALUE = 255
 
@@ -33,7 +34,6 @@ class ClipData:
 def load_clip_dir(path: str | os.PathLike, object_value: int | None = None, fps: float = 25.0,
                   with_frames: bool = True) -> ClipData:
     """Frames and the object's mask on every frame; errors say which frame lacks a mask."""
-    from gazesam.core.imageio import read_pixels
 
     d = Path(path)
     if not (d / "frames").is_dir() or not (d / "masks").is_dir():

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gazesam.core.errors import InputError, TruncatedVideoError
+from gazesam.core.imageio import read_pixels
 
 MAX_CLIP_BYTES = 4 * 1024**3  # 4 GiB of RGB frames: ~1900 frames of 1080p, ~3500 of 854x480 x ... x 3
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
@@ -151,7 +152,6 @@ def list_frame_files(folder: str | os.PathLike) -> list[Path]:
 
 def read_folder(folder: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
     """A folder of frame images, ordered naturally by name; times are ``index / fps`` (no clock in files)."""
-    from gazesam.core.imageio import read_pixels
 
     d = Path(folder)
     if fps <= 0:

@@ -34,6 +34,8 @@ from gazesam.core.paths import cache_dir
 from gazesam.core.predictor import Predictor
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME
 from gazesam.volume.slices import SliceSource
+from gazesam.engine import ImageEmbedding
+from gazesam.engine import load_predictor
 
 ProgressCallback = Callable[[int, int], None]  # (slices cached, total)
 
@@ -289,7 +291,6 @@ class SliceEncoder:
 
     def get(self, s: int):
         """Embedding of slice ``s`` (an ``ImageEmbedding``), encoding it now when not cached."""
-        from gazesam.engine import ImageEmbedding
 
         s = self.source.view.check_slice(s)
         arrays = self.store.get_arrays(s)
@@ -434,7 +435,6 @@ def load_volume_predictors(model: str = DEFAULT_MODEL, runtime: str = DEFAULT_RU
     encode predictor runs the same weights on one intra-op thread for the background workers, so two
     workers keep two cores busy without oversubscribing them. With ``threads <= 1`` both are the same.
     """
-    from gazesam.engine import load_predictor
 
     pred = load_predictor(model, runtime=runtime, checkpoint=checkpoint, threads=threads, precision=precision)
     if threads <= 1:

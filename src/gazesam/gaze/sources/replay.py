@@ -24,6 +24,7 @@ from gazesam.gaze.formats import GazeFile, open_gaze_file
 from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.gaze.source import GazeSource, fatal
 from gazesam.core.display import DisplayGeometry
+from gazesam.gaze.formats import detect_format, resolve_format
 
 BATCH = 512
 
@@ -306,7 +307,6 @@ class FixationReplaySource(GazeSource):
 def open_replay(path: str | os.PathLike, speed: float = 1.0, format: str | None = None,
                 display: DisplayGeometry | None = None, spec: str = "", **kw: object) -> GazeSource:
     """A ReplaySource or, for fixation tables, a FixationReplaySource."""
-    from gazesam.gaze.formats import detect_format, resolve_format
 
     name = resolve_format(format) if format else detect_format(path)
     if name == "fixation-table":
