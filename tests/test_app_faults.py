@@ -5,7 +5,6 @@ and exits with the right status, the gaze log gets its footer."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

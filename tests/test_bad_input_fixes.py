@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path

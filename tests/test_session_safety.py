@@ -4,7 +4,6 @@ paths in session.json cannot leave it, a full disk keeps the previous save and s
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

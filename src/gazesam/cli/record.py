@@ -8,7 +8,6 @@ import math
 import signal
 import sys
 import time
-from pathlib import Path
 
 from gazesam.cli._gaze_args import add_detector_arguments, add_display_arguments, detector_params, display_from_args
 from gazesam.core.errors import InputError, OutputError, SourceError

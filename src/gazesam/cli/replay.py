@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    import numpy as np
 
 
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
-from scipy import ndimage, stats
+from scipy import stats
 
 from gazesam.core.errors import InputError
 from gazesam.core.display import TX300_DISPLAY, DisplayGeometry, ImageLayout
-from gazesam.gaze.trials import BLINK_MAX_MS, DROPOUT_MAX_MS, FixationTrial, RawTrial, TargetGeometry, TargetMask
+from gazesam.gaze.trials import BLINK_MAX_MS, DROPOUT_MAX_MS, FixationTrial, RawTrial, TargetGeometry
 
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gazesam.core.imageio import read_image, read_mask
-from gazesam.evaluation.evaluate import ORACLE, EvalResult, TIMES_S
+from gazesam.evaluation.evaluate import ORACLE, EvalResult
 from gazesam.evaluation.dataset import list_items
 from gazesam.evaluation.metrics import load_truth
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gazesam.pipeline.core import MaskUpdate
+from gazesam.core.prompts import MaskUpdate
 
 
 class AcceptOnLeave:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -13,7 +12,8 @@ import numpy as np
 from gazesam.core.predictor import Predictor
 from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.core.transforms import ToImage, image_filling_display
-from gazesam.prompt.base import Decision, GazePoint, ImageFixation, Prompt, PromptPolicy
+from gazesam.core.prompts import GazePoint, ImageFixation, MaskUpdate
+from gazesam.prompt.base import Decision, PromptPolicy
 from gazesam.pipeline.decoder import EngineDecoder
 from gazesam.signal import make_detector
 
@@ -25,33 +25,6 @@ ONSET_LATENCY_S = 0.1
 # A sample-driven policy (the paper's rule: the latest raw gaze point) is decided at most this often in
 # gaze time during replay, as a live engine that answers in ~0.1 s would be.
 SAMPLE_POLICY_INTERVAL_S = 0.1
-
-
-@dataclass(frozen=True)
-class MaskUpdate:
-    """One mask the pipeline delivers, with everything needed to audit it later."""
-
-    gaze_t: float  # time of the gaze sample / fixation this answers
-    target_id: int  # increments when the policy decides gaze moved to another object
-    target_t0: float  # time of the first fixation on this target (the efficiency measure starts here)
-    prompt: Prompt
-    mask: np.ndarray  # bool HxW, original image size
-    iou: float  # the model's predicted IoU
-    stable: bool  # the policy considers the mask stable enough to offer for acceptance
-    decided_t: float  # monotonic time when the mask was ready
-    policy: str
-    seq: int = 0  # the n-th update of this pipeline
-    decoder_calls: int = 0
-    # "quick": the policy's first answer to a request, shown while its search runs; "search": the
-    # search's answer (the settled one for that request)
-    stage: str = "search"
-    compute_s: float = 0.0  # the policy's and engine's time for this update alone (no queueing)
-    request_t: float = math.nan  # gaze time of the request this answers (a fixation's start or end)
-
-    @property
-    def latency_s(self) -> float:
-        """Gaze-to-mask latency; meaningful when gaze times are on the monotonic clock (live use)."""
-        return self.decided_t - self.gaze_t
 
 
 class GazePipeline:

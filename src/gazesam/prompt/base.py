@@ -20,43 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Prompt:
-    """A SAM prompt in original-image pixels."""
-
-    box: tuple[float, float, float, float] | None = None
-    points: np.ndarray | None = None  # (N, 2) x, y
-    labels: np.ndarray | None = None  # (N,) 1 positive, 0 negative
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "box": None if self.box is None else [round(float(v), 2) for v in self.box],
-            "points": None if self.points is None else np.round(self.points, 2).tolist(),
-            "labels": None if self.labels is None else [int(v) for v in self.labels],
-        }
-
-
-@dataclass(frozen=True)
-class ImageFixation:
-    """A fixation mapped into image pixels, as policies see it."""
-
-    x: float
-    y: float
-    t_start: float
-    t: float
-    duration_s: float
-    fixation_id: int = 0
-    final: bool = True  # False while the fixation is still running (a ``start``/``update`` event)
-
-
-@dataclass(frozen=True)
-class GazePoint:
-    """The latest raw gaze sample in image pixels (for policies that act on samples)."""
-
-    x: float
-    y: float
-    t: float
+from gazesam.core.prompts import GazePoint, ImageFixation, Prompt
 
 
 class Decoder(Protocol):

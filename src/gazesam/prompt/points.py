@@ -9,7 +9,6 @@ model this policy shows why gaze must become boxes there.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from gazesam.session.labels import Label
-from gazesam.session.session import Annotation, Plane, Session
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gazesam.session.session import Annotation, Plane, Session
 
 
 class Command(Protocol):

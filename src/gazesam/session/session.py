@@ -22,8 +22,6 @@ from gazesam.core.errors import InputError
 from gazesam.session.commands import AddLabelCommand, ChangeLabelCommand, PaintCommand, UndoStack
 from gazesam.session.document import DocumentRef
 from gazesam.session.labels import Label, LabelSet
-from gazesam.session.store import write_snapshot
-from gazesam.session.store import load_session
 
 Listener = Callable[[str], None]
 
@@ -403,6 +401,7 @@ class Session:
 
     def save(self, session_dir: str | Path | None = None) -> Path:
         """Write the session folder (session.json + masks); returns the session.json path."""
+        from gazesam.session.store import write_snapshot  # store builds on this module: import at use
 
         if session_dir is not None:
             self.session_dir = Path(session_dir)
@@ -414,6 +413,8 @@ class Session:
 
     @classmethod
     def load(cls, path: str | Path, *, verify: bool = True) -> "Session":
+        from gazesam.session.store import load_session  # store builds on this module: import at use
+
         return load_session(path, verify=verify)
 
     @classmethod

@@ -9,7 +9,7 @@ float32 masks on volumes).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 

@@ -10,7 +10,7 @@ says ``voxel``/``plane``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
