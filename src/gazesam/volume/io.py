@@ -72,6 +72,8 @@ class Volume:
     source_format: str = "nifti"  # nifti | nrrd | mha | mhd | dicom | memory
     modality: str = ""  # DICOM Modality when known ("CT", "MR", ...), else ""
     dicom_tags: dict[str, str] = field(default_factory=dict, repr=False)
+    #: DICOM files of the series in slice order (file k holds slice k; one file for a multi-frame object)
+    dicom_files: tuple[str, ...] = field(default=(), repr=False)
     _hash: str | None = field(default=None, repr=False)
 
     @property
@@ -291,7 +293,7 @@ def _choose_series(folder: Path, series: str | int | None) -> DicomSeries:
     raise InputError(f"series '{series}' is not in {folder}; it holds: {listing}")
 
 
-_KEPT_DICOM_TAGS = ("0008|0060", "0020|000d", "0020|0052", "0010|0010", "0010|0020", "0008|0020",
+_KEPT_DICOM_TAGS = ("0008|0060", "0020|000d", "0020|000e", "0020|0052", "0010|0010", "0010|0020", "0008|0020",
                     "0008|103e", "0008|0016")
 
 
@@ -319,8 +321,10 @@ def read_dicom_series(folder: str | Path, series: str | int | None = None) -> Vo
                 tags[key] = reader.GetMetaData(0, key).strip()
         except RuntimeError:  # pragma: no cover
             pass
-    return volume_from_image(image, source=str(folder), source_format="dicom",
-                             modality=tags.get("0008|0060", ""), dicom_tags=tags)
+    vol = volume_from_image(image, source=str(folder), source_format="dicom",
+                            modality=tags.get("0008|0060", ""), dicom_tags=tags)
+    vol.dicom_files = chosen.files
+    return vol
 
 
 def read_volume(path: str | Path, series: str | int | None = None) -> Volume:
