@@ -118,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output, inputs=[args.volume, args.gaze], force=args.force, what="output")
         check_output(_sidecar_path(Path(args.output)), inputs=[args.volume, args.gaze], force=args.force,
                      what="sidecar")
+    if args.format == "seg-nrrd":
+        from gazesam.volume.segnrrd import check_seg_nrrd_path
+
+        check_seg_nrrd_path(args.output)
     volume = read_volume(args.volume, series=args.series)
     if args.format == "dicom-seg":  # before the model runs: a NIfTI input fails now, not after minutes
         from gazesam.volume.dicomseg import algorithm_info, require_dicom_source
