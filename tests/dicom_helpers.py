@@ -92,7 +92,7 @@ def write_series(image: sitk.Image, folder: Path, *, modality: str = "CT", descr
             ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "HU"
             ds.KVP = "120"
         ds.PixelData = np.ascontiguousarray(arr[k]).astype("<i2").tobytes()
-        path = folder / f"img{int(names[k]):04d}.dcm"
+        path = folder / f"s{series_uid.split('.')[-1][-6:]}_{int(names[k]):04d}.dcm"  # one folder may hold several
         ds.save_as(path, enforce_file_format=True)
         files.append(path)
     return files

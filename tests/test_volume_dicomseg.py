@@ -13,7 +13,7 @@ import SimpleITK as sitk
 highdicom = pytest.importorskip("highdicom", reason="DICOM-SEG needs the 'dicom' extra (highdicom)")
 pydicom = pytest.importorskip("pydicom")
 
-from dicom_helpers import read_sop_uids, write_series  # noqa: E402
+from dicom_helpers import read_sop_uids, write_enhanced, write_series  # noqa: E402
 from gazesam.cli.main import main  # noqa: E402
 from gazesam.errors import InputError  # noqa: E402
 from gazesam.volume.dicomseg import AlgorithmInfo, write_label_volume_seg  # noqa: E402
@@ -122,6 +122,33 @@ def test_fractional_dicom_seg(ct_case, tmp_path) -> None:
     np.testing.assert_allclose(got, prob, atol=1 / 255 + 1e-6)  # 8-bit fractions
     spleen = [n for n in seg.get_segment_numbers() if seg.get_segment_description(n).segment_label == "spleen"][0]
     np.testing.assert_array_equal(px[..., spleen - 1].transpose(2, 1, 0) > 0.5, lab == 1)
+
+
+def test_enhanced_multiframe_source(shared_data, tmp_path) -> None:
+    """An Enhanced MR object stored last slice first: each SEG frame points at the right source frame."""
+    img = sitk.ReadImage(str(shared_data / "totalseg-examples" / "example_mr_sm.nii.gz"))
+    lab = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "totalseg-examples" / "example_seg_mr.nii.gz")))
+    path = write_enhanced(sitk.Cast(img, sitk.sitkInt16), tmp_path / "mr" / "enh.dcm", reverse=True)
+    vol = read_volume(tmp_path / "mr")
+    lv = LabelVolume(vol)
+    value = int(np.bincount(lab.ravel())[1:].argmax()) + 1  # the largest structure
+    lv.add_label("organ", None, value)
+    lv.array[lab.transpose(2, 1, 0) == value] = value
+    seg_path = write_label_volume_seg(lv, tmp_path / "mr.seg.dcm", ALGO)
+    ds = pydicom.dcmread(seg_path)
+    src = pydicom.dcmread(path)
+    n = int(src.NumberOfFrames)
+    nz = vol.shape[2]
+    for frame in ds.PerFrameFunctionalGroupsSequence:
+        ref = frame.DerivationImageSequence[0].SourceImageSequence[0]
+        assert ref.ReferencedSOPInstanceUID == src.SOPInstanceUID
+        f = int(ref.ReferencedFrameNumber)
+        k = nz - f  # stored reversed: frame 1 is the last slice
+        assert 1 <= f <= n
+        pos = [float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient]
+        np.testing.assert_allclose(pos, vol.index_to_physical((0, 0, k)), atol=1e-3)
+        mask = np.asarray(ds.pixel_array)[ds.PerFrameFunctionalGroupsSequence.index(frame)] > 0
+        np.testing.assert_array_equal(mask, lv.array[:, :, k].T == value)
 
 
 def test_nifti_input_says_dicom_seg_needs_dicom(shared_data, tmp_path, capsys) -> None:

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", default="auto",
                    help="auto (default), ct-soft, ct-lung, ct-bone, ct-brain, paper ([-250, 250]), percentile, "
                         "percentile:LO,HI, WIDTH/LEVEL (e.g. 400/40) or range:LO,HI")
-    p.add_argument("--series", help="DICOM series UID or index when the folder holds several")
+    p.add_argument("--series", help="DICOM series index, UID or description when the folder holds several")
     p.add_argument("--label-name", default="object", help="name of the label (default: object)")
     p.add_argument("--label-value", type=int, default=1, help="voxel value of the label (default: 1)")
     p.add_argument("--colour", default=None, help="label colour, #rrggbb or r,g,b")
