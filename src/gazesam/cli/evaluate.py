@@ -10,7 +10,9 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", metavar="DATASET_DIR", help="folder with images/, masks/ and a fixation table")
+    p.add_argument("dataset", metavar="DATASET_DIR",
+                   help="folder with images/, masks/ and a fixation table, or a COCO dataset: annotations.json, "
+                        "the images it names and a fixation table")
     p.add_argument("--policy", action="append", default=None, metavar="NAME",
                    help="policy to evaluate (repeatable; default: all). gazesam-paper and oracle-box are always included")
     p.add_argument("--model", default="litemedsam", help="model name (default: litemedsam)")

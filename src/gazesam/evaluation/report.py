@@ -110,7 +110,7 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
 
 
 def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
-    from gazesam.evaluation.dataset import list_items, read_mask
+    from gazesam.evaluation.dataset import list_items, read_item_mask
     from gazesam.evaluation.metrics import load_truth
 
     rs = sorted(result.results[result.default_policy], key=lambda r: r.dice_end)
@@ -124,7 +124,7 @@ def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
         if it is None:
             continue
         img = read_image(it.image_path)
-        truth, _ = load_truth(read_mask(it.mask_path))
+        truth, _ = load_truth(read_item_mask(it))
         fig, ax = plt.subplots(figsize=(5, 5 * img.shape[0] / img.shape[1]))
         ax.imshow(img)
         if r.last_mask is not None:

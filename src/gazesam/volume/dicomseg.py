@@ -113,6 +113,12 @@ def _source_frames(volume: Volume, datasets: Sequence) -> list[tuple[int, int]]:
     return [by_slice[k] for k in range(nz)]
 
 
+def _rgb(label) -> tuple[int, int, int]:
+    """A label's colour as (r, g, b) 0..255: volume labels have ``colour``, session labels ``rgb``."""
+    rgb = getattr(label, "colour", None) or getattr(label, "rgb")
+    return int(rgb[0]), int(rgb[1]), int(rgb[2])
+
+
 def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, path: str | Path,
                     algorithm: AlgorithmInfo, *, segmentation_type: str = "binary",
                     probabilities: Mapping[int, np.ndarray] | None = None,
@@ -120,7 +126,8 @@ def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, p
     """Write ``label_array`` (index-ordered like ``volume.array``; values = label values, 0 = background) as
     one DICOM-SEG file at ``path`` (atomically) and return the path.
 
-    ``labels`` are :class:`~gazesam.volume.labels.Label` (value, name, colour); each becomes segment 1, 2, ...
+    ``labels`` are :class:`~gazesam.volume.labels.Label` or :class:`~gazesam.session.labels.Label` (value, name,
+    colour); each becomes segment 1, 2, ...
     in value order, its Tracking ID ``label <value>`` keeping the value. ``segmentation_type`` is
     ``binary`` or ``fractional`` (PROBABILITY, 8 bits); a fractional SEG takes ``probabilities`` (label value
     -> index-ordered array in 0..1) where given, else the label's binary mask as 0/1. Frames without any
@@ -179,7 +186,7 @@ def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, p
             algorithm_identification=ident,
             tracking_id=f"label {lab.value}",
             tracking_uid=hd.UID(),
-            display_color=hd.color.CIELabColor.from_rgb(*lab.colour),
+            display_color=hd.color.CIELabColor.from_rgb(*_rgb(lab)),
         )
         for n, lab in enumerate(table, start=1)
     ]
