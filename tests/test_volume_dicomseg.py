@@ -197,3 +197,35 @@ def test_cli_segment_volume_dicom_seg_matches_nifti(ct_case, shared_data, tmp_pa
     assert read_sop_uids(files) >= {r.ReferencedSOPInstanceUID for r in
                                     pydicom.dcmread(tmp_path / "liver.dcm").ReferencedSeriesSequence[0]
                                     .ReferencedInstanceSequence}
+
+
+@pytest.mark.qt
+def test_app_save_writes_dicom_seg_beside_the_session(ct_case, tmp_path, qapp) -> None:
+    """The app's save (Ctrl+S) on a DICOM volume: labels.seg.dcm beside labels.nii.gz, voxel-exact with it;
+    after every mask is cleared, the stale SEG goes."""
+    from gazesam.app.config import AppConfig
+    from gazesam.app.controller import AppController
+    from gazesam.session import DocumentRef, Label, RecoveryRegistry, Session
+
+    folder, files, lab = ct_case
+    vol = read_volume(folder)
+    doc = DocumentRef.for_volume(folder, vol.shape, spacing=vol.spacing, origin=vol.origin,
+                                 direction=tuple(vol.direction.ravel()))
+    label_map = np.select([lab == 5, lab == 1], [1, 2], 0).astype(np.uint16)
+    session = Session(doc, labels=[Label(1, "liver", "#c86432"), Label(2, "spleen", "#9d6cab")],
+                      label_map=label_map, session_dir=tmp_path / "session")
+    c = AppController(AppConfig(path=str(folder), out=str(tmp_path / "session"), headless=True),
+                      registry=RecoveryRegistry(tmp_path / "registry"))
+    c.session, c.volume = session, vol
+    errors: list[str] = []
+    c.error.connect(errors.append)
+    c.save()
+    assert not errors
+    seg = highdicom.seg.segread(tmp_path / "session" / "labels.seg.dcm")
+    nifti = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "session" / "labels.nii.gz"))).transpose(2, 1, 0)
+    np.testing.assert_array_equal(_seg_label_map(seg, files), nifti)
+    assert {seg.get_segment_description(n).segment_label for n in seg.get_segment_numbers()} == {"liver", "spleen"}
+    empty = Session(doc, labels=[Label(1, "liver", "#c86432")], session_dir=tmp_path / "session")
+    c.session = empty
+    c.save()
+    assert not (tmp_path / "session" / "labels.seg.dcm").exists() and not errors

@@ -19,6 +19,7 @@ resampled, so the SEG is voxel-exact with the NIfTI written from the same labels
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -230,3 +231,25 @@ def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, p
 def write_label_volume_seg(labels, path: str | Path, algorithm: AlgorithmInfo, **kwargs) -> Path:
     """:func:`write_dicom_seg` for a :class:`~gazesam.volume.labels.LabelVolume` (its volume, array, labels)."""
     return write_dicom_seg(labels.volume, labels.array, labels.labels.values(), path, algorithm, **kwargs)
+
+
+#: the DICOM-SEG the app writes into a session folder beside labels.nii.gz when the volume came from DICOM
+SESSION_SEG_NAME = "labels.seg.dcm"
+
+
+def save_session_seg(volume: Volume, label_map: np.ndarray, labels: Iterable, folder: str | Path,
+                     model: str) -> Path | None:
+    """Write ``folder/labels.seg.dcm`` for a session on a DICOM volume (the app's save calls this).
+
+    With no labelled voxel at all it writes nothing and removes an earlier ``labels.seg.dcm``: a stale SEG
+    beside a cleared session would contradict it. Without highdicom installed it does nothing (the user did
+    not ask for DICOM-SEG; ``segment-volume --format dicom-seg`` says what to install). Returns the path
+    written, or None."""
+    target = Path(folder) / SESSION_SEG_NAME
+    if importlib.util.find_spec("highdicom") is None:  # without the 'dicom' extra the app saves as before
+        return None
+    table = list(labels)
+    if not table or not np.asarray(label_map).any():
+        target.unlink(missing_ok=True)
+        return None
+    return write_dicom_seg(volume, label_map, table, target, algorithm_info(model))
