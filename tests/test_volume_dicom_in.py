@@ -119,3 +119,13 @@ def test_enhanced_multiframe_gap_is_refused(ct, tmp_path) -> None:
     write_enhanced(ct, tmp_path / "enh" / "volume.dcm", modality="CT", skip=(4,))
     with pytest.raises(InputError, match=r"missing 1 slice\(s\)"):
         read_volume(tmp_path / "enh")
+
+
+def test_series_of_several_multiframe_files_is_refused(ct, tmp_path) -> None:
+    write_enhanced(ct, tmp_path / "two" / "a.dcm", modality="CT")
+    b = write_enhanced(ct, tmp_path / "two" / "b.dcm", modality="CT")
+    ds = pydicom.dcmread(b)
+    ds.SeriesInstanceUID = pydicom.dcmread(tmp_path / "two" / "a.dcm").SeriesInstanceUID
+    ds.save_as(b)
+    with pytest.raises(InputError, match="2 are multi-frame"):
+        read_volume(tmp_path / "two")

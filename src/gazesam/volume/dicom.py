@@ -213,6 +213,11 @@ def read_series(folder: str | Path, series: str | int | None = None) -> Volume:
         if frames > 1:
             return read_multiframe(chosen.files[0], where)
         raise InputError(f"{where} has a single slice; a 3D volume needs a series of slices")
+    multi = [f for f in chosen.files if _frame_count(f)[0] > 1]
+    if multi:
+        raise InputError(f"{where} holds {len(chosen.files)} files of which {len(multi)} are multi-frame (e.g. "
+                         f"{Path(multi[0]).name}); gazesam reads one enhanced file, or single-frame slices, per "
+                         "series - move each multi-frame file into a folder of its own")
     planes = _classic_planes(chosen)
     first = sitk.ImageFileReader()
     first.SetFileName(chosen.files[0])
