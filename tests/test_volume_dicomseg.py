@@ -229,3 +229,16 @@ def test_app_save_writes_dicom_seg_beside_the_session(ct_case, tmp_path, qapp) -
     c.session = empty
     c.save()
     assert not (tmp_path / "session" / "labels.seg.dcm").exists() and not errors
+
+
+def test_source_files_changed_after_reading_are_refused(ct_case, tmp_path) -> None:
+    folder, files, lab = ct_case
+    vol = read_volume(folder)
+    lv = _labels(vol, lab)
+    ds = pydicom.dcmread(files[7])
+    x, y, z = (float(v) for v in ds.ImagePositionPatient)
+    ds.ImagePositionPatient = [x + 1.5, y, z]  # half a voxel off in-plane
+    ds.save_as(files[7])
+    with pytest.raises(InputError, match="not on a slice of the volume"):
+        write_label_volume_seg(lv, tmp_path / "moved.dcm", ALGO)
+    assert not (tmp_path / "moved.dcm").exists()

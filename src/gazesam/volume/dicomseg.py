@@ -31,9 +31,10 @@ from gazesam.errors import InputError, OutputError
 from gazesam.outputs import atomic_output
 from gazesam.volume.io import Volume
 
-#: where a source frame's position may be off a whole voxel index (fraction of a voxel); more means the files
-#: are not the grid the volume was read with
-POSITION_TOLERANCE = 0.01
+#: how far (fraction of a voxel) a source frame's position may lie from its slice of the volume: scanners
+#: round positions and the reader allows slightly uneven steps, but more than this and the files are not the
+#: grid the volume was read with
+POSITION_TOLERANCE = 0.25
 
 SEGMENTATION_TYPES = ("binary", "fractional")
 
@@ -128,8 +129,7 @@ def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, p
     one DICOM-SEG file at ``path`` (atomically) and return the path.
 
     ``labels`` are :class:`~gazesam.volume.labels.Label` or :class:`~gazesam.session.labels.Label` (value, name,
-    colour); each becomes segment 1, 2, ...
-    in value order, its Tracking ID ``label <value>`` keeping the value. ``segmentation_type`` is
+    colour); each becomes segment 1, 2, ... in value order, its Tracking ID ``label <value>`` keeping the value. ``segmentation_type`` is
     ``binary`` or ``fractional`` (PROBABILITY, 8 bits); a fractional SEG takes ``probabilities`` (label value
     -> index-ordered array in 0..1) where given, else the label's binary mask as 0/1. Frames without any
     segment are omitted, as the standard allows. Raises :class:`InputError` for a non-DICOM volume, a label
@@ -153,10 +153,9 @@ def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, p
         raise InputError(f"cannot re-read the DICOM source {volume.source}: {exc}") from exc
     frames = _source_frames(volume, datasets)
 
-    # (frame, row, column) per source frame, in the order highdicom expects: the source datasets' order, and
-    # frame order within a multi-frame dataset
-    order = sorted(range(len(frames)), key=lambda k: frames[k])
-    stack_k = np.asarray(order)
+    # highdicom takes one pixel frame per source frame, in the source datasets' order (and frame order within
+    # a multi-frame dataset): stack_k[n] is the volume slice of the n-th source frame
+    stack_k = np.asarray(sorted(range(len(frames)), key=lambda k: frames[k]))
     buf = arr.transpose(2, 1, 0)  # (k, j, i) = (slice, row, column)
     fractional = segmentation_type == "fractional"
     planes = []
@@ -218,12 +217,10 @@ def write_dicom_seg(volume: Volume, label_array: np.ndarray, labels: Iterable, p
     except (ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"highdicom refused to build the DICOM-SEG from {volume.source}: {exc}") from exc
     path = Path(path)
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp:  # OSError (disk full) becomes OutputError there; nothing partial stays
         try:
             seg.save_as(str(tmp))
-        except OSError:
-            raise
-        except Exception as exc:  # pydicom's encoder errors are ValueError/TypeError
+        except (ValueError, TypeError) as exc:  # pydicom's encoder
             raise OutputError(f"cannot encode the DICOM-SEG {path}: {exc}") from exc
     return path
 
