@@ -4,7 +4,6 @@ UID it references exists in the source series."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -209,7 +209,7 @@ def read_series(folder: str | Path, series: str | int | None = None) -> Volume:
     chosen = choose_series(folder, list_dicom_series(folder), series)
     where = f"DICOM series {chosen.uid} in {folder}"
     if len(chosen.files) == 1:
-        frames, sop = _frame_count(chosen.files[0])
+        frames, _ = _frame_count(chosen.files[0])
         if frames > 1:
             return read_multiframe(chosen.files[0], where)
         raise InputError(f"{where} has a single slice; a 3D volume needs a series of slices")
