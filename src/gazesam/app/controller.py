@@ -951,10 +951,23 @@ class AppController(QObject):
         if self.ui_settings is not None:
             self.session.update_settings(**self.ui_settings())
         path = self.session.save()
+        if self.volume is not None and getattr(self.volume, "source_format", "") == "dicom":
+            self._save_dicom_seg(path.parent)
         if self.image is not None:
             write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
         self.message.emit(f"saved to {path.parent}", 3000)
         return path
+
+    def _save_dicom_seg(self, folder: Path) -> None:
+        """A DICOM volume's session also gets labels.seg.dcm (DICOM-SEG for PACS); the session is already saved,
+        so a SEG that cannot be written is reported, not raised."""
+        from gazesam.volume.dicomseg import save_session_seg
+
+        model = getattr(getattr(self.predictor, "spec", None), "name", None) or self.config.model
+        try:
+            save_session_seg(self.volume, self.session.label_map, list(self.session.labels), folder, model)
+        except GazesamError as exc:
+            self.error.emit(f"the session is saved, but its DICOM-SEG is not: {exc}")
 
     def _start_recording(self) -> None:
         if not self.config.record or self.session is None or self.session.session_dir is None or self.source is None:

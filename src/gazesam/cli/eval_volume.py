@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-prompts", type=int, default=3, help="slices with gaze (default 3)")
     p.add_argument("--window", default="auto", help="window preset or W/L (see segment-volume --help)")
     p.add_argument("--view", default="axial", choices=["axial", "coronal", "sagittal"])
-    p.add_argument("--series", help="DICOM series UID or index when the folder holds several")
+    p.add_argument("--series", help="DICOM series index, UID or description when the folder holds several")
     p.add_argument("--no-refine", action="store_true",
                    help="skip the final intensity refinement (skipped anyway after intensity-guided propagation, "
                         "the default)")

@@ -17,7 +17,9 @@ from gazesam.core.outputs import check_output_dir, os_error_message
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", metavar="DATASET_DIR", help="folder with images/, masks/ and a fixation table")
+    p.add_argument("dataset", metavar="DATASET_DIR",
+                   help="folder with images/, masks/ and a fixation table, or a COCO dataset: annotations.json, "
+                        "the images it names and a fixation table")
     add_policy_arguments(p, repeatable=True, help_extra=". gazesam-paper and oracle-box are always included")
     add_model_arguments(p, threads=False)
     p.add_argument("--gaze", default="table", metavar="SPEC",

@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("segment-volume", "segment_volume", "segment a 3D volume from gaze or a box on one slice"),
     ("eval-volume", "eval_volume", "evaluate gaze-prompted 3D segmentation against a label volume"),
     ("eval-video", "eval_video", "evaluate gaze-prompted video segmentation on clips with masks"),
+    ("export-coco", "export_coco", "export 2D sessions and masks as COCO JSON with RLE masks"),
     ("app", "app", "open the desktop app"),
 ]
 

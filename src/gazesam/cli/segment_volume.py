@@ -32,16 +32,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--gaze", metavar="FILE", help="fixation table in voxel coordinates (x, y, z[, duration])")
     src.add_argument("--box-slice", nargs=5, type=float, action="append", metavar=("Z", "X0", "Y0", "X1", "Y1"),
                      help="box on axial slice Z, corners in voxel indices (repeat for more slices)")
-    p.add_argument("-o", "--output", required=True, help="label volume to write (.nii.gz, .nrrd, .mha, .mhd)")
+    p.add_argument("-o", "--output", required=True,
+                   help="label volume to write (.nii.gz, .nrrd, .mha, .mhd; .dcm for dicom-seg, .seg.nrrd for seg-nrrd)")
     p.add_argument("--window", default="auto",
                    help="auto (default), ct-soft, ct-lung, ct-bone, ct-brain, paper ([-250, 250]), percentile, "
                         "percentile:LO,HI, WIDTH/LEVEL (e.g. 400/40) or range:LO,HI")
-    p.add_argument("--series", help="DICOM series UID or index when the folder holds several")
+    p.add_argument("--series", help="DICOM series index, UID or description when the folder holds several")
     p.add_argument("--label-name", default="object", help="name of the label (default: object)")
     p.add_argument("--label-value", type=int, default=1, help="voxel value of the label (default: 1)")
     p.add_argument("--colour", default=None, help="label colour, #rrggbb or r,g,b")
-    p.add_argument("--format", default="auto", choices=["auto", "nifti", "nrrd", "mha", "mhd", "input"],
-                   help="output format; 'input' writes the input's format (a DICOM series folder for DICOM)")
+    p.add_argument("--format", default="auto",
+                   choices=["auto", "nifti", "nrrd", "mha", "mhd", "input", "dicom-seg", "seg-nrrd"],
+                   help="output format; 'input' writes the input's format (a DICOM series folder for DICOM); "
+                        "dicom-seg a DICOM Segmentation referencing the DICOM input; seg-nrrd a 3D Slicer "
+                        ".seg.nrrd with named, coloured segments")
+    p.add_argument("--seg-type", default="binary", choices=["binary", "fractional"],
+                   help="DICOM-SEG segmentation type (default binary)")
     p.add_argument("--png-dir", help="also write per-slice PNGs (label map + overlay) here")
     p.add_argument("--no-propagate", action="store_true", help="segment only the prompted slices")
     p.add_argument("--no-refine", action="store_true",
@@ -111,7 +117,16 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output, inputs=[args.volume, args.gaze], force=args.force, what="output")
         check_output(_sidecar_path(Path(args.output)), inputs=[args.volume, args.gaze], force=args.force,
                      what="sidecar")
+    if args.format == "seg-nrrd":
+        from gazesam.volume.segnrrd import check_seg_nrrd_path
+
+        check_seg_nrrd_path(args.output)
     volume = read_volume(args.volume, series=args.series)
+    if args.format == "dicom-seg":  # before the model runs: a NIfTI input fails now, not after minutes
+        from gazesam.volume.dicomseg import algorithm_info, require_dicom_source
+
+        require_dicom_source(volume)
+        algorithm = algorithm_info(args.model, args.checkpoint)
     nx, ny, nz = volume.shape
     prompts: list[tuple[int, object]] = []
     if args.box_slice:
@@ -153,7 +168,16 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     if not args.no_refine:
         seg.refine(obj.value)
-    out = seg.labels.write(args.output, fmt=args.format)
+    if args.format == "dicom-seg":
+        from gazesam.volume.dicomseg import write_label_volume_seg
+
+        out = write_label_volume_seg(seg.labels, args.output, algorithm, segmentation_type=args.seg_type)
+    elif args.format == "seg-nrrd":
+        from gazesam.volume.segnrrd import write_seg_nrrd
+
+        out = write_seg_nrrd(seg.labels, args.output)
+    else:
+        out = seg.labels.write(args.output, fmt=args.format)
     try:
         side = seg.labels.write_sidecar(_sidecar_path(out))
     except GazesamError:
@@ -174,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _sidecar_path(out: Path) -> Path:
     name = out.name
-    for suffix in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"):
+    for suffix in (".seg.nrrd", ".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm"):
         if name.lower().endswith(suffix):
             return out.with_name(name[: -len(suffix)] + ".json")
     return out.with_name(name + ".json")

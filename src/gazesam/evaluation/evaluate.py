@@ -33,8 +33,8 @@ from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME
 from gazesam.prompt import DEFAULT_POLICY, available_policies, make_policy, policy_parameters
 from gazesam.prompt.base import ImageFixation
 from gazesam.prompt.gazebox import tight_box
-from gazesam.core.imageio import read_image, read_mask
-from gazesam.evaluation.dataset import Item, find_fixation_table, list_items
+from gazesam.core.imageio import read_image
+from gazesam.evaluation.dataset import Item, find_fixation_table, list_items, read_item_mask
 from gazesam.evaluation.latency import Job, live_delivery
 from gazesam.evaluation.metrics import dice, dice_at, load_truth, median_time, time_to
 
@@ -284,7 +284,7 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = DEFAULT_
     bar = tqdm(items, desc="gazesam eval", unit="image", disable=not progress)
     for item in bar:
         image = read_image(item.image_path)
-        truth, ignore = load_truth(read_mask(item.mask_path))
+        truth, ignore = load_truth(read_item_mask(item))
         if truth.shape != image.shape[:2]:
             raise InputError(f"{item.mask_path}: mask is {truth.shape[::-1]}, image is {image.shape[1::-1]}")
         events, to_image = provider(item, truth)

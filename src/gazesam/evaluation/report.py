@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from gazesam.core.imageio import read_image, read_mask
+from gazesam.core.imageio import read_image
 from gazesam.evaluation.evaluate import ORACLE, EvalResult
-from gazesam.evaluation.dataset import list_items
+from gazesam.evaluation.dataset import list_items, read_item_mask
 from gazesam.evaluation.metrics import load_truth
 
 COLUMNS = [
@@ -124,7 +124,7 @@ def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
         if it is None:
             continue
         img = read_image(it.image_path, rgb=True)
-        truth, _ = load_truth(read_mask(it.mask_path))
+        truth, _ = load_truth(read_item_mask(it))
         fig, ax = plt.subplots(figsize=(5, 5 * img.shape[0] / img.shape[1]))
         ax.imshow(img)
         if r.last_mask is not None:

@@ -72,6 +72,8 @@ class Volume:
     source_format: str = "nifti"  # nifti | nrrd | mha | mhd | dicom | memory
     modality: str = ""  # DICOM Modality when known ("CT", "MR", ...), else ""
     dicom_tags: dict[str, str] = field(default_factory=dict, repr=False)
+    #: DICOM files of the series in slice order (file k holds slice k; one file for a multi-frame object)
+    dicom_files: tuple[str, ...] = field(default=(), repr=False)
     _hash: str | None = field(default=None, repr=False)
 
     @property
@@ -269,58 +271,12 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeries]:
     return series
 
 
-def _choose_series(folder: Path, series: str | int | None) -> DicomSeries:
-    found = list_dicom_series(folder)
-    if not found:
-        raise InputError(f"{folder} contains no DICOM series (no readable .dcm files directly in it)")
-    listing = "; ".join(f"[{i}] {s.label()}" for i, s in enumerate(found))
-    if series is None:
-        if len(found) > 1:
-            raise InputError(
-                f"{folder} holds {len(found)} DICOM series; choose one with --series INDEX or UID: {listing}"
-            )
-        return found[0]
-    if isinstance(series, int) or (isinstance(series, str) and series.isdigit() and len(series) < 6):
-        i = int(series)
-        if not 0 <= i < len(found):
-            raise InputError(f"--series {i} is out of range; {folder} holds: {listing}")
-        return found[i]
-    for s in found:
-        if s.uid == series:
-            return s
-    raise InputError(f"series '{series}' is not in {folder}; it holds: {listing}")
-
-
-_KEPT_DICOM_TAGS = ("0008|0060", "0020|000d", "0020|0052", "0010|0010", "0010|0020", "0008|0020",
-                    "0008|103e", "0008|0016")
-
-
 def read_dicom_series(folder: str | Path, series: str | int | None = None) -> Volume:
-    """Read one DICOM series from a folder; with several series, ``series`` (index or UID) picks one."""
-    folder = Path(folder)
-    chosen = _choose_series(folder, series)
-    _check_series_size(chosen, folder)
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(list(chosen.files))
-    reader.MetaDataDictionaryArrayUpdateOn()
-    reader.LoadPrivateTagsOff()
-    try:
-        image = reader.Execute()
-    except RuntimeError as exc:
-        raise InputError(f"cannot read DICOM series {chosen.uid} in {folder}: {_first_line(exc)}") from exc
-    if image.GetDimension() == 3 and image.GetSize()[2] == 1 and len(chosen.files) == 1:
-        raise InputError(
-            f"DICOM series {chosen.uid} in {folder} has a single slice; a 3D volume needs a series of slices"
-        )
-    tags = {}
-    for key in _KEPT_DICOM_TAGS:
-        try:
-            if reader.HasMetaDataKey(0, key):
-                tags[key] = reader.GetMetaData(0, key).strip()
-        except RuntimeError:  # pragma: no cover
-            pass
-    return volume_from_image(image, source=str(folder), source_format="dicom",
-                             modality=tags.get("0008|0060", ""), dicom_tags=tags)
+    """Read one DICOM series from a folder; with several series, ``series`` (index, UID or description) picks
+    one. The slices are checked (one orientation, no repeats, no gaps) by :mod:`gazesam.volume.dicom`."""
+    from gazesam.volume.dicom import read_series  # it builds on this module: imported here to avoid a cycle
+
+    return read_series(folder, series)
 
 
 def read_volume(path: str | Path, series: str | int | None = None) -> Volume:
@@ -482,20 +438,6 @@ def _check_nifti_data(path: Path, reader: sitk.ImageFileReader, need: int) -> No
     if nonfinite:
         raise InputError(f"volume {path} contains NaN or infinite voxels; replace them (e.g. with the minimum) "
                          "before segmenting")
-
-
-def _check_series_size(series: DicomSeries, folder: Path) -> None:
-    """The claimed size of a DICOM series (one slice's header x the number of files) against the limit."""
-    if not series.files:
-        return
-    fr = sitk.ImageFileReader()
-    fr.SetFileName(series.files[0])
-    try:
-        fr.ReadImageInformation()
-    except RuntimeError:
-        return  # the series reader reports the unreadable file with its own message
-    size = list(fr.GetSize())[:2] + [len(series.files)]
-    limits.check_voxels(size, f"DICOM series {series.uid} in {folder}")
 
 
 def _first_line(exc: BaseException) -> str:
