@@ -50,14 +50,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         writer.close()
     policy = make_policy(args.policy or DEFAULT_POLICY, policy_params(args))
-    updates, trace = rp.replay(predictor, policy, sample.image, gaze, lambda m: dice(m, sample.mask))
+    fixations: list = []
+    updates, trace = rp.replay(predictor, policy, sample.image, gaze, lambda m: dice(m, sample.mask), fixations)
     t2 = time.perf_counter()
     if not updates:
         print("no gaze landed on the image; nothing to segment")
         return 1
     final = updates[-1]
     save_mask(out / "phantom_mask.png", final.mask)
-    write_overlay(out / "phantom_overlay.png", sample.image, final, gaze, sample.mask)
+    write_overlay(out / "phantom_overlay.png", sample.image, final, fixations, sample.mask)
     (out / "trace.json").write_text(json.dumps({"policy": policy.name, "gaze": args.gaze, "updates": trace}, indent=1))
     oracle = predictor.predict(sample.image, box=sample.box)
     first08 = next((u for u in updates if dice(u.mask, sample.mask) >= 0.8), None)

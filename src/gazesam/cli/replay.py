@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+from PIL import Image, ImageDraw
+
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
 from gazesam.engine import load_predictor
 from gazesam.core.errors import InputError
@@ -21,8 +24,6 @@ from gazesam.core.outputs import check_output
 from gazesam.core.imageio import save_mask
 from gazesam.core.outputs import write_text
 from gazesam.gaze.formats import read_fixation_table
-from gazesam.core.samples import FixationEvent
-from gazesam.signal import make_detector
 from gazesam.core.imageio import save_png
 
 
@@ -72,15 +73,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         gaze = rp.gaze_from_file(args.gaze, (h, w), args.trial)
     predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint)
+    fixations: list = []
     updates, trace = rp.replay(predictor, policy, image, gaze,
-                               None if truth is None else (lambda m: dice(m, truth)))
+                               None if truth is None else (lambda m: dice(m, truth)), fixations)
     if not updates:
         raise InputError(f"no gaze from {gaze.description} landed on the image: nothing to segment")
     final = updates[-1]
 
     save_mask(Path(args.output), final.mask)
     if args.overlay:
-        write_overlay(Path(args.overlay), image, final, gaze, truth)
+        write_overlay(Path(args.overlay), image, final, fixations, truth)
     if args.trace:
         write_text(args.trace, json.dumps({"image": str(image_path), "gaze": gaze.description,
                                            "policy": policy.name, "model": predictor.spec.name,
@@ -101,12 +103,9 @@ def _trial_for(table_path: str, image_path) -> str | None:
     return image_path.name if image_path.name in names else None
 
 
-def write_overlay(path, image, update, gaze, truth) -> None:
-    """Mask in red, prompt box in yellow, fixations as a numbered cyan scanpath, truth outline in green."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-
+def write_overlay(path, image, update, fixations, truth) -> None:
+    """Mask in red, prompt box in yellow, the fixations the policy saw (``ImageFixation``) as a numbered
+    cyan scanpath, truth outline in green."""
     base = np.asarray(image, np.float32).copy()
     if base.ndim == 2:
         base = np.stack([base] * 3, -1)
@@ -121,21 +120,7 @@ def write_overlay(path, image, update, gaze, truth) -> None:
             d.point((int(x), int(y)), fill=(60, 255, 60))
     if update.prompt.box is not None:
         d.rectangle(update.prompt.box, outline=(255, 230, 0), width=2)
-    pts = []
-    to_image = gaze.to_image
-    for ev in gaze.events:
-        if isinstance(ev, FixationEvent) and ev.kind == "end":
-            p = to_image(ev.x, ev.y) if to_image else (ev.x * image.shape[1], ev.y * image.shape[0])
-            if p is not None:
-                pts.append((p[0], p[1], ev.duration_s))
-    if not pts and gaze.samples:
-        det = make_detector("ivt", None)
-        evs = [e for s in gaze.samples for e in det.update(s)] + det.flush()
-        for ev in evs:
-            if ev.kind == "end":
-                p = to_image(ev.x, ev.y) if to_image else None
-                if p is not None:
-                    pts.append((p[0], p[1], ev.duration_s))
+    pts = [(f.x, f.y, f.duration_s) for f in fixations]
     if len(pts) > 1:
         d.line([(x, y) for x, y, _ in pts], fill=(0, 220, 255), width=1)
     for i, (x, y, dur) in enumerate(pts, start=1):

@@ -11,6 +11,7 @@ import numpy as np
 from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
+from gazesam.core.prompts import ImageFixation
 from gazesam.core.transforms import fitted_display_to_image
 from gazesam.gaze.formats import open_gaze_file, read_fixation_table
 from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
@@ -69,11 +70,15 @@ def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
 
 
 def replay(predictor: Predictor, policy: Any, image: np.ndarray, gaze: GazeInput,
-           score: Callable[[np.ndarray], float] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
+           score: Callable[[np.ndarray], float] | None = None,
+           fixations: list[ImageFixation] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Run the gaze through a fresh pipeline (:meth:`GazePipeline.replay`); returns the mask updates and a
-    JSON-able trace, with ``score(mask)`` (e.g. Dice against a truth) per update when given."""
+    JSON-able trace, with ``score(mask)`` (e.g. Dice against a truth) per update when given. ``fixations``
+    (a list) receives every finished fixation the policy saw, for overlays that draw exactly those."""
     pipe = GazePipeline(predictor, policy, display=gaze.display)
     pipe.set_image(image, gaze.to_image, gaze.onset_t)
+    if fixations is not None:
+        pipe.add_fixation_listener(lambda f: fixations.append(f) if f.final else None)
     updates = pipe.replay(gaze.events)
     trace = []
     for u in updates:
