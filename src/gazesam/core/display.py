@@ -91,9 +91,9 @@ class DisplayGeometry:
 
     @property
     def px_per_deg(self) -> float:
-        """Display pixels per degree of visual angle at the screen centre (mean pitch of both axes)."""
-        pitch_mm = 0.5 * (self.width_mm / self.width_px + self.height_mm / self.height_px)
-        return 1.0 / math.degrees(math.atan(pitch_mm / self.distance_mm))
+        """Display pixels per degree of visual angle at the screen centre, horizontally (the pixel pitch
+        along the width; displays have square pixels to well under 1 %)."""
+        return 1.0 / math.degrees(math.atan(self.width_mm / self.width_px / self.distance_mm))
 
     def delta_norm_to_deg(self, dx: np.ndarray | float, dy: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """Displacements in normalised display units -> degrees per axis, at the centre's pixel pitch."""
