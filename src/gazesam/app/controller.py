@@ -13,21 +13,23 @@ It holds no segmentation or session rules of its own (those live in ``gazesam.pi
 
 from __future__ import annotations
 
-import collections
 import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 
 from gazesam.app import workers
 from gazesam.app.config import AppConfig
-from gazesam.app.stats import LatencyMeter, RateMeter
+from gazesam.app.gaze_input import GazeInput, RawListener
+from gazesam.app.stats import LatencyMeter
 from gazesam.app.transform import ScreenMapping
 from gazesam.core.errors import GazesamError, InputError
+from gazesam.gaze.recording import RecordingWriter
+from gazesam.gaze.source import GazeSource
 from gazesam.session import (
     Annotator,
     Autosaver,
@@ -41,10 +43,9 @@ from gazesam.session import (
     load_session,
     write_overlay,
 )
-from gazesam.session.store import SESSION_FILE, read_session_json, session_path
+from gazesam.session.store import SESSION_FILE, read_session_json
 
 
-TRAIL_LENGTH = 8
 WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
 VIEWS = ("axial", "coronal", "sagittal")
 
@@ -80,18 +81,10 @@ class AppController(QObject):
         self.model_state = "loading"
         self.pipeline: Any = None
         self.policy_name = ""
-        self.source: Any = None
-        self.source_error = ""
-        self.recorder: Any = None
         self.autosaver: Autosaver | None = None
         self._recovery_token: str | None = None
         self.display = self._display_geometry()
         self.mapping: ScreenMapping | None = None  # replaced atomically; read by the pipeline's thread
-        self.offset = (0.0, 0.0)  # validation's correction, normalised display units, subtracted
-        self.prompting_mode = config.prompting_mode()
-        self.prompting_toggled = self.prompting_mode == "on"
-        self.prompting_held = False
-        self.rate = RateMeter()
         self.latency = LatencyMeter()  # fixation -> mask painted on screen
         self.pipeline_latency = LatencyMeter()  # fixation -> mask decided by the pipeline (before the GUI)
         # every gaze mask painted: (request gaze time, stage, painted, decided), monotonic clock
@@ -101,14 +94,7 @@ class AppController(QObject):
         self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
         self.slices_encoded: tuple[int, int] | None = None  # (done, total), written by its thread
         self.busy = ""  # a long job in the background, e.g. "propagating"
-        self.cursor_norm: tuple[float, float] | None = None
-        self.trail: collections.deque[tuple[float, float]] = collections.deque(maxlen=TRAIL_LENGTH)
-        self._inbox: collections.deque[Any] = collections.deque(maxlen=20000)
-        self._pointer: tuple[float, float] | None = None
-        self._raw_listeners: list[Any] = []  # validation screen taps raw samples here
         self._canvas_t = 0.0
-        self._cursor_filter: Any = None
-        self._trail_detector: Any = None
         self._last_candidate_t: float | None = None
         self._busy_correction = False
         self._closed = False
@@ -118,6 +104,30 @@ class AppController(QObject):
         self._timer.timeout.connect(self._tick)
         self.mapping_provider: Any = None  # () -> ScreenMapping, set by the window
         self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
+        self.gaze = GazeInput(self)  # source, gaze log, offset, prompting on/off, cursor, trail
+
+    # =========================================================================================
+    # state owned by the parts, read by the window, the tests and the tools
+    # =========================================================================================
+    @property
+    def source(self) -> GazeSource | None:
+        return self.gaze.source
+
+    @property
+    def recorder(self) -> RecordingWriter | None:
+        return self.gaze.recorder
+
+    @property
+    def offset(self) -> tuple[float, float]:
+        return self.gaze.offset
+
+    @property
+    def cursor_norm(self) -> tuple[float, float] | None:
+        return self.gaze.cursor_norm
+
+    @property
+    def trail(self) -> Sequence[tuple[float, float]]:
+        return self.gaze.trail
 
     # =========================================================================================
     # start / stop
@@ -136,7 +146,7 @@ class AppController(QObject):
 
     @property
     def is_replay(self) -> bool:
-        return self.config.source.strip().lower().startswith("replay")
+        return self.gaze.is_replay
 
     def start(self) -> None:
         """Load the model (in the background) and open the gaze source.
@@ -178,8 +188,9 @@ class AppController(QObject):
             return
         self.pipeline = GazePipeline(predictor, policy=policy, display=self.display)
         self.pipeline.add_listener(self._maskFromPipeline.emit)  # queued: runs on the GUI thread
+        self.pipeline.add_fixation_listener(self.gaze.on_policy_fixation)  # the trail
         self.pipeline.start()
-        self._apply_prompting()
+        self.gaze.apply_prompting()
         if self.canvas is not None:
             self._encode_canvas()
         self._restart_slice_encoder()
@@ -190,55 +201,15 @@ class AppController(QObject):
         self.model_state = "failed"
         self.error.emit(f"the model could not be loaded: {exc}")
         self.statusChanged.emit()
-        if self.is_replay and self.source is None:
+        if self.is_replay and self.gaze.source is None:
             self.sourceStarted.emit()  # the replay can never start
 
     def _open_source(self) -> None:
-        from gazesam.gaze.source import open_source
-
-        if self.source is not None:
-            return
-        try:
-            self.source = open_source(self.config.source, display=self.display, **self._replay_options())
-        except GazesamError as exc:
-            self.source = None
-            self.source_error = str(exc)
-            self.error.emit(f"gaze source {self.config.source!r}: {exc}")
-            self.sourceStarted.emit()  # nothing will play: timed runs must not wait for it
-            return
-        self.source.subscribe(self._on_sample_source_thread)
-        sub = getattr(self.source, "subscribe_fixations", None)
-        if sub is not None and getattr(self.source, "provides_fixations", False):
-            sub(self._on_fixation_source_thread)
-        self._start_recording()
-        self.sourceStarted.emit()
-
-    def _replay_options(self) -> dict:
-        """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
-        the image on screen, unless the spec names one (``replay:FILE?trial=NAME``)."""
-        if not self.is_replay or self.session is None:
-            return {}
-        from gazesam.gaze.formats import detect_format
-        from gazesam.gaze.sources.replay import parse_replay_spec
-
-        path, _, fmt, reader_opts = parse_replay_spec(self.config.source.strip()[len("replay:"):])
-        if "trial" in reader_opts:
-            return {}  # the user chose the trial
-        try:
-            name = fmt or detect_format(path)
-        except GazesamError:
-            return {}
-        if name != "fixation-table":
-            return {}
-        from gazesam.gaze.formats.fixation_table import read_fixation_table
-
-        table = read_fixation_table(path)
-        doc = self.session.document.name
-        return {"trial": doc} if doc in table.trials else {}
+        self.gaze.open_source()
 
     @property
     def is_mouse_source(self) -> bool:
-        return self.source is not None and getattr(self.source, "kind", "") == "mouse"
+        return self.gaze.is_mouse_source
 
     def close(self) -> None:
         """Save everything and let go of devices; the recovery entry goes only after a good save."""
@@ -247,8 +218,7 @@ class AppController(QObject):
         self._closed = True
         self._timer.stop()
         self.mapping_provider = None
-        if self.source is not None:
-            self.source.close()
+        self.gaze.close_source()
         if self.pipeline is not None:
             self.pipeline.stop()
         self._stop_slice_encoder()
@@ -267,7 +237,7 @@ class AppController(QObject):
         if self.autosaver is not None:
             self.autosaver.close()
             self.autosaver = None
-        self._stop_recording()
+        self.gaze.stop_recording()
         return ok
 
     # =========================================================================================
@@ -353,11 +323,9 @@ class AppController(QObject):
             else:
                 self.registry.move(self._recovery_token, session.session_dir)
             session.save()  # the folder exists and reopens from the first second
-        off = session.settings.get("gaze_offset")
-        if off:
-            self.offset = (float(off[0]), float(off[1]))
-        if self.source is not None:
-            self._start_recording()
+        self.gaze.restore_offset(session.settings)
+        if self.gaze.source is not None:
+            self.gaze.start_recording()
         self.labelsChanged.emit()
 
     def _release_document(self) -> None:
@@ -443,8 +411,8 @@ class AppController(QObject):
             if self.pipeline is not None:
                 self.refresh_mapping()
                 self.pipeline.set_image(canvas.image, self._to_image)
-                if self.is_replay and self.source is None and not self._closed:
-                    self._open_source()  # everything is ready: play the recording now
+                if self.is_replay and self.gaze.source is None and not self._closed:
+                    self.gaze.open_source()  # everything is ready: play the recording now
             self.statusChanged.emit()
 
         workers.submit(encode, on_done=done, on_failed=lambda e: self.error.emit(f"encoding failed: {e}"))
@@ -547,175 +515,36 @@ class AppController(QObject):
         self.set_window(Window.from_width_level(max(w + dx * step * 2, 1e-3), lvl + dy * step, "custom"))
 
     # =========================================================================================
-    # gaze
+    # gaze (gaze_input.GazeInput owns it; these are the window's and tools' entry points)
     # =========================================================================================
-    def _on_sample_source_thread(self, sample: Any) -> None:
-        """Source thread: record the raw sample, correct it, feed the pipeline, queue it for the GUI."""
-        rec = self.recorder
-        if rec is not None:
-            try:
-                rec.write_sample(sample)
-            except GazesamError:
-                self._gaze_log_failed(rec)  # closed just now (save as / close), or a failed write
-        for tap in list(self._raw_listeners):
-            tap(sample)
-        corrected = self._correct(sample)
-        if corrected is None:
-            return
-        if self.pipeline is not None:
-            self.pipeline.submit_sample(corrected)
-        self._inbox.append(corrected)
-
-    def _on_fixation_source_thread(self, event: Any) -> None:
-        """Sources that deliver fixations (fixation-table replays) skip the detector."""
-        rec = self.recorder
-        if rec is not None:
-            try:
-                rec.write_event(event)
-            except GazesamError:
-                self._gaze_log_failed(rec)
-        x, y = self._frame_to_display(event.x, event.y)
-        if x is None:
-            return
-        event = replace(event, x=x - self.offset[0], y=y - self.offset[1])
-        if self.pipeline is not None:
-            self.pipeline.submit_fixation(event)
-        self._inbox.append(event)
-
-    def _gaze_log_failed(self, rec: Any) -> None:
-        """Source thread: a failed write to the gaze log (disk full) is told once; gaze still drives the masks."""
-        if rec.error is not None and not getattr(rec, "_told", False):
-            rec._told = True
-            self.error.emit(f"gaze log stopped: {rec.failure_message()}")
-
-    def _frame_to_display(self, x: float, y: float) -> tuple[float | None, float | None]:
-        """Image-normalised sources (fixation tables recorded on the image) -> display-normalised."""
-        if getattr(self.source, "coordinate_frame", "display") != "image":
-            return x, y
-        m, c = self.mapping, self.canvas
-        if m is None or c is None:
-            return None, None
-        h, w = c.image.shape[:2]
-        return m.image_to_norm(x * w - 0.5, y * h - 0.5)
-
-    def _correct(self, sample: Any) -> Any:
-        dx, dy = self.offset
-        x, y = sample.x, sample.y
-        if getattr(self.source, "coordinate_frame", "display") == "image" and sample.valid:
-            x, y = self._frame_to_display(x, y)
-            if x is None:
-                return None
-        if dx == 0.0 and dy == 0.0 and (x, y) == (sample.x, sample.y):
-            return sample
-        if not sample.valid:
-            return sample
-        return replace(sample, x=x - dx, y=y - dy)
-
     def push_pointer(self, global_pos: QPointF | None) -> None:
-        """The mouse source: where the pointer is (Qt global coordinates), or None when it left the window.
-
-        The position is sampled at display rate by :meth:`_tick`, not only when the mouse moves: a pointer
-        held still must keep producing samples or it could never make a fixation.
-        """
-        self._pointer = None if global_pos is None else (global_pos.x(), global_pos.y())
-
-    def _sample_pointer(self) -> None:
-        if not self.is_mouse_source or self.mapping is None or self._pointer is None:
-            return
-        xn, yn = self.mapping.global_to_norm(*self._pointer)
-        self.source.push(xn, yn)
+        """The mouse source: where the pointer is (Qt global coordinates), or None when it left the window."""
+        self.gaze.push_pointer(None if global_pos is None else (global_pos.x(), global_pos.y()))
 
     def _tick(self) -> None:
-        """Display rate: drain gaze for the cursor, trail and numbers; keep the mapping current."""
+        """Display rate: keep the mapping current, drain gaze for the cursor, trail and numbers."""
         self.refresh_mapping()
-        self._sample_pointer()
-        if not self._inbox:
-            self._poll_source_state()
-            return
-        if self._cursor_filter is None:
-            self._init_gaze_filters()
-        moved = False
-        while self._inbox:
-            item = self._inbox.popleft()
-            if hasattr(item, "valid"):  # GazeSample
-                self.rate.add(item.t, item.valid)
-                if self._cursor_filter is not None:
-                    pos = self._cursor_filter.update(item)
-                    if pos is not None:
-                        self.cursor_norm = pos
-                        moved = True
-                if self._trail_detector is not None:
-                    for ev in self._trail_detector.update(item):
-                        self._trail_event(ev)
-            else:  # FixationEvent from the source
-                self.cursor_norm = (item.x, item.y)
-                self._trail_event(item)
-                moved = True
-        if moved:
+        if self.gaze.tick():
             self.gazeChanged.emit()
-        self._poll_source_state()
 
-    def _init_gaze_filters(self) -> None:
-        try:
-            from gazesam.signal.fixations import IDTDetector
-            from gazesam.signal.one_euro import GazeCursorFilter
-        except ImportError:
-            return
-        self._cursor_filter = GazeCursorFilter()
-        self._trail_detector = IDTDetector(self.display)
+    def add_raw_listener(self, fn: RawListener) -> None:
+        self.gaze.add_raw_listener(fn)
 
-    def _trail_event(self, ev: Any) -> None:
-        if ev.kind == "start":
-            self.trail.append((ev.x, ev.y))
-        elif ev.kind in ("update", "end") and self.trail:
-            self.trail[-1] = (ev.x, ev.y)
-
-    _last_state = ""
-
-    def _poll_source_state(self) -> None:
-        if self.source is None:
-            return
-        st = self.source.status()
-        if st.state != self._last_state:
-            self._last_state = st.state
-            self.statusChanged.emit()
-            if st.state == "ended":
-                self.sourceEnded.emit()
-
-    def add_raw_listener(self, fn: Any) -> None:
-        self._raw_listeners.append(fn)
-
-    def remove_raw_listener(self, fn: Any) -> None:
-        if fn in self._raw_listeners:
-            self._raw_listeners.remove(fn)
+    def remove_raw_listener(self, fn: RawListener) -> None:
+        self.gaze.remove_raw_listener(fn)
 
     def set_offset(self, dx: float, dy: float) -> None:
-        """Apply a validation offset (normalised display units) to every later sample; kept in the session."""
-        self.offset = (float(dx), float(dy))
-        if self.session is not None:
-            self.session.update_settings(gaze_offset=[float(dx), float(dy)])
-        if self.recorder is not None:
-            self.recorder.comment("offset_correction", {"dx": float(dx), "dy": float(dy), "t": time.monotonic()})
+        self.gaze.set_offset(dx, dy)
 
-    # ---- prompting (no Midas touch) --------------------------------------------------------
     @property
     def prompting(self) -> bool:
-        return self.prompting_toggled or self.prompting_held
+        return self.gaze.prompting
 
     def set_prompting_held(self, held: bool) -> None:
-        if held != self.prompting_held:
-            self.prompting_held = held
-            self._apply_prompting()
+        self.gaze.set_prompting_held(held)
 
     def toggle_prompting(self) -> None:
-        self.prompting_toggled = not self.prompting_toggled
-        self._apply_prompting()
-        self.message.emit(f"gaze prompting {'on' if self.prompting_toggled else 'off'}", 2000)
-
-    def _apply_prompting(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.set_enabled(self.prompting)
-        self.statusChanged.emit()
+        self.gaze.toggle_prompting()
 
     # ---- masks from the pipeline -----------------------------------------------------------
     def _on_mask_update(self, update: Any) -> None:
@@ -938,16 +767,16 @@ class AppController(QObject):
             if old is not None and old != new:
                 earlier = list(self.session.recordings)
                 self.session.session_dir = new
-                if self.recorder is not None:
-                    self._start_recording()  # the log continues in the new folder; the old one is closed
+                if self.gaze.recorder is not None:
+                    self.gaze.start_recording()  # the log continues in the new folder; the old one is closed
                 for name in earlier:  # closed now, so the copies are complete
                     if (old / name).is_file():
                         shutil.copy2(old / name, new / name)
             self.session.session_dir = new
             if self._recovery_token is not None:
                 self.registry.move(self._recovery_token, new)
-        if self.recorder is not None:
-            self.recorder.flush(sync=True)
+        if self.gaze.recorder is not None:
+            self.gaze.recorder.flush(sync=True)
         if self.ui_settings is not None:
             self.session.update_settings(**self.ui_settings())
         path = self.session.save()
@@ -955,31 +784,6 @@ class AppController(QObject):
             write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
         self.message.emit(f"saved to {path.parent}", 3000)
         return path
-
-    def _start_recording(self) -> None:
-        if not self.config.record or self.session is None or self.session.session_dir is None or self.source is None:
-            return
-        from gazesam.gaze.recording import RecordingWriter
-
-        name = self.session.new_recording_name()
-        extra = {"document": self.session.document.path, "session": str(self.session.session_dir),
-                 "gaze_offset": list(self.offset)}
-        try:
-            target = session_path(self.session.session_dir, name, what="gaze log")
-            new = RecordingWriter(target, source=self.config.source, display=self.display, extra=extra)
-        except GazesamError as exc:
-            self.error.emit(f"no gaze log is kept: {exc}")
-            return
-        old, self.recorder = self.recorder, new  # swap first: the source thread never sees no log
-        if old is not None:
-            old.close({"latency": self.latency.summary(), "continued_in": name})
-        self.session.dirty = True
-
-    def _stop_recording(self) -> None:
-        rec, self.recorder = self.recorder, None
-        if rec is not None:
-            summary = {"latency": self.latency.summary()}
-            rec.close(summary)
 
     # =========================================================================================
     # status
@@ -991,13 +795,13 @@ class AppController(QObject):
         if spec.lower().startswith("replay:"):
             spec = "replay:" + Path(spec[len("replay:"):].split("?")[0].split("@")[0]).name
         if self.source is None:
-            state = self.source_error or ("waits for the model" if self.is_replay else "not open")
+            state = self.gaze.source_error or ("waits for the model" if self.is_replay else "not open")
             out["source"] = f"{spec}: {state}"
         else:
             out["source"] = f"{spec}: {self.source.status().state}"
-        rate = self.rate.rate_hz
+        rate = self.gaze.rate.rate_hz
         out["rate"] = f"{rate:.0f} Hz" if rate > 0 else "- Hz"
-        share = self.rate.valid_share
+        share = self.gaze.rate.valid_share
         out["valid"] = f"{share * 100:.0f}% valid" if share == share else "- valid"
         med = self.latency.median_ms()
         out["latency"] = f"fix→mask {med:.0f} ms" if med == med else "fix→mask -"
@@ -1014,7 +818,7 @@ class AppController(QObject):
             out["slices"] = f"slices {done}/{total}"
         if self.busy:
             out["busy"] = self.busy + "…"
-        mode = "ON" if self.prompting else ("hold Space" if self.prompting_mode != "toggle" else "off (G)")
+        mode = "ON" if self.prompting else ("hold Space" if self.gaze.prompting_mode != "toggle" else "off (G)")
         out["prompting"] = f"gaze prompting: {mode}"
         if self.session is not None and self.session.active_label in self.session.labels:
             out["label"] = f"label: {self.session.labels.get(self.session.active_label).name}"
@@ -1032,7 +836,7 @@ class AppController(QObject):
             iou = f"  IoU≈{c.iou:.2f}" if c.iou is not None else ""
             lines.append(f"mask on offer ({c.source}){iou}: Enter accepts, Esc rejects")
         elif self.session is not None and not self.prompting:
-            how = "press G" if self.prompting_mode == "toggle" else "hold Space (or press G)"
+            how = "press G" if self.gaze.prompting_mode == "toggle" else "hold Space (or press G)"
             what = "point at" if self.is_mouse_source else "look at"
             lines.append(f"{what} an object and {how} to segment it, or drag a box; F1: keys")
         elif self.session is None:
