@@ -13,7 +13,6 @@ It holds no segmentation or session rules of its own (those live in ``gazesam.pi
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,30 +23,20 @@ from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 
 from gazesam.app import workers
 from gazesam.app.config import AppConfig
+from gazesam.app.document import DocumentManager
 from gazesam.app.gaze_input import GazeInput, RawListener
 from gazesam.app.stats import LatencyMeter
 from gazesam.app.transform import ScreenMapping
 from gazesam.core.errors import GazesamError, InputError
 from gazesam.gaze.recording import RecordingWriter
 from gazesam.gaze.source import GazeSource
-from gazesam.session import (
-    Annotator,
-    Autosaver,
-    DocumentRef,
-    ImageCanvas,
-    RecoveryRegistry,
-    Session,
-    VolumeCanvas,
-    guess_kind,
-    load_image,
-    load_session,
-    write_overlay,
-)
-from gazesam.session.store import SESSION_FILE, read_session_json
+from gazesam.session import Annotator, Autosaver, ImageCanvas, RecoveryRegistry, Session, VolumeCanvas
 
 
 WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
 VIEWS = ("axial", "coronal", "sagittal")
+
+Canvas = ImageCanvas | VolumeCanvas  # what the view shows and the annotator paints on
 
 
 class AppController(QObject):
@@ -69,10 +58,7 @@ class AppController(QObject):
         super().__init__()
         self.config = config
         self.registry = registry or RecoveryRegistry()
-        self.session: Session | None = None
-        self.annotator: Annotator | None = None
-        self.canvas: Any = None
-        self.image: np.ndarray | None = None  # 2D document
+        self.canvas: Canvas | None = None  # what is on screen: the image, or one slice of the volume
         self.volume: Any = None  # gazesam.volume.io.Volume
         self.view_name = config.view
         self.window: Any = None
@@ -81,8 +67,6 @@ class AppController(QObject):
         self.model_state = "loading"
         self.pipeline: Any = None
         self.policy_name = ""
-        self.autosaver: Autosaver | None = None
-        self._recovery_token: str | None = None
         self.display = self._display_geometry()
         self.mapping: ScreenMapping | None = None  # replaced atomically; read by the pipeline's thread
         self.latency = LatencyMeter()  # fixation -> mask painted on screen
@@ -105,10 +89,27 @@ class AppController(QObject):
         self.mapping_provider: Any = None  # () -> ScreenMapping, set by the window
         self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
         self.gaze = GazeInput(self)  # source, gaze log, offset, prompting on/off, cursor, trail
+        self.document = DocumentManager(self)  # the document, its session, autosave, save, recovery entry
 
     # =========================================================================================
     # state owned by the parts, read by the window, the tests and the tools
     # =========================================================================================
+    @property
+    def session(self) -> Session | None:
+        return self.document.session
+
+    @property
+    def annotator(self) -> Annotator | None:
+        return self.document.annotator
+
+    @property
+    def autosaver(self) -> Autosaver | None:
+        return self.document.autosaver
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.document.image
+
     @property
     def source(self) -> GazeSource | None:
         return self.gaze.source
@@ -222,21 +223,11 @@ class AppController(QObject):
         if self.pipeline is not None:
             self.pipeline.stop()
         self._stop_slice_encoder()
-        saved = self._close_document()
-        if saved and self._recovery_token is not None:
-            self.registry.release(self._recovery_token)
+        if self._close_document():
+            self.document.release_recovery()
 
     def _close_document(self) -> bool:
-        ok = True
-        if self.session is not None:
-            try:
-                self.save()
-            except GazesamError as exc:
-                ok = False
-                self.error.emit(str(exc))
-        if self.autosaver is not None:
-            self.autosaver.close()
-            self.autosaver = None
+        ok = self.document.close()
         self.gaze.stop_recording()
         return ok
 
@@ -245,105 +236,19 @@ class AppController(QObject):
     # =========================================================================================
     def open_path(self, path: str | Path) -> None:
         """Open an image, a volume (file or DICOM folder) or a saved session (folder or session.json)."""
-        p = Path(path).expanduser()
-        if not p.exists():
-            raise InputError(f"{p} does not exist")
-        if (p.is_dir() and (p / SESSION_FILE).is_file()) or p.name == SESSION_FILE:
-            self.open_session(load_session(p))
-            return
-        kind = guess_kind(p)
-        if kind == "image":
-            image = load_image(p)
-            ref = DocumentRef.for_image(p, image)
-        else:
-            volume = self._read_volume(p)
-            ref = DocumentRef.for_volume(p, volume.shape, spacing=volume.spacing, origin=volume.origin,
-                                         direction=tuple(np.asarray(volume.direction).reshape(-1)))
-        folder = self.config.default_session_dir(ref.stem)
-        if self._session_in(folder, ref):  # the same document: continue its session, never overwrite it
-            self.open_session(load_session(folder))
-            return
-        if self.session is not None:
-            self._release_document()
-        self._new_session(ref)
-        if kind == "image":
-            self._show_image(image)
-        else:
-            self._show_volume(volume)
-
-    @staticmethod
-    def _session_in(folder: Path, ref: DocumentRef) -> bool:
-        """Whether ``folder`` holds a session of ``ref``'s document (True: continue it); a session of another
-        document there is refused (:class:`InputError`): a session folder is never overwritten."""
-        if not (folder / SESSION_FILE).exists():
-            return False
-        data = read_session_json(folder)
-        doc = data.get("document", {}) if isinstance(data.get("document"), dict) else {}
-        same_path = bool(doc.get("path")) and Path(str(doc["path"])).expanduser().resolve() == Path(ref.path).resolve()
-        same_data = ref.sha256 is not None and doc.get("sha256") == ref.sha256
-        if same_path or same_data:
-            return True
-        raise InputError(f"{folder} already holds a session of {doc.get('path') or 'another document'}; continue it "
-                         f"with `gazesam app {folder}`, or choose another --out folder")
+        self.document.open_path(path)
 
     def open_session(self, session: Session) -> None:
         """Continue a saved (or crash-recovered) session: same folder, same labels and masks."""
-        if self.session is not None:
-            self._release_document()
-        doc = session.document
-        self._attach_session(session)
-        if doc.kind == "image":
-            self._show_image(load_image(doc.path))
-        else:
-            self._show_volume(self._read_volume(Path(doc.path)))
-        self.message.emit(f"reopened {doc.name}: {len(session.annotations)} accepted mask(s)", 5000)
+        self.document.open_session(session)
 
-    def _read_volume(self, path: Path) -> Any:
-        from gazesam.volume.io import read_volume
-
-        return read_volume(path)
-
-    def _new_session(self, ref: DocumentRef) -> None:
-        session = Session(ref, session_dir=self.config.default_session_dir(ref.stem),
-                          overwrite=self.config.overwrite)
-        session.update_settings(source=self.config.source, model=self.config.model, runtime=self.config.runtime)
-        self._attach_session(session)
-
-    def _attach_session(self, session: Session) -> None:
-        self.session = session
-        self.annotator = Annotator(session, point_prompts=self.point_prompts)
-        self.annotator.add_listener(self._on_annotator)
-        session.add_listener(self._on_session)
-        self.autosaver = Autosaver(on_error=lambda e: self.error.emit(f"autosave failed: {e}"))
-        session.autosave = self.autosaver
-        if session.session_dir is not None:
-            session.session_dir.mkdir(parents=True, exist_ok=True)
-            if self._recovery_token is None:
-                self._recovery_token = self.registry.register(session.session_dir, session.document.path)
-            else:
-                self.registry.move(self._recovery_token, session.session_dir)
-            session.save()  # the folder exists and reopens from the first second
-        self.gaze.restore_offset(session.settings)
-        if self.gaze.source is not None:
-            self.gaze.start_recording()
-        self.labelsChanged.emit()
-
-    def _release_document(self) -> None:
+    def release_document(self) -> None:
+        """Close the open document (saved, gaze log closed) before another one opens."""
         self._stop_slice_encoder()
         self._close_document()
-        if self.session is not None:
-            self.session.remove_listener(self._on_session)
-        self.session = None
-        self.annotator = None
+        self.document.forget()
         self.canvas = None
-        self.image = None
         self.volume = None
-
-    def _show_image(self, image: np.ndarray) -> None:
-        self.image = image
-        self.volume = None
-        assert self.session is not None
-        self._set_canvas(ImageCanvas(image, key=(self.session.document.sha256 or self.session.document.path, "image")))
 
     def _show_volume(self, volume: Any) -> None:
         from gazesam.volume.orientation import view_of
@@ -351,17 +256,18 @@ class AppController(QObject):
 
         assert self.session is not None
         self.volume = volume
-        self.image = None
+        self.document.image = None
         s = self.session.settings
         self.view_name = s.get("view", self.config.view)
         self.window = parse_window(s.get("window", self.config.window), volume.array, volume.modality)
         view = view_of(volume, self.view_name)
         index = s.get("slice", self.config.slice)
         index = view.n_slices // 2 if index is None else min(max(int(index), 0), view.n_slices - 1)
-        self._set_canvas(VolumeCanvas.create(volume, view, index, self.window,
+        self.show_canvas(VolumeCanvas.create(volume, view, index, self.window,
                                              doc_key=self.session.document.sha256 or self.session.document.path))
 
-    def _set_canvas(self, canvas: Any, keep_view: bool = False) -> None:
+    def show_canvas(self, canvas: Canvas, keep_view: bool = False) -> None:
+        """Put ``canvas`` on screen: the annotator, the pipeline and the encoders follow it."""
         self.canvas = canvas
         self._canvas_t = time.monotonic()
         assert self.annotator is not None
@@ -435,7 +341,7 @@ class AppController(QObject):
         n = self.canvas.view.n_slices
         index = min(max(self.canvas.index + int(delta), 0), n - 1)
         if index != self.canvas.index:
-            self._set_canvas(self.canvas.with_index(index), keep_view=True)
+            self.show_canvas(self.canvas.with_index(index), keep_view=True)
 
     def set_slice(self, index: int) -> None:
         if self.volume is not None and self.canvas is not None:
@@ -482,7 +388,7 @@ class AppController(QObject):
 
         self.view_name = VIEWS[(VIEWS.index(self.view_name) + 1) % len(VIEWS)] if self.view_name in VIEWS else "axial"
         view = view_of(self.volume, self.view_name)
-        self._set_canvas(VolumeCanvas.create(self.volume, view, view.n_slices // 2, self.window,
+        self.show_canvas(VolumeCanvas.create(self.volume, view, view.n_slices // 2, self.window,
                                              doc_key=self.canvas.doc_key))
         self.message.emit(f"{self.view_name} view", 2000)
 
@@ -490,7 +396,7 @@ class AppController(QObject):
         if self.volume is None or self.canvas is None:
             return
         self.window = window
-        self._set_canvas(self.canvas.with_window(window), keep_view=True)
+        self.show_canvas(self.canvas.with_window(window), keep_view=True)
 
     def next_window_preset(self) -> None:
         if self.volume is None:
@@ -566,13 +472,6 @@ class AppController(QObject):
             self.latency.add(now - c.gaze_t)
             if c.decided_t is not None:
                 self.pipeline_latency.add(c.decided_t - c.gaze_t)
-
-    def _on_annotator(self, what: str) -> None:
-        self.candidateChanged.emit()
-
-    def _on_session(self, what: str) -> None:
-        if what in ("paint", "undo", "redo", "labels", "active"):
-            self.labelsChanged.emit()
 
     # =========================================================================================
     # annotating
@@ -753,37 +652,7 @@ class AppController(QObject):
     # =========================================================================================
     def save(self, folder: str | Path | None = None) -> Path | None:
         """Write masks, session and overlay now (Ctrl+S); with ``folder``, move the session there."""
-        if self.session is None:
-            return None
-        if self.autosaver is not None:
-            self.autosaver.flush()
-        old = self.session.session_dir
-        if folder is not None:
-            new = Path(folder).expanduser().resolve()
-            if new != old and (new / SESSION_FILE).exists():
-                raise InputError(f"{new} already holds a session; save into an empty folder (a session folder is "
-                                 "never overwritten)")
-            new.mkdir(parents=True, exist_ok=True)
-            if old is not None and old != new:
-                earlier = list(self.session.recordings)
-                self.session.session_dir = new
-                if self.gaze.recorder is not None:
-                    self.gaze.start_recording()  # the log continues in the new folder; the old one is closed
-                for name in earlier:  # closed now, so the copies are complete
-                    if (old / name).is_file():
-                        shutil.copy2(old / name, new / name)
-            self.session.session_dir = new
-            if self._recovery_token is not None:
-                self.registry.move(self._recovery_token, new)
-        if self.gaze.recorder is not None:
-            self.gaze.recorder.flush(sync=True)
-        if self.ui_settings is not None:
-            self.session.update_settings(**self.ui_settings())
-        path = self.session.save()
-        if self.image is not None:
-            write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
-        self.message.emit(f"saved to {path.parent}", 3000)
-        return path
+        return self.document.save(folder)
 
     # =========================================================================================
     # status
