@@ -27,14 +27,15 @@ from gazesam.app.document import DocumentManager
 from gazesam.app.gaze_input import GazeInput, RawListener
 from gazesam.app.stats import LatencyMeter
 from gazesam.app.transform import ScreenMapping
+from gazesam.app.volume_nav import VolumeNavigator
 from gazesam.core.errors import GazesamError, InputError
 from gazesam.gaze.recording import RecordingWriter
 from gazesam.gaze.source import GazeSource
 from gazesam.session import Annotator, Autosaver, ImageCanvas, RecoveryRegistry, Session, VolumeCanvas
+from gazesam.volume.io import Volume
+from gazesam.volume.windowing import Window
 
 
-WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
-VIEWS = ("axial", "coronal", "sagittal")
 
 Canvas = ImageCanvas | VolumeCanvas  # what the view shows and the annotator paints on
 
@@ -59,9 +60,6 @@ class AppController(QObject):
         self.config = config
         self.registry = registry or RecoveryRegistry()
         self.canvas: Canvas | None = None  # what is on screen: the image, or one slice of the volume
-        self.volume: Any = None  # gazesam.volume.io.Volume
-        self.view_name = config.view
-        self.window: Any = None
         self.predictor: Any = None
         self.point_prompts = True  # until the model says it only understands boxes
         self.model_state = "loading"
@@ -75,8 +73,6 @@ class AppController(QObject):
         self.responses: list[tuple[float | None, str, float, float | None]] = []
         self.encode_ms: float | None = None
         self.encoding = ""  # "" or "encoding" (the image on screen)
-        self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
-        self.slices_encoded: tuple[int, int] | None = None  # (done, total), written by its thread
         self.busy = ""  # a long job in the background, e.g. "propagating"
         self._canvas_t = 0.0
         self._last_candidate_t: float | None = None
@@ -90,6 +86,7 @@ class AppController(QObject):
         self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
         self.gaze = GazeInput(self)  # source, gaze log, offset, prompting on/off, cursor, trail
         self.document = DocumentManager(self)  # the document, its session, autosave, save, recovery entry
+        self.volumes = VolumeNavigator(self)  # slices, views, windows, the slice encoder, propagation
 
     # =========================================================================================
     # state owned by the parts, read by the window, the tests and the tools
@@ -109,6 +106,27 @@ class AppController(QObject):
     @property
     def image(self) -> np.ndarray | None:
         return self.document.image
+
+    @property
+    def volume(self) -> Volume | None:
+        return self.volumes.volume
+
+    @property
+    def view_name(self) -> str:
+        return self.volumes.view_name
+
+    @property
+    def window(self) -> Window | None:
+        return self.volumes.window
+
+    @property
+    def slices_encoded(self) -> tuple[int, int] | None:
+        return self.volumes.slices_encoded
+
+    @property
+    def closed(self) -> bool:
+        """The window has closed: late answers from the background are dropped."""
+        return self._closed
 
     @property
     def source(self) -> GazeSource | None:
@@ -194,7 +212,7 @@ class AppController(QObject):
         self.gaze.apply_prompting()
         if self.canvas is not None:
             self._encode_canvas()
-        self._restart_slice_encoder()
+        self.volumes.restart_encoder()
         self.modelReady.emit()
         self.statusChanged.emit()
 
@@ -222,7 +240,7 @@ class AppController(QObject):
         self.gaze.close_source()
         if self.pipeline is not None:
             self.pipeline.stop()
-        self._stop_slice_encoder()
+        self.volumes.stop_encoder()
         if self._close_document():
             self.document.release_recovery()
 
@@ -244,27 +262,10 @@ class AppController(QObject):
 
     def release_document(self) -> None:
         """Close the open document (saved, gaze log closed) before another one opens."""
-        self._stop_slice_encoder()
+        self.volumes.release()
         self._close_document()
         self.document.forget()
         self.canvas = None
-        self.volume = None
-
-    def _show_volume(self, volume: Any) -> None:
-        from gazesam.volume.orientation import view_of
-        from gazesam.volume.windowing import parse_window
-
-        assert self.session is not None
-        self.volume = volume
-        self.document.image = None
-        s = self.session.settings
-        self.view_name = s.get("view", self.config.view)
-        self.window = parse_window(s.get("window", self.config.window), volume.array, volume.modality)
-        view = view_of(volume, self.view_name)
-        index = s.get("slice", self.config.slice)
-        index = view.n_slices // 2 if index is None else min(max(int(index), 0), view.n_slices - 1)
-        self.show_canvas(VolumeCanvas.create(volume, view, index, self.window,
-                                             doc_key=self.session.document.sha256 or self.session.document.path))
 
     def show_canvas(self, canvas: Canvas, keep_view: bool = False) -> None:
         """Put ``canvas`` on screen: the annotator, the pipeline and the encoders follow it."""
@@ -276,17 +277,7 @@ class AppController(QObject):
             self.pipeline.new_target()
         self.canvasChanged.emit(keep_view)
         self._encode_canvas()
-        if self.slice_encoder is not None and isinstance(canvas, VolumeCanvas):
-            if canvas.view.key == self.slice_encoder.source.view.key and canvas.window == self.slice_encoder.source.window:
-                self.slice_encoder.set_focus(canvas.index)
-            else:
-                self._restart_slice_encoder_soon()
-        if self.volume is not None and self.session is not None:
-            self.session.update_settings(view=self.view_name, slice=canvas.index, window=self._window_spec())
-
-    def _window_spec(self) -> str | None:
-        w = self.window
-        return None if w is None else f"range:{w.low:g},{w.high:g}"
+        self.volumes.on_canvas(canvas)
 
     def _encode_canvas(self) -> None:
         """Encode the shown image in the background, then hand it to the pipeline (a cache hit there)."""
@@ -296,7 +287,7 @@ class AppController(QObject):
         self.encoding = "encoding"
         self.statusChanged.emit()
 
-        encoder = self.slice_encoder
+        encoder = self.volumes.slice_encoder
 
         def encode() -> float:
             t0 = time.perf_counter()
@@ -333,92 +324,35 @@ class AppController(QObject):
             self.mapping = self.mapping_provider()
 
     # =========================================================================================
-    # volumes: slices, views, windows
+    # volumes (volume_nav.VolumeNavigator owns them)
     # =========================================================================================
     def step_slice(self, delta: int) -> None:
-        if self.volume is None or self.canvas is None:
-            return
-        n = self.canvas.view.n_slices
-        index = min(max(self.canvas.index + int(delta), 0), n - 1)
-        if index != self.canvas.index:
-            self.show_canvas(self.canvas.with_index(index), keep_view=True)
+        self.volumes.step_slice(delta)
 
     def set_slice(self, index: int) -> None:
-        if self.volume is not None and self.canvas is not None:
-            self.step_slice(int(index) - self.canvas.index)
-
-    # ---- background encoding of every slice (volumes) ----------------------------------------
-    def _restart_slice_encoder_soon(self) -> None:
-        """Window/level drags change the slices many times a second: rebuild the encoder once they settle."""
-        if not hasattr(self, "_encoder_timer"):
-            self._encoder_timer = QTimer(self)
-            self._encoder_timer.setSingleShot(True)
-            self._encoder_timer.setInterval(500)
-            self._encoder_timer.timeout.connect(self._restart_slice_encoder)
-        self._stop_slice_encoder()
-        self._encoder_timer.start()
-
-    def _restart_slice_encoder(self) -> None:
-        self._stop_slice_encoder()
-        if self._closed or self.predictor is None or self.volume is None or not isinstance(self.canvas, VolumeCanvas):
-            return
-        from gazesam.volume.encoder import SliceEncoder
-        from gazesam.volume.slices import SliceSource
-
-        c = self.canvas
-        source = SliceSource(self.volume, c.view, c.window, c.grid)
-
-        def progress(done: int, total: int) -> None:  # the encoder's thread: store, the GUI reads
-            self.slices_encoded = (done, total)
-
-        self.slice_encoder = SliceEncoder(self.predictor, source, progress=progress)
-        self.slices_encoded = (self.slice_encoder.done, self.slice_encoder.total)
-        self.slice_encoder.start(focus=c.index)
-
-    def _stop_slice_encoder(self) -> None:
-        enc, self.slice_encoder = self.slice_encoder, None
-        self.slices_encoded = None
-        if enc is not None:
-            enc.cancel(wait=False)
+        self.volumes.set_slice(index)
 
     def next_view(self) -> None:
-        if self.volume is None:
-            return
-        from gazesam.volume.orientation import view_of
+        self.volumes.next_view()
 
-        self.view_name = VIEWS[(VIEWS.index(self.view_name) + 1) % len(VIEWS)] if self.view_name in VIEWS else "axial"
-        view = view_of(self.volume, self.view_name)
-        self.show_canvas(VolumeCanvas.create(self.volume, view, view.n_slices // 2, self.window,
-                                             doc_key=self.canvas.doc_key))
-        self.message.emit(f"{self.view_name} view", 2000)
-
-    def set_window(self, window: Any) -> None:
-        if self.volume is None or self.canvas is None:
-            return
-        self.window = window
-        self.show_canvas(self.canvas.with_window(window), keep_view=True)
+    def set_window(self, window: Window) -> None:
+        self.volumes.set_window(window)
 
     def next_window_preset(self) -> None:
-        if self.volume is None:
-            return
-        from gazesam.volume.windowing import parse_window
-
-        current = self.session.settings.get("window_preset", "auto") if self.session else "auto"
-        name = WINDOW_PRESETS[(WINDOW_PRESETS.index(current) + 1) % len(WINDOW_PRESETS)] if current in WINDOW_PRESETS else "auto"
-        self.set_window(parse_window(name, self.volume.array, self.volume.modality))
-        if self.session is not None:
-            self.session.update_settings(window_preset=name)
-        self.message.emit(f"window: {self.window.describe()}", 3000)
+        self.volumes.next_window_preset()
 
     def drag_window(self, dx: float, dy: float) -> None:
         """Right-drag: horizontal changes the width, vertical the level (radiology viewer convention)."""
-        if self.volume is None or self.window is None:
-            return
-        from gazesam.volume.windowing import Window
+        self.volumes.drag_window(dx, dy)
 
-        w, lvl = self.window.width, self.window.level
-        step = max(w, 1e-6) / 256.0
-        self.set_window(Window.from_width_level(max(w + dx * step * 2, 1e-3), lvl + dy * step, "custom"))
+    def propagate(self) -> None:
+        """Carry the active label through the volume (P); see :meth:`VolumeNavigator.propagate`."""
+        self.volumes.propagate()
+
+    def set_busy(self, what: str) -> None:
+        """A long job in the background (shown in the status bar), or "" when it is over."""
+        self.busy = what
+        self.statusChanged.emit()
 
     # =========================================================================================
     # gaze (gaze_input.GazeInput owns it; these are the window's and tools' entry points)
@@ -583,69 +517,6 @@ class AppController(QObject):
 
         workers.submit(run, on_done=done,
                        on_failed=lambda e: self.error.emit(f"correction failed: {e}"))
-
-    # ---- propagation -----------------------------------------------------------------------
-    def propagate(self) -> None:
-        """Carry the active label through the volume from every slice of this view that has it.
-
-        Each such slice is an anchor (``gazesam.volume``'s propagation); the result is one undoable
-        volume annotation. Runs in the background; the slices it needs are encoded by the same
-        background encoder that serves the view.
-        """
-        if self.volume is None or self.session is None or not isinstance(self.canvas, VolumeCanvas):
-            self.message.emit("propagation is for volumes", 2000)
-            return
-        if self.predictor is None:
-            self.message.emit("the model is still loading", 2000)
-            return
-        if self.busy:
-            self.message.emit(f"busy: {self.busy}", 2000)
-            return
-        session, canvas, value = self.session, self.canvas, self.session.active_label
-        label = session.labels.get(value)
-        present = np.moveaxis(session.label_map == value, canvas.view.axis, 0)
-        anchors = [s for s in range(present.shape[0]) if present[s].any()]
-        if not anchors:
-            self.message.emit(f"accept a mask into '{label.name}' on a slice first, then propagate it", 4000)
-            return
-        anchor_masks = {s: canvas.with_index(s).labels(session) == value for s in anchors}
-        if self.slice_encoder is None or self.slice_encoder.source.view.key != canvas.view.key:
-            self._restart_slice_encoder()
-        encoder = self.slice_encoder
-        volume, predictor, window, view_name = self.volume, self.predictor, canvas.window, self.view_name
-
-        def run() -> np.ndarray:
-            from gazesam.volume.segmenter import VolumeSegmenter
-
-            seg = VolumeSegmenter(volume, predictor, window=window, view=view_name, encoder=encoder)
-            seg.add_object(label.name, label.rgb, value=value)
-            for s in anchors:
-                seg.accept_mask(value, s, anchor_masks[s], propagate=True)
-            return seg.object_voxels(value)
-
-        def done(voxels: np.ndarray) -> None:
-            self.busy = ""
-            self.statusChanged.emit()
-            if self._closed or self.session is not session:
-                return
-            new = voxels & (session.label_map != value)
-            if not new.any():
-                self.message.emit("propagation found nothing beyond the accepted slices", 4000)
-                return
-            a = session.accept(voxels, None, label=value, source="propagation",
-                               extra={"anchors": anchors, "view": view_name})
-            n = int(np.moveaxis(voxels, canvas.view.axis, 0).reshape(len(present), -1).any(axis=1).sum())
-            self.message.emit(f"propagated '{label.name}' to {n} slices ({a.changed} new voxels); Ctrl+Z undoes it",
-                              5000)
-
-        def failed(exc: Exception) -> None:
-            self.busy = ""
-            self.statusChanged.emit()
-            self.error.emit(f"propagation failed: {exc}")
-
-        self.busy = "propagating"
-        self.statusChanged.emit()
-        workers.submit(run, on_done=done, on_failed=failed)
 
     # =========================================================================================
     # saving

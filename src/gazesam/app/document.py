@@ -71,7 +71,8 @@ class DocumentManager:
         if kind == "image":
             self._show_image(image)
         else:
-            self.app._show_volume(volume)
+            self.image = None
+            self.app.volumes.show(volume)
 
     def open_session(self, session: Session) -> None:
         """Continue a saved (or crash-recovered) session: same folder, same labels and masks."""
@@ -82,11 +83,13 @@ class DocumentManager:
         if doc.kind == "image":
             self._show_image(load_image(doc.path))
         else:
-            self.app._show_volume(read_volume(Path(doc.path)))
+            self.image = None
+            self.app.volumes.show(read_volume(Path(doc.path)))
         self.app.message.emit(f"reopened {doc.name}: {len(session.annotations)} accepted mask(s)", 5000)
 
     def _show_image(self, image: np.ndarray) -> None:
         assert self.session is not None
+        self.app.volumes.release()
         self.image = image
         self.app.show_canvas(ImageCanvas(image, key=(self.session.document.sha256 or self.session.document.path,
                                                      "image")))
