@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 
+from gazesam.app import status as status_text
 from gazesam.app import workers
 from gazesam.app.config import AppConfig
 from gazesam.app.document import DocumentManager
@@ -530,55 +531,8 @@ class AppController(QObject):
     # =========================================================================================
     def status(self) -> dict[str, str]:
         """Short strings for the status bar; every number is measured, none is assumed."""
-        out: dict[str, str] = {}
-        spec = self.config.source
-        if spec.lower().startswith("replay:"):
-            spec = "replay:" + Path(spec[len("replay:"):].split("?")[0].split("@")[0]).name
-        if self.source is None:
-            state = self.gaze.source_error or ("waits for the model" if self.is_replay else "not open")
-            out["source"] = f"{spec}: {state}"
-        else:
-            out["source"] = f"{spec}: {self.source.status().state}"
-        rate = self.gaze.rate.rate_hz
-        out["rate"] = f"{rate:.0f} Hz" if rate > 0 else "- Hz"
-        share = self.gaze.rate.valid_share
-        out["valid"] = f"{share * 100:.0f}% valid" if share == share else "- valid"
-        med = self.latency.median_ms()
-        out["latency"] = f"fix→mask {med:.0f} ms" if med == med else "fix→mask -"
-        model = f"{self.config.model}/{self.config.runtime}"
-        out["model"] = model if self.model_state == "ready" else f"{model} ({self.model_state})"
-        if self.encoding:
-            out["encoding"] = self.encoding
-        elif self.encode_ms is not None:
-            out["encoding"] = f"encoded in {self.encode_ms:.0f} ms"
-        else:
-            out["encoding"] = ""
-        if self.slices_encoded is not None:
-            done, total = self.slices_encoded
-            out["slices"] = f"slices {done}/{total}"
-        if self.busy:
-            out["busy"] = self.busy + "…"
-        mode = "ON" if self.prompting else ("hold Space" if self.gaze.prompting_mode != "toggle" else "off (G)")
-        out["prompting"] = f"gaze prompting: {mode}"
-        if self.session is not None and self.session.active_label in self.session.labels:
-            out["label"] = f"label: {self.session.labels.get(self.session.active_label).name}"
-        return out
+        return status_text.status_fields(self)
 
     def hud_lines(self) -> list[str]:
-        lines = []
-        if self.session is not None:
-            lines.append(self.session.document.name)
-        if self.volume is not None and self.canvas is not None:
-            lines.append(f"{self.view_name} {self.canvas.index + 1}/{self.canvas.view.n_slices}   "
-                         f"{self.window.describe() if self.window else ''}")
-        c = self.annotator.candidate if self.annotator else None
-        if c is not None:
-            iou = f"  IoU≈{c.iou:.2f}" if c.iou is not None else ""
-            lines.append(f"mask on offer ({c.source}){iou}: Enter accepts, Esc rejects")
-        elif self.session is not None and not self.prompting:
-            how = "press G" if self.gaze.prompting_mode == "toggle" else "hold Space (or press G)"
-            what = "point at" if self.is_mouse_source else "look at"
-            lines.append(f"{what} an object and {how} to segment it, or drag a box; F1: keys")
-        elif self.session is None:
-            lines.append("Ctrl+O opens an image, a volume or a session; F1: keys")
-        return lines
+        """The lines over the view's corner (document, slice, what to do next)."""
+        return status_text.hud_lines(self)
