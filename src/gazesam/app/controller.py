@@ -1,7 +1,20 @@
 """The app's conductor: wires source -> pipeline -> annotator/session -> view, and keeps the GUI free.
 
 It holds no segmentation or session rules of its own (those live in ``gazesam.pipeline`` and
-``gazesam.session``); it decides which thread runs what and marshals results back to the GUI thread:
+``gazesam.session``). It owns the model, the pipeline and the canvas on screen, and one part per job:
+
+- :class:`~gazesam.app.gaze_input.GazeInput` (``self.gaze``): the gaze source, the gaze log, the
+  validation offset, prompting on/off (no Midas touch), the cursor and the fixation trail;
+- :class:`~gazesam.app.document.DocumentManager` (``self.document``): open/continue a document's session,
+  autosave, save (as), the crash-recovery entry;
+- :class:`~gazesam.app.volume_nav.VolumeNavigator` (``self.volumes``): slices, views, window presets, the
+  background slice encoder, propagation;
+- :class:`~gazesam.app.annotating.Annotating` (``self.annotating``): mask offers, accept/reject,
+  undo/redo, labels, mouse corrections;
+- :mod:`gazesam.app.status`: the status bar's and the HUD's words.
+
+Its public methods and read-only properties are what the window, the tests and the tools use; each
+forwards to the part that owns the job. Threads:
 
 - gaze samples arrive on the source's thread; they are recorded and handed to the pipeline there (both
   are thread-safe and cheap) and queued for the GUI, which drains the queue at display rate for the
@@ -16,27 +29,31 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 
 from gazesam.app import status as status_text
 from gazesam.app import workers
+from gazesam.app.annotating import Annotating
 from gazesam.app.config import AppConfig
 from gazesam.app.document import DocumentManager
 from gazesam.app.gaze_input import GazeInput, RawListener
 from gazesam.app.stats import LatencyMeter
 from gazesam.app.transform import ScreenMapping
 from gazesam.app.volume_nav import VolumeNavigator
-from gazesam.core.errors import GazesamError, InputError
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.errors import GazesamError
+from gazesam.engine import load_predictor
+from gazesam.engine.predictor import Predictor
 from gazesam.gaze.recording import RecordingWriter
 from gazesam.gaze.source import GazeSource
+from gazesam.pipeline import GazePipeline
+from gazesam.prompt import DEFAULT_POLICY, make_policy
 from gazesam.session import Annotator, Autosaver, ImageCanvas, RecoveryRegistry, Session, VolumeCanvas
 from gazesam.volume.io import Volume
 from gazesam.volume.windowing import Window
-
-
 
 Canvas = ImageCanvas | VolumeCanvas  # what the view shows and the annotator paints on
 
@@ -61,12 +78,13 @@ class AppController(QObject):
         self.config = config
         self.registry = registry or RecoveryRegistry()
         self.canvas: Canvas | None = None  # what is on screen: the image, or one slice of the volume
-        self.predictor: Any = None
+        self.predictor: Predictor | None = None
         self.point_prompts = True  # until the model says it only understands boxes
         self.model_state = "loading"
-        self.pipeline: Any = None
+        self.pipeline: GazePipeline | None = None
         self.policy_name = ""
-        self.display = self._display_geometry()
+        # the tracker's display, for degrees (fixation thresholds, validation); its pixels come from Qt
+        self.display: DisplayGeometry = DisplayGeometry.from_args(None, config.screen_mm, config.distance_mm)
         self.mapping: ScreenMapping | None = None  # replaced atomically; read by the pipeline's thread
         self.latency = LatencyMeter()  # fixation -> mask painted on screen
         self.pipeline_latency = LatencyMeter()  # fixation -> mask decided by the pipeline (before the GUI)
@@ -75,19 +93,18 @@ class AppController(QObject):
         self.encode_ms: float | None = None
         self.encoding = ""  # "" or "encoding" (the image on screen)
         self.busy = ""  # a long job in the background, e.g. "propagating"
-        self._canvas_t = 0.0
-        self._last_candidate_t: float | None = None
-        self._busy_correction = False
+        self.canvas_shown_t = 0.0  # monotonic time the canvas went on screen: older gaze does not prompt on it
         self._closed = False
-        self._maskFromPipeline.connect(self._on_mask_update)
         self._timer = QTimer(self)
         self._timer.setInterval(16)
         self._timer.timeout.connect(self._tick)
-        self.mapping_provider: Any = None  # () -> ScreenMapping, set by the window
-        self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
+        self.mapping_provider: Callable[[], ScreenMapping] | None = None  # set by the window
+        self.ui_settings: Callable[[], dict[str, Any]] | None = None  # view settings (zoom, pan) to keep
         self.gaze = GazeInput(self)  # source, gaze log, offset, prompting on/off, cursor, trail
         self.document = DocumentManager(self)  # the document, its session, autosave, save, recovery entry
         self.volumes = VolumeNavigator(self)  # slices, views, windows, the slice encoder, propagation
+        self.annotating = Annotating(self)  # offers, accept/reject, undo/redo, labels, mouse corrections
+        self._maskFromPipeline.connect(self.annotating.on_mask_update)
 
     # =========================================================================================
     # state owned by the parts, read by the window, the tests and the tools
@@ -152,17 +169,9 @@ class AppController(QObject):
     # =========================================================================================
     # start / stop
     # =========================================================================================
-    def _display_geometry(self) -> Any:
-        try:
-            from gazesam.core.display import DisplayGeometry
-        except ImportError:  # the gaze stage is not there: degrees are unknown
-            return None
-        return DisplayGeometry.from_args(None, self.config.screen_mm, self.config.distance_mm)
-
     def set_display_pixels(self, width_px: int, height_px: int) -> None:
         """The tracker display's resolution as Qt sees it (for degrees); physical size from the config."""
-        if self.display is not None:
-            self.display = replace(self.display, width_px=int(width_px), height_px=int(height_px))
+        self.display = replace(self.display, width_px=int(width_px), height_px=int(height_px))
 
     @property
     def is_replay(self) -> bool:
@@ -180,18 +189,13 @@ class AppController(QObject):
             self._open_source()
 
     def _load_model(self) -> None:
-        def load() -> Any:
-            from gazesam.engine import load_predictor
-
+        def load() -> Predictor:
             return load_predictor(self.config.model, runtime=self.config.runtime, threads=self.config.threads)
 
         self.model_state = "loading"
         workers.submit(load, on_done=self._model_loaded, on_failed=self._model_failed)
 
-    def _model_loaded(self, predictor: Any) -> None:
-        from gazesam.pipeline import GazePipeline
-        from gazesam.prompt import DEFAULT_POLICY, make_policy
-
+    def _model_loaded(self, predictor: Predictor) -> None:
         if self._closed:
             return  # the window closed while the model was loading
         self.predictor = predictor
@@ -225,6 +229,7 @@ class AppController(QObject):
             self.sourceStarted.emit()  # the replay can never start
 
     def _open_source(self) -> None:
+        """Open the gaze source now (tests and tools that need the tracker without the model call it)."""
         self.gaze.open_source()
 
     @property
@@ -271,7 +276,7 @@ class AppController(QObject):
     def show_canvas(self, canvas: Canvas, keep_view: bool = False) -> None:
         """Put ``canvas`` on screen: the annotator, the pipeline and the encoders follow it."""
         self.canvas = canvas
-        self._canvas_t = time.monotonic()
+        self.canvas_shown_t = time.monotonic()
         assert self.annotator is not None
         self.annotator.set_canvas(canvas)
         if self.pipeline is not None:
@@ -284,18 +289,16 @@ class AppController(QObject):
         """Encode the shown image in the background, then hand it to the pipeline (a cache hit there)."""
         if self.predictor is None or self.canvas is None:
             return
-        canvas = self.canvas
+        canvas, predictor, encoder = self.canvas, self.predictor, self.volumes.slice_encoder
         self.encoding = "encoding"
         self.statusChanged.emit()
-
-        encoder = self.volumes.slice_encoder
 
         def encode() -> float:
             t0 = time.perf_counter()
             if encoder is not None:
                 encoder.pause()  # the slice on screen first: the background can wait
             try:
-                self.predictor.encode(canvas.image)
+                predictor.encode(canvas.image)
             finally:
                 if encoder is not None:
                     encoder.resume()
@@ -387,137 +390,42 @@ class AppController(QObject):
     def toggle_prompting(self) -> None:
         self.gaze.toggle_prompting()
 
-    # ---- masks from the pipeline -----------------------------------------------------------
-    def _on_mask_update(self, update: Any) -> None:
-        """GUI thread. Updates made from gaze that predates the current canvas are stale."""
-        if self._closed or self.annotator is None or self.canvas is None:
-            return
-        if float(getattr(update, "gaze_t", 0.0)) < self._canvas_t:
-            return
-        if self.annotator.offer(update, self.canvas.key):
-            self._last_candidate_t = time.monotonic()
-
+    # =========================================================================================
+    # masks (annotating.Annotating maps keys, clicks and offers onto the session's annotator)
+    # =========================================================================================
     def note_candidate_shown(self) -> None:
         """Called by the window right after it has painted a new gaze mask: the latency measurement."""
-        c = self.annotator.candidate if self.annotator else None
-        if c is not None and c.gaze_t is not None and c.source == "gaze":
-            now = time.monotonic()
-            if len(self.responses) < 1_000_000:
-                self.responses.append((c.request_t, c.stage, now, c.decided_t))
-            self.latency.add(now - c.gaze_t)
-            if c.decided_t is not None:
-                self.pipeline_latency.add(c.decided_t - c.gaze_t)
+        self.annotating.note_candidate_shown()
 
-    # =========================================================================================
-    # annotating
-    # =========================================================================================
     def accept(self) -> None:
-        if self.annotator is None:
-            return
-        try:
-            a = self.annotator.accept()
-        except InputError as exc:
-            self.message.emit(str(exc), 4000)
-            return
-        if self.pipeline is not None:
-            self.pipeline.new_target()
-        label = self.session.labels.get(a.label).name
-        took = f", {a.time_to_accept_s:.1f} s from first fixation" if a.time_to_accept_s is not None else ""
-        self.message.emit(f"accepted into '{label}': {a.area} px{took}", 4000)
+        self.annotating.accept()
 
     def reject(self) -> None:
-        if self.annotator is None:
-            return
-        if self.annotator.reject():
-            self.message.emit("rejected", 1500)
-        if self.pipeline is not None:
-            self.pipeline.new_target()
+        self.annotating.reject()
 
     def undo(self) -> None:
-        if self.annotator is not None and self.annotator.corrected:
-            request = self.annotator.undo_correction()
-            if request is not None:
-                self._run_correction(request)
-            return
-        if self.session is not None:
-            what = self.session.undo()
-            self.message.emit(f"undone: {what}" if what else "nothing to undo", 2000)
+        self.annotating.undo()
 
     def redo(self) -> None:
-        if self.session is not None:
-            what = self.session.redo()
-            self.message.emit(f"redone: {what}" if what else "nothing to redo", 2000)
+        self.annotating.redo()
 
     def drop_click(self) -> None:
-        if self.annotator is not None and self.annotator.corrected:
-            request = self.annotator.undo_correction()
-            if request is not None:
-                self._run_correction(request)
+        self.annotating.drop_click()
 
     def new_label(self, name: str | None = None) -> None:
-        if self.session is None:
-            return
-        try:
-            label = self.session.add_label(name)
-        except InputError as exc:
-            self.message.emit(str(exc), 4000)
-            return
-        self.message.emit(f"new label '{label.name}' (value {label.value}) is active", 3000)
+        self.annotating.new_label(name)
 
     def cycle_label(self, step: int) -> None:
-        if self.session is None or not len(self.session.labels):
-            return
-        values = self.session.labels.values()
-        i = values.index(self.session.active_label) if self.session.active_label in values else 0
-        self.session.set_active_label(values[(i + step) % len(values)])
+        self.annotating.cycle_label(step)
 
     def rename_label(self, value: int, name: str) -> None:
-        if self.session is not None:
-            try:
-                self.session.change_label(value, name=name)
-            except InputError as exc:
-                self.message.emit(str(exc), 4000)
+        self.annotating.rename_label(value, name)
 
-    # ---- mouse corrections -----------------------------------------------------------------
     def click(self, x: float, y: float, positive: bool) -> None:
-        if self.annotator is None or self.canvas is None:
-            return
-        try:
-            request = self.annotator.add_point(x, y, positive)
-        except InputError as exc:
-            self.message.emit(str(exc), 3000)
-            return
-        self._run_correction(request)
+        self.annotating.click(x, y, positive)
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        if self.annotator is None or self.canvas is None:
-            return
-        try:
-            request = self.annotator.set_box(x0, y0, x1, y1)
-        except InputError as exc:
-            self.message.emit(str(exc), 3000)
-            return
-        self._run_correction(request)
-
-    def _run_correction(self, request: Any) -> None:
-        """Ask the engine in the background; only the newest correction's answer is shown."""
-        if self.predictor is None:
-            self.message.emit("the model is still loading", 2000)
-            return
-        self.candidateChanged.emit()  # show the clicked points at once
-        image = self.canvas.image
-        predictor = self.predictor
-
-        def run() -> Any:
-            return predictor.predict(image, box=None if request.box is None else np.asarray(request.box, np.float32),
-                                     points=request.points, point_labels=request.labels)
-
-        def done(pred: Any) -> None:
-            if not self._closed and self.annotator is not None:
-                self.annotator.apply_correction(request, pred)
-
-        workers.submit(run, on_done=done,
-                       on_failed=lambda e: self.error.emit(f"correction failed: {e}"))
+        self.annotating.box(x0, y0, x1, y1)
 
     # =========================================================================================
     # saving
