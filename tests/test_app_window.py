@@ -238,10 +238,10 @@ def test_validation_measures_the_offset_in_degrees_and_corrects_it(make_window, 
     assert c.offset == pytest.approx(r.offset) and c.session.validation[-1]["applied"] is True
     assert c.session.settings["gaze_offset"] == pytest.approx(list(r.offset))
     # later samples are corrected before they reach the pipeline and the cursor
-    c._inbox.clear()
+    c.gaze.inbox.clear()
     tx, ty = 0.5, 0.5
     c.source.push(tx + dx, ty + dy)
-    got = c._inbox[-1]
+    got = c.gaze.inbox[-1]
     assert (got.x, got.y) == pytest.approx((tx, ty), abs=0.003)
     qtbot.keyClick(screen, Qt.Key.Key_Escape)
     assert not screen.isVisible()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from typing import Any, Iterator
 
@@ -32,17 +33,14 @@ def _closing_on_signals(window: Any) -> Iterator[None]:
     interpreter in, and the handler only posts the close to the event loop (raising KeyboardInterrupt inside
     a Qt callback would print a traceback and leave the app running).
     """
-    import signal
-
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QTimer  # lazy, as in run_app: this package is imported without Qt
+    from PySide6.QtWidgets import QApplication
 
     def on_signal(signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
         print(f"gazesam app: {name}: saving the session and closing", file=sys.stderr)
         QTimer.singleShot(0, window.close)
         QTimer.singleShot(0, QApplication.instance().quit)
-
-    from PySide6.QtWidgets import QApplication
 
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,6 +62,8 @@ def _closing_on_signals(window: Any) -> Iterator[None]:
 def run_app(config: AppConfig) -> int:
     """Run the app until the window closes (or ``config.quit_after`` seconds); returns the exit code."""
     ensure_qt_platform(config.headless)
+    # Qt is imported only here: the CLI imports this package for its config without starting Qt, and the
+    # platform (offscreen for headless runs) must be chosen before Qt's modules load.
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

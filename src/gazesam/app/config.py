@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gazesam.core.errors import InputError
 from gazesam.core.paths import cache_dir
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, DEFAULT_THREADS
 
@@ -56,10 +58,6 @@ class AppConfig:
 
 def parse_geometry(text: str) -> tuple[int, int, int | None, int | None]:
     """'1280x800' or '1280x800+100+50' -> (w, h, x, y)."""
-    import re
-
-    from gazesam.core.errors import InputError
-
     m = re.fullmatch(r"\s*(\d+)[xX](\d+)(?:([+-]\d+)([+-]\d+))?\s*", text or "")
     if not m:
         raise InputError(f"--geometry {text!r}: use WIDTHxHEIGHT or WIDTHxHEIGHT+X+Y, e.g. 1280x800+0+0")

@@ -1,7 +1,20 @@
 """The app's conductor: wires source -> pipeline -> annotator/session -> view, and keeps the GUI free.
 
 It holds no segmentation or session rules of its own (those live in ``gazesam.pipeline`` and
-``gazesam.session``); it decides which thread runs what and marshals results back to the GUI thread:
+``gazesam.session``). It owns the model, the pipeline and the canvas on screen, and one part per job:
+
+- :class:`~gazesam.app.gaze_input.GazeInput` (``self.gaze``): the gaze source, the gaze log, the
+  validation offset, prompting on/off (no Midas touch), the cursor and the fixation trail;
+- :class:`~gazesam.app.document.DocumentManager` (``self.document``): open/continue a document's session,
+  autosave, save (as), the crash-recovery entry;
+- :class:`~gazesam.app.volume_nav.VolumeNavigator` (``self.volumes``): slices, views, window presets, the
+  background slice encoder, propagation;
+- :class:`~gazesam.app.annotating.Annotating` (``self.annotating``): mask offers, accept/reject,
+  undo/redo, labels, mouse corrections;
+- :mod:`gazesam.app.status`: the status bar's and the HUD's words.
+
+Its public methods and read-only properties are what the window, the tests and the tools use; each
+forwards to the part that owns the job. Threads:
 
 - gaze samples arrive on the source's thread; they are recorded and handed to the pipeline there (both
   are thread-safe and cheap) and queued for the GUI, which drains the queue at display rate for the
@@ -13,40 +26,36 @@ It holds no segmentation or session rules of its own (those live in ``gazesam.pi
 
 from __future__ import annotations
 
-import collections
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 
+from gazesam.app import status as status_text
 from gazesam.app import workers
+from gazesam.app.annotating import Annotating
 from gazesam.app.config import AppConfig
-from gazesam.app.stats import LatencyMeter, RateMeter
+from gazesam.app.document import DocumentManager
+from gazesam.app.gaze_input import GazeInput, RawListener
+from gazesam.app.stats import LatencyMeter
 from gazesam.app.transform import ScreenMapping
-from gazesam.core.errors import GazesamError, InputError
-from gazesam.core.imageio import read_image
-from gazesam.session import (
-    Annotator,
-    Autosaver,
-    DocumentRef,
-    ImageCanvas,
-    RecoveryRegistry,
-    Session,
-    VolumeCanvas,
-    guess_kind,
-    load_session,
-    write_overlay,
-)
-from gazesam.session.store import SESSION_FILE, read_session_json, session_path
+from gazesam.app.volume_nav import VolumeNavigator
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.errors import GazesamError
+from gazesam.engine import load_predictor
+from gazesam.core.predictor import Predictor
+from gazesam.gaze.recording import RecordingWriter
+from gazesam.gaze.source import GazeSource
+from gazesam.pipeline import GazePipeline
+from gazesam.prompt import DEFAULT_POLICY, make_policy
+from gazesam.session import Annotator, Autosaver, ImageCanvas, RecoveryRegistry, Session, VolumeCanvas
+from gazesam.volume.io import Volume
+from gazesam.volume.windowing import Window
 
-
-TRAIL_LENGTH = 8
-WINDOW_PRESETS = ("auto", "ct-soft", "ct-lung", "ct-bone", "ct-brain", "paper")
-VIEWS = ("axial", "coronal", "sagittal")
+Canvas = ImageCanvas | VolumeCanvas  # what the view shows and the annotator paints on
 
 
 class AppController(QObject):
@@ -68,75 +77,105 @@ class AppController(QObject):
         super().__init__()
         self.config = config
         self.registry = registry or RecoveryRegistry()
-        self.session: Session | None = None
-        self.annotator: Annotator | None = None
-        self.canvas: Any = None
-        self.image: np.ndarray | None = None  # 2D document
-        self.volume: Any = None  # gazesam.volume.io.Volume
-        self.view_name = config.view
-        self.window: Any = None
-        self.predictor: Any = None
+        self.canvas: Canvas | None = None  # what is on screen: the image, or one slice of the volume
+        self.predictor: Predictor | None = None
         self.point_prompts = True  # until the model says it only understands boxes
         self.model_state = "loading"
-        self.pipeline: Any = None
+        self.pipeline: GazePipeline | None = None
         self.policy_name = ""
-        self.source: Any = None
-        self.source_error = ""
-        self.recorder: Any = None
-        self.autosaver: Autosaver | None = None
-        self._recovery_token: str | None = None
-        self.display = self._display_geometry()
+        # the tracker's display, for degrees (fixation thresholds, validation); its pixels come from Qt
+        self.display: DisplayGeometry = DisplayGeometry.from_args(None, config.screen_mm, config.distance_mm)
         self.mapping: ScreenMapping | None = None  # replaced atomically; read by the pipeline's thread
-        self.offset = (0.0, 0.0)  # validation's correction, normalised display units, subtracted
-        self.prompting_mode = config.prompting_mode()
-        self.prompting_toggled = self.prompting_mode == "on"
-        self.prompting_held = False
-        self.rate = RateMeter()
         self.latency = LatencyMeter()  # fixation -> mask painted on screen
         self.pipeline_latency = LatencyMeter()  # fixation -> mask decided by the pipeline (before the GUI)
         # every gaze mask painted: (request gaze time, stage, painted, decided), monotonic clock
         self.responses: list[tuple[float | None, str, float, float | None]] = []
         self.encode_ms: float | None = None
         self.encoding = ""  # "" or "encoding" (the image on screen)
-        self.slice_encoder: Any = None  # gazesam.volume.encoder.SliceEncoder: all slices, in the background
-        self.slices_encoded: tuple[int, int] | None = None  # (done, total), written by its thread
         self.busy = ""  # a long job in the background, e.g. "propagating"
-        self.cursor_norm: tuple[float, float] | None = None
-        self.trail: collections.deque[tuple[float, float]] = collections.deque(maxlen=TRAIL_LENGTH)
-        self._inbox: collections.deque[Any] = collections.deque(maxlen=20000)
-        self._pointer: tuple[float, float] | None = None
-        self._raw_listeners: list[Any] = []  # validation screen taps raw samples here
-        self._canvas_t = 0.0
-        self._cursor_filter: Any = None
-        self._trail_detector: Any = None
-        self._last_candidate_t: float | None = None
-        self._busy_correction = False
+        self.canvas_shown_t = 0.0  # monotonic time the canvas went on screen: older gaze does not prompt on it
         self._closed = False
-        self._maskFromPipeline.connect(self._on_mask_update)
         self._timer = QTimer(self)
         self._timer.setInterval(16)
         self._timer.timeout.connect(self._tick)
-        self.mapping_provider: Any = None  # () -> ScreenMapping, set by the window
-        self.ui_settings: Any = None  # () -> dict of view settings (zoom, pan) to keep with the session
+        self.mapping_provider: Callable[[], ScreenMapping] | None = None  # set by the window
+        self.ui_settings: Callable[[], dict[str, Any]] | None = None  # view settings (zoom, pan) to keep
+        self.gaze = GazeInput(self)  # source, gaze log, offset, prompting on/off, cursor, trail
+        self.document = DocumentManager(self)  # the document, its session, autosave, save, recovery entry
+        self.volumes = VolumeNavigator(self)  # slices, views, windows, the slice encoder, propagation
+        self.annotating = Annotating(self)  # offers, accept/reject, undo/redo, labels, mouse corrections
+        self._maskFromPipeline.connect(self.annotating.on_mask_update)
+
+    # =========================================================================================
+    # state owned by the parts, read by the window, the tests and the tools
+    # =========================================================================================
+    @property
+    def session(self) -> Session | None:
+        return self.document.session
+
+    @property
+    def annotator(self) -> Annotator | None:
+        return self.document.annotator
+
+    @property
+    def autosaver(self) -> Autosaver | None:
+        return self.document.autosaver
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.document.image
+
+    @property
+    def volume(self) -> Volume | None:
+        return self.volumes.volume
+
+    @property
+    def view_name(self) -> str:
+        return self.volumes.view_name
+
+    @property
+    def window(self) -> Window | None:
+        return self.volumes.window
+
+    @property
+    def slices_encoded(self) -> tuple[int, int] | None:
+        return self.volumes.slices_encoded
+
+    @property
+    def closed(self) -> bool:
+        """The window has closed: late answers from the background are dropped."""
+        return self._closed
+
+    @property
+    def source(self) -> GazeSource | None:
+        return self.gaze.source
+
+    @property
+    def recorder(self) -> RecordingWriter | None:
+        return self.gaze.recorder
+
+    @property
+    def offset(self) -> tuple[float, float]:
+        return self.gaze.offset
+
+    @property
+    def cursor_norm(self) -> tuple[float, float] | None:
+        return self.gaze.cursor_norm
+
+    @property
+    def trail(self) -> Sequence[tuple[float, float]]:
+        return self.gaze.trail
 
     # =========================================================================================
     # start / stop
     # =========================================================================================
-    def _display_geometry(self) -> Any:
-        try:
-            from gazesam.core.display import DisplayGeometry
-        except ImportError:  # the gaze stage is not there: degrees are unknown
-            return None
-        return DisplayGeometry.from_args(None, self.config.screen_mm, self.config.distance_mm)
-
     def set_display_pixels(self, width_px: int, height_px: int) -> None:
         """The tracker display's resolution as Qt sees it (for degrees); physical size from the config."""
-        if self.display is not None:
-            self.display = replace(self.display, width_px=int(width_px), height_px=int(height_px))
+        self.display = replace(self.display, width_px=int(width_px), height_px=int(height_px))
 
     @property
     def is_replay(self) -> bool:
-        return self.config.source.strip().lower().startswith("replay")
+        return self.gaze.is_replay
 
     def start(self) -> None:
         """Load the model (in the background) and open the gaze source.
@@ -150,18 +189,13 @@ class AppController(QObject):
             self._open_source()
 
     def _load_model(self) -> None:
-        def load() -> Any:
-            from gazesam.engine import load_predictor
-
+        def load() -> Predictor:
             return load_predictor(self.config.model, runtime=self.config.runtime, threads=self.config.threads)
 
         self.model_state = "loading"
         workers.submit(load, on_done=self._model_loaded, on_failed=self._model_failed)
 
-    def _model_loaded(self, predictor: Any) -> None:
-        from gazesam.pipeline import GazePipeline
-        from gazesam.prompt import DEFAULT_POLICY, make_policy
-
+    def _model_loaded(self, predictor: Predictor) -> None:
         if self._closed:
             return  # the window closed while the model was loading
         self.predictor = predictor
@@ -178,11 +212,12 @@ class AppController(QObject):
             return
         self.pipeline = GazePipeline(predictor, policy=policy, display=self.display)
         self.pipeline.add_listener(self._maskFromPipeline.emit)  # queued: runs on the GUI thread
+        self.pipeline.add_fixation_listener(self.gaze.on_policy_fixation)  # the trail
         self.pipeline.start()
-        self._apply_prompting()
+        self.gaze.apply_prompting()
         if self.canvas is not None:
             self._encode_canvas()
-        self._restart_slice_encoder()
+        self.volumes.restart_encoder()
         self.modelReady.emit()
         self.statusChanged.emit()
 
@@ -190,55 +225,16 @@ class AppController(QObject):
         self.model_state = "failed"
         self.error.emit(f"the model could not be loaded: {exc}")
         self.statusChanged.emit()
-        if self.is_replay and self.source is None:
+        if self.is_replay and self.gaze.source is None:
             self.sourceStarted.emit()  # the replay can never start
 
     def _open_source(self) -> None:
-        from gazesam.gaze.sources import open_source
-
-        if self.source is not None:
-            return
-        try:
-            self.source = open_source(self.config.source, display=self.display, **self._replay_options())
-        except GazesamError as exc:
-            self.source = None
-            self.source_error = str(exc)
-            self.error.emit(f"gaze source {self.config.source!r}: {exc}")
-            self.sourceStarted.emit()  # nothing will play: timed runs must not wait for it
-            return
-        self.source.subscribe(self._on_sample_source_thread)
-        sub = getattr(self.source, "subscribe_fixations", None)
-        if sub is not None and getattr(self.source, "provides_fixations", False):
-            sub(self._on_fixation_source_thread)
-        self._start_recording()
-        self.sourceStarted.emit()
-
-    def _replay_options(self) -> dict:
-        """A fixation table with one trial per image (GazeMedSeg's Kvasir table) replays the trial of
-        the image on screen, unless the spec names one (``replay:FILE?trial=NAME``)."""
-        if not self.is_replay or self.session is None:
-            return {}
-        from gazesam.gaze.formats import detect_format
-        from gazesam.gaze.sources.replay import parse_replay_spec
-
-        path, _, fmt, reader_opts = parse_replay_spec(self.config.source.strip()[len("replay:"):])
-        if "trial" in reader_opts:
-            return {}  # the user chose the trial
-        try:
-            name = fmt or detect_format(path)
-        except GazesamError:
-            return {}
-        if name != "fixation-table":
-            return {}
-        from gazesam.gaze.formats.fixation_table import read_fixation_table
-
-        table = read_fixation_table(path)
-        doc = self.session.document.name
-        return {"trial": doc} if doc in table.trials else {}
+        """Open the gaze source now (tests and tools that need the tracker without the model call it)."""
+        self.gaze.open_source()
 
     @property
     def is_mouse_source(self) -> bool:
-        return self.source is not None and getattr(self.source, "kind", "") == "mouse"
+        return self.gaze.is_mouse_source
 
     def close(self) -> None:
         """Save everything and let go of devices; the recovery entry goes only after a good save."""
@@ -247,27 +243,16 @@ class AppController(QObject):
         self._closed = True
         self._timer.stop()
         self.mapping_provider = None
-        if self.source is not None:
-            self.source.close()
+        self.gaze.close_source()
         if self.pipeline is not None:
             self.pipeline.stop()
-        self._stop_slice_encoder()
-        saved = self._close_document()
-        if saved and self._recovery_token is not None:
-            self.registry.release(self._recovery_token)
+        self.volumes.stop_encoder()
+        if self._close_document():
+            self.document.release_recovery()
 
     def _close_document(self) -> bool:
-        ok = True
-        if self.session is not None:
-            try:
-                self.save()
-            except GazesamError as exc:
-                ok = False
-                self.error.emit(str(exc))
-        if self.autosaver is not None:
-            self.autosaver.close()
-            self.autosaver = None
-        self._stop_recording()
+        ok = self.document.close()
+        self.gaze.stop_recording()
         return ok
 
     # =========================================================================================
@@ -275,161 +260,45 @@ class AppController(QObject):
     # =========================================================================================
     def open_path(self, path: str | Path) -> None:
         """Open an image, a volume (file or DICOM folder) or a saved session (folder or session.json)."""
-        p = Path(path).expanduser()
-        if not p.exists():
-            raise InputError(f"{p} does not exist")
-        if (p.is_dir() and (p / SESSION_FILE).is_file()) or p.name == SESSION_FILE:
-            self.open_session(load_session(p))
-            return
-        kind = guess_kind(p)
-        if kind == "image":
-            image = read_image(p)
-            ref = DocumentRef.for_image(p, image)
-        else:
-            volume = self._read_volume(p)
-            ref = DocumentRef.for_volume(p, volume.shape, spacing=volume.spacing, origin=volume.origin,
-                                         direction=tuple(np.asarray(volume.direction).reshape(-1)))
-        folder = self.config.default_session_dir(ref.stem)
-        if self._session_in(folder, ref):  # the same document: continue its session, never overwrite it
-            self.open_session(load_session(folder))
-            return
-        if self.session is not None:
-            self._release_document()
-        self._new_session(ref)
-        if kind == "image":
-            self._show_image(image)
-        else:
-            self._show_volume(volume)
-
-    @staticmethod
-    def _session_in(folder: Path, ref: DocumentRef) -> bool:
-        """Whether ``folder`` holds a session of ``ref``'s document (True: continue it); a session of another
-        document there is refused (:class:`InputError`): a session folder is never overwritten."""
-        if not (folder / SESSION_FILE).exists():
-            return False
-        data = read_session_json(folder)
-        doc = data.get("document", {}) if isinstance(data.get("document"), dict) else {}
-        same_path = bool(doc.get("path")) and Path(str(doc["path"])).expanduser().resolve() == Path(ref.path).resolve()
-        same_data = ref.sha256 is not None and doc.get("sha256") == ref.sha256
-        if same_path or same_data:
-            return True
-        raise InputError(f"{folder} already holds a session of {doc.get('path') or 'another document'}; continue it "
-                         f"with `gazesam app {folder}`, or choose another --out folder")
+        self.document.open_path(path)
 
     def open_session(self, session: Session) -> None:
         """Continue a saved (or crash-recovered) session: same folder, same labels and masks."""
-        if self.session is not None:
-            self._release_document()
-        doc = session.document
-        self._attach_session(session)
-        if doc.kind == "image":
-            self._show_image(read_image(doc.path))
-        else:
-            self._show_volume(self._read_volume(Path(doc.path)))
-        self.message.emit(f"reopened {doc.name}: {len(session.annotations)} accepted mask(s)", 5000)
+        self.document.open_session(session)
 
-    def _read_volume(self, path: Path) -> Any:
-        from gazesam.volume.io import read_volume
-
-        return read_volume(path)
-
-    def _new_session(self, ref: DocumentRef) -> None:
-        session = Session(ref, session_dir=self.config.default_session_dir(ref.stem),
-                          overwrite=self.config.overwrite)
-        session.update_settings(source=self.config.source, model=self.config.model, runtime=self.config.runtime)
-        self._attach_session(session)
-
-    def _attach_session(self, session: Session) -> None:
-        self.session = session
-        self.annotator = Annotator(session, point_prompts=self.point_prompts)
-        self.annotator.add_listener(self._on_annotator)
-        session.add_listener(self._on_session)
-        self.autosaver = Autosaver(on_error=lambda e: self.error.emit(f"autosave failed: {e}"))
-        session.autosave = self.autosaver
-        if session.session_dir is not None:
-            session.session_dir.mkdir(parents=True, exist_ok=True)
-            if self._recovery_token is None:
-                self._recovery_token = self.registry.register(session.session_dir, session.document.path)
-            else:
-                self.registry.move(self._recovery_token, session.session_dir)
-            session.save()  # the folder exists and reopens from the first second
-        off = session.settings.get("gaze_offset")
-        if off:
-            self.offset = (float(off[0]), float(off[1]))
-        if self.source is not None:
-            self._start_recording()
-        self.labelsChanged.emit()
-
-    def _release_document(self) -> None:
-        self._stop_slice_encoder()
+    def release_document(self) -> None:
+        """Close the open document (saved, gaze log closed) before another one opens."""
+        self.volumes.release()
         self._close_document()
-        if self.session is not None:
-            self.session.remove_listener(self._on_session)
-        self.session = None
-        self.annotator = None
+        self.document.forget()
         self.canvas = None
-        self.image = None
-        self.volume = None
 
-    def _show_image(self, image: np.ndarray) -> None:
-        self.image = image
-        self.volume = None
-        assert self.session is not None
-        self._set_canvas(ImageCanvas(image, key=(self.session.document.sha256 or self.session.document.path, "image")))
-
-    def _show_volume(self, volume: Any) -> None:
-        from gazesam.volume.orientation import view_of
-        from gazesam.volume.windowing import parse_window
-
-        assert self.session is not None
-        self.volume = volume
-        self.image = None
-        s = self.session.settings
-        self.view_name = s.get("view", self.config.view)
-        self.window = parse_window(s.get("window", self.config.window), volume.array, volume.modality)
-        view = view_of(volume, self.view_name)
-        index = s.get("slice", self.config.slice)
-        index = view.n_slices // 2 if index is None else min(max(int(index), 0), view.n_slices - 1)
-        self._set_canvas(VolumeCanvas.create(volume, view, index, self.window,
-                                             doc_key=self.session.document.sha256 or self.session.document.path))
-
-    def _set_canvas(self, canvas: Any, keep_view: bool = False) -> None:
+    def show_canvas(self, canvas: Canvas, keep_view: bool = False) -> None:
+        """Put ``canvas`` on screen: the annotator, the pipeline and the encoders follow it."""
         self.canvas = canvas
-        self._canvas_t = time.monotonic()
+        self.canvas_shown_t = time.monotonic()
         assert self.annotator is not None
         self.annotator.set_canvas(canvas)
         if self.pipeline is not None:
             self.pipeline.new_target()
         self.canvasChanged.emit(keep_view)
         self._encode_canvas()
-        if self.slice_encoder is not None and isinstance(canvas, VolumeCanvas):
-            if canvas.view.key == self.slice_encoder.source.view.key and canvas.window == self.slice_encoder.source.window:
-                self.slice_encoder.set_focus(canvas.index)
-            else:
-                self._restart_slice_encoder_soon()
-        if self.volume is not None and self.session is not None:
-            self.session.update_settings(view=self.view_name, slice=canvas.index, window=self._window_spec())
-
-    def _window_spec(self) -> str | None:
-        w = self.window
-        return None if w is None else f"range:{w.low:g},{w.high:g}"
+        self.volumes.on_canvas(canvas)
 
     def _encode_canvas(self) -> None:
         """Encode the shown image in the background, then hand it to the pipeline (a cache hit there)."""
         if self.predictor is None or self.canvas is None:
             return
-        canvas = self.canvas
+        canvas, predictor, encoder = self.canvas, self.predictor, self.volumes.slice_encoder
         self.encoding = "encoding"
         self.statusChanged.emit()
-
-        encoder = self.slice_encoder
 
         def encode() -> float:
             t0 = time.perf_counter()
             if encoder is not None:
                 encoder.pause()  # the slice on screen first: the background can wait
             try:
-                self.predictor.encode(canvas.image)
+                predictor.encode(canvas.image)
             finally:
                 if encoder is not None:
                     encoder.resume()
@@ -443,8 +312,8 @@ class AppController(QObject):
             if self.pipeline is not None:
                 self.refresh_mapping()
                 self.pipeline.set_image(canvas.image, self._to_image)
-                if self.is_replay and self.source is None and not self._closed:
-                    self._open_source()  # everything is ready: play the recording now
+                if self.is_replay and self.gaze.source is None and not self._closed:
+                    self.gaze.open_source()  # everything is ready: play the recording now
             self.statusChanged.emit()
 
         workers.submit(encode, on_done=done, on_failed=lambda e: self.error.emit(f"encoding failed: {e}"))
@@ -459,595 +328,119 @@ class AppController(QObject):
             self.mapping = self.mapping_provider()
 
     # =========================================================================================
-    # volumes: slices, views, windows
+    # volumes (volume_nav.VolumeNavigator owns them)
     # =========================================================================================
     def step_slice(self, delta: int) -> None:
-        if self.volume is None or self.canvas is None:
-            return
-        n = self.canvas.view.n_slices
-        index = min(max(self.canvas.index + int(delta), 0), n - 1)
-        if index != self.canvas.index:
-            self._set_canvas(self.canvas.with_index(index), keep_view=True)
+        self.volumes.step_slice(delta)
 
     def set_slice(self, index: int) -> None:
-        if self.volume is not None and self.canvas is not None:
-            self.step_slice(int(index) - self.canvas.index)
-
-    # ---- background encoding of every slice (volumes) ----------------------------------------
-    def _restart_slice_encoder_soon(self) -> None:
-        """Window/level drags change the slices many times a second: rebuild the encoder once they settle."""
-        if not hasattr(self, "_encoder_timer"):
-            self._encoder_timer = QTimer(self)
-            self._encoder_timer.setSingleShot(True)
-            self._encoder_timer.setInterval(500)
-            self._encoder_timer.timeout.connect(self._restart_slice_encoder)
-        self._stop_slice_encoder()
-        self._encoder_timer.start()
-
-    def _restart_slice_encoder(self) -> None:
-        self._stop_slice_encoder()
-        if self._closed or self.predictor is None or self.volume is None or not isinstance(self.canvas, VolumeCanvas):
-            return
-        from gazesam.volume.encoder import SliceEncoder
-        from gazesam.volume.slices import SliceSource
-
-        c = self.canvas
-        source = SliceSource(self.volume, c.view, c.window, c.grid)
-
-        def progress(done: int, total: int) -> None:  # the encoder's thread: store, the GUI reads
-            self.slices_encoded = (done, total)
-
-        self.slice_encoder = SliceEncoder(self.predictor, source, progress=progress)
-        self.slices_encoded = (self.slice_encoder.done, self.slice_encoder.total)
-        self.slice_encoder.start(focus=c.index)
-
-    def _stop_slice_encoder(self) -> None:
-        enc, self.slice_encoder = self.slice_encoder, None
-        self.slices_encoded = None
-        if enc is not None:
-            enc.cancel(wait=False)
+        self.volumes.set_slice(index)
 
     def next_view(self) -> None:
-        if self.volume is None:
-            return
-        from gazesam.volume.orientation import view_of
+        self.volumes.next_view()
 
-        self.view_name = VIEWS[(VIEWS.index(self.view_name) + 1) % len(VIEWS)] if self.view_name in VIEWS else "axial"
-        view = view_of(self.volume, self.view_name)
-        self._set_canvas(VolumeCanvas.create(self.volume, view, view.n_slices // 2, self.window,
-                                             doc_key=self.canvas.doc_key))
-        self.message.emit(f"{self.view_name} view", 2000)
-
-    def set_window(self, window: Any) -> None:
-        if self.volume is None or self.canvas is None:
-            return
-        self.window = window
-        self._set_canvas(self.canvas.with_window(window), keep_view=True)
+    def set_window(self, window: Window) -> None:
+        self.volumes.set_window(window)
 
     def next_window_preset(self) -> None:
-        if self.volume is None:
-            return
-        from gazesam.volume.windowing import parse_window
-
-        current = self.session.settings.get("window_preset", "auto") if self.session else "auto"
-        name = WINDOW_PRESETS[(WINDOW_PRESETS.index(current) + 1) % len(WINDOW_PRESETS)] if current in WINDOW_PRESETS else "auto"
-        self.set_window(parse_window(name, self.volume.array, self.volume.modality))
-        if self.session is not None:
-            self.session.update_settings(window_preset=name)
-        self.message.emit(f"window: {self.window.describe()}", 3000)
+        self.volumes.next_window_preset()
 
     def drag_window(self, dx: float, dy: float) -> None:
         """Right-drag: horizontal changes the width, vertical the level (radiology viewer convention)."""
-        if self.volume is None or self.window is None:
-            return
-        from gazesam.volume.windowing import Window
+        self.volumes.drag_window(dx, dy)
 
-        w, lvl = self.window.width, self.window.level
-        step = max(w, 1e-6) / 256.0
-        self.set_window(Window.from_width_level(max(w + dx * step * 2, 1e-3), lvl + dy * step, "custom"))
+    def propagate(self) -> None:
+        """Carry the active label through the volume (P); see :meth:`VolumeNavigator.propagate`."""
+        self.volumes.propagate()
+
+    def set_busy(self, what: str) -> None:
+        """A long job in the background (shown in the status bar), or "" when it is over."""
+        self.busy = what
+        self.statusChanged.emit()
 
     # =========================================================================================
-    # gaze
+    # gaze (gaze_input.GazeInput owns it; these are the window's and tools' entry points)
     # =========================================================================================
-    def _on_sample_source_thread(self, sample: Any) -> None:
-        """Source thread: record the raw sample, correct it, feed the pipeline, queue it for the GUI."""
-        rec = self.recorder
-        if rec is not None:
-            try:
-                rec.write_sample(sample)
-            except GazesamError:
-                self._gaze_log_failed(rec)  # closed just now (save as / close), or a failed write
-        for tap in list(self._raw_listeners):
-            tap(sample)
-        corrected = self._correct(sample)
-        if corrected is None:
-            return
-        if self.pipeline is not None:
-            self.pipeline.submit_sample(corrected)
-        self._inbox.append(corrected)
-
-    def _on_fixation_source_thread(self, event: Any) -> None:
-        """Sources that deliver fixations (fixation-table replays) skip the detector."""
-        rec = self.recorder
-        if rec is not None:
-            try:
-                rec.write_event(event)
-            except GazesamError:
-                self._gaze_log_failed(rec)
-        x, y = self._frame_to_display(event.x, event.y)
-        if x is None:
-            return
-        event = replace(event, x=x - self.offset[0], y=y - self.offset[1])
-        if self.pipeline is not None:
-            self.pipeline.submit_fixation(event)
-        self._inbox.append(event)
-
-    def _gaze_log_failed(self, rec: Any) -> None:
-        """Source thread: a failed write to the gaze log (disk full) is told once; gaze still drives the masks."""
-        if rec.error is not None and not getattr(rec, "_told", False):
-            rec._told = True
-            self.error.emit(f"gaze log stopped: {rec.failure_message()}")
-
-    def _frame_to_display(self, x: float, y: float) -> tuple[float | None, float | None]:
-        """Image-normalised sources (fixation tables recorded on the image) -> display-normalised."""
-        if getattr(self.source, "coordinate_frame", "display") != "image":
-            return x, y
-        m, c = self.mapping, self.canvas
-        if m is None or c is None:
-            return None, None
-        h, w = c.image.shape[:2]
-        return m.image_to_norm(x * w - 0.5, y * h - 0.5)
-
-    def _correct(self, sample: Any) -> Any:
-        dx, dy = self.offset
-        x, y = sample.x, sample.y
-        if getattr(self.source, "coordinate_frame", "display") == "image" and sample.valid:
-            x, y = self._frame_to_display(x, y)
-            if x is None:
-                return None
-        if dx == 0.0 and dy == 0.0 and (x, y) == (sample.x, sample.y):
-            return sample
-        if not sample.valid:
-            return sample
-        return replace(sample, x=x - dx, y=y - dy)
-
     def push_pointer(self, global_pos: QPointF | None) -> None:
-        """The mouse source: where the pointer is (Qt global coordinates), or None when it left the window.
-
-        The position is sampled at display rate by :meth:`_tick`, not only when the mouse moves: a pointer
-        held still must keep producing samples or it could never make a fixation.
-        """
-        self._pointer = None if global_pos is None else (global_pos.x(), global_pos.y())
-
-    def _sample_pointer(self) -> None:
-        if not self.is_mouse_source or self.mapping is None or self._pointer is None:
-            return
-        xn, yn = self.mapping.global_to_norm(*self._pointer)
-        self.source.push(xn, yn)
+        """The mouse source: where the pointer is (Qt global coordinates), or None when it left the window."""
+        self.gaze.push_pointer(None if global_pos is None else (global_pos.x(), global_pos.y()))
 
     def _tick(self) -> None:
-        """Display rate: drain gaze for the cursor, trail and numbers; keep the mapping current."""
+        """Display rate: keep the mapping current, drain gaze for the cursor, trail and numbers."""
         self.refresh_mapping()
-        self._sample_pointer()
-        if not self._inbox:
-            self._poll_source_state()
-            return
-        if self._cursor_filter is None:
-            self._init_gaze_filters()
-        moved = False
-        while self._inbox:
-            item = self._inbox.popleft()
-            if hasattr(item, "valid"):  # GazeSample
-                self.rate.add(item.t, item.valid)
-                if self._cursor_filter is not None:
-                    pos = self._cursor_filter.update(item)
-                    if pos is not None:
-                        self.cursor_norm = pos
-                        moved = True
-                if self._trail_detector is not None:
-                    for ev in self._trail_detector.update(item):
-                        self._trail_event(ev)
-            else:  # FixationEvent from the source
-                self.cursor_norm = (item.x, item.y)
-                self._trail_event(item)
-                moved = True
-        if moved:
+        if self.gaze.tick():
             self.gazeChanged.emit()
-        self._poll_source_state()
 
-    def _init_gaze_filters(self) -> None:
-        try:
-            from gazesam.signal.fixations import IDTDetector
-            from gazesam.signal.one_euro import GazeCursorFilter
-        except ImportError:
-            return
-        self._cursor_filter = GazeCursorFilter()
-        self._trail_detector = IDTDetector(self.display)
+    def add_raw_listener(self, fn: RawListener) -> None:
+        self.gaze.add_raw_listener(fn)
 
-    def _trail_event(self, ev: Any) -> None:
-        if ev.kind == "start":
-            self.trail.append((ev.x, ev.y))
-        elif ev.kind in ("update", "end") and self.trail:
-            self.trail[-1] = (ev.x, ev.y)
-
-    _last_state = ""
-
-    def _poll_source_state(self) -> None:
-        if self.source is None:
-            return
-        st = self.source.status()
-        if st.state != self._last_state:
-            self._last_state = st.state
-            self.statusChanged.emit()
-            if st.state == "ended":
-                self.sourceEnded.emit()
-
-    def add_raw_listener(self, fn: Any) -> None:
-        self._raw_listeners.append(fn)
-
-    def remove_raw_listener(self, fn: Any) -> None:
-        if fn in self._raw_listeners:
-            self._raw_listeners.remove(fn)
+    def remove_raw_listener(self, fn: RawListener) -> None:
+        self.gaze.remove_raw_listener(fn)
 
     def set_offset(self, dx: float, dy: float) -> None:
-        """Apply a validation offset (normalised display units) to every later sample; kept in the session."""
-        self.offset = (float(dx), float(dy))
-        if self.session is not None:
-            self.session.update_settings(gaze_offset=[float(dx), float(dy)])
-        if self.recorder is not None:
-            self.recorder.comment("offset_correction", {"dx": float(dx), "dy": float(dy), "t": time.monotonic()})
+        self.gaze.set_offset(dx, dy)
 
-    # ---- prompting (no Midas touch) --------------------------------------------------------
     @property
     def prompting(self) -> bool:
-        return self.prompting_toggled or self.prompting_held
+        return self.gaze.prompting
 
     def set_prompting_held(self, held: bool) -> None:
-        if held != self.prompting_held:
-            self.prompting_held = held
-            self._apply_prompting()
+        self.gaze.set_prompting_held(held)
 
     def toggle_prompting(self) -> None:
-        self.prompting_toggled = not self.prompting_toggled
-        self._apply_prompting()
-        self.message.emit(f"gaze prompting {'on' if self.prompting_toggled else 'off'}", 2000)
+        self.gaze.toggle_prompting()
 
-    def _apply_prompting(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.set_enabled(self.prompting)
-        self.statusChanged.emit()
-
-    # ---- masks from the pipeline -----------------------------------------------------------
-    def _on_mask_update(self, update: Any) -> None:
-        """GUI thread. Updates made from gaze that predates the current canvas are stale."""
-        if self._closed or self.annotator is None or self.canvas is None:
-            return
-        if float(getattr(update, "gaze_t", 0.0)) < self._canvas_t:
-            return
-        if self.annotator.offer(update, self.canvas.key):
-            self._last_candidate_t = time.monotonic()
-
+    # =========================================================================================
+    # masks (annotating.Annotating maps keys, clicks and offers onto the session's annotator)
+    # =========================================================================================
     def note_candidate_shown(self) -> None:
         """Called by the window right after it has painted a new gaze mask: the latency measurement."""
-        c = self.annotator.candidate if self.annotator else None
-        if c is not None and c.gaze_t is not None and c.source == "gaze":
-            now = time.monotonic()
-            if len(self.responses) < 1_000_000:
-                self.responses.append((c.request_t, c.stage, now, c.decided_t))
-            self.latency.add(now - c.gaze_t)
-            if c.decided_t is not None:
-                self.pipeline_latency.add(c.decided_t - c.gaze_t)
+        self.annotating.note_candidate_shown()
 
-    def _on_annotator(self, what: str) -> None:
-        self.candidateChanged.emit()
-
-    def _on_session(self, what: str) -> None:
-        if what in ("paint", "undo", "redo", "labels", "active"):
-            self.labelsChanged.emit()
-
-    # =========================================================================================
-    # annotating
-    # =========================================================================================
     def accept(self) -> None:
-        if self.annotator is None:
-            return
-        try:
-            a = self.annotator.accept()
-        except InputError as exc:
-            self.message.emit(str(exc), 4000)
-            return
-        if self.pipeline is not None:
-            self.pipeline.new_target()
-        label = self.session.labels.get(a.label).name
-        took = f", {a.time_to_accept_s:.1f} s from first fixation" if a.time_to_accept_s is not None else ""
-        self.message.emit(f"accepted into '{label}': {a.area} px{took}", 4000)
+        self.annotating.accept()
 
     def reject(self) -> None:
-        if self.annotator is None:
-            return
-        if self.annotator.reject():
-            self.message.emit("rejected", 1500)
-        if self.pipeline is not None:
-            self.pipeline.new_target()
+        self.annotating.reject()
 
     def undo(self) -> None:
-        if self.annotator is not None and self.annotator.corrected:
-            request = self.annotator.undo_correction()
-            if request is not None:
-                self._run_correction(request)
-            return
-        if self.session is not None:
-            what = self.session.undo()
-            self.message.emit(f"undone: {what}" if what else "nothing to undo", 2000)
+        self.annotating.undo()
 
     def redo(self) -> None:
-        if self.session is not None:
-            what = self.session.redo()
-            self.message.emit(f"redone: {what}" if what else "nothing to redo", 2000)
+        self.annotating.redo()
 
     def drop_click(self) -> None:
-        if self.annotator is not None and self.annotator.corrected:
-            request = self.annotator.undo_correction()
-            if request is not None:
-                self._run_correction(request)
+        self.annotating.drop_click()
 
     def new_label(self, name: str | None = None) -> None:
-        if self.session is None:
-            return
-        try:
-            label = self.session.add_label(name)
-        except InputError as exc:
-            self.message.emit(str(exc), 4000)
-            return
-        self.message.emit(f"new label '{label.name}' (value {label.value}) is active", 3000)
+        self.annotating.new_label(name)
 
     def cycle_label(self, step: int) -> None:
-        if self.session is None or not len(self.session.labels):
-            return
-        values = self.session.labels.values()
-        i = values.index(self.session.active_label) if self.session.active_label in values else 0
-        self.session.set_active_label(values[(i + step) % len(values)])
+        self.annotating.cycle_label(step)
 
     def rename_label(self, value: int, name: str) -> None:
-        if self.session is not None:
-            try:
-                self.session.change_label(value, name=name)
-            except InputError as exc:
-                self.message.emit(str(exc), 4000)
+        self.annotating.rename_label(value, name)
 
-    # ---- mouse corrections -----------------------------------------------------------------
     def click(self, x: float, y: float, positive: bool) -> None:
-        if self.annotator is None or self.canvas is None:
-            return
-        try:
-            request = self.annotator.add_point(x, y, positive)
-        except InputError as exc:
-            self.message.emit(str(exc), 3000)
-            return
-        self._run_correction(request)
+        self.annotating.click(x, y, positive)
 
     def box(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        if self.annotator is None or self.canvas is None:
-            return
-        try:
-            request = self.annotator.set_box(x0, y0, x1, y1)
-        except InputError as exc:
-            self.message.emit(str(exc), 3000)
-            return
-        self._run_correction(request)
-
-    def _run_correction(self, request: Any) -> None:
-        """Ask the engine in the background; only the newest correction's answer is shown."""
-        if self.predictor is None:
-            self.message.emit("the model is still loading", 2000)
-            return
-        self.candidateChanged.emit()  # show the clicked points at once
-        image = self.canvas.image
-        predictor = self.predictor
-
-        def run() -> Any:
-            return predictor.predict(image, box=None if request.box is None else np.asarray(request.box, np.float32),
-                                     points=request.points, point_labels=request.labels)
-
-        def done(pred: Any) -> None:
-            if not self._closed and self.annotator is not None:
-                self.annotator.apply_correction(request, pred)
-
-        workers.submit(run, on_done=done,
-                       on_failed=lambda e: self.error.emit(f"correction failed: {e}"))
-
-    # ---- propagation -----------------------------------------------------------------------
-    def propagate(self) -> None:
-        """Carry the active label through the volume from every slice of this view that has it.
-
-        Each such slice is an anchor (``gazesam.volume``'s propagation); the result is one undoable
-        volume annotation. Runs in the background; the slices it needs are encoded by the same
-        background encoder that serves the view.
-        """
-        if self.volume is None or self.session is None or not isinstance(self.canvas, VolumeCanvas):
-            self.message.emit("propagation is for volumes", 2000)
-            return
-        if self.predictor is None:
-            self.message.emit("the model is still loading", 2000)
-            return
-        if self.busy:
-            self.message.emit(f"busy: {self.busy}", 2000)
-            return
-        session, canvas, value = self.session, self.canvas, self.session.active_label
-        label = session.labels.get(value)
-        present = np.moveaxis(session.label_map == value, canvas.view.axis, 0)
-        anchors = [s for s in range(present.shape[0]) if present[s].any()]
-        if not anchors:
-            self.message.emit(f"accept a mask into '{label.name}' on a slice first, then propagate it", 4000)
-            return
-        anchor_masks = {s: canvas.with_index(s).labels(session) == value for s in anchors}
-        if self.slice_encoder is None or self.slice_encoder.source.view.key != canvas.view.key:
-            self._restart_slice_encoder()
-        encoder = self.slice_encoder
-        volume, predictor, window, view_name = self.volume, self.predictor, canvas.window, self.view_name
-
-        def run() -> np.ndarray:
-            from gazesam.volume.segmenter import VolumeSegmenter
-
-            seg = VolumeSegmenter(volume, predictor, window=window, view=view_name, encoder=encoder)
-            seg.add_object(label.name, label.rgb, value=value)
-            for s in anchors:
-                seg.accept_mask(value, s, anchor_masks[s], propagate=True)
-            return seg.object_voxels(value)
-
-        def done(voxels: np.ndarray) -> None:
-            self.busy = ""
-            self.statusChanged.emit()
-            if self._closed or self.session is not session:
-                return
-            new = voxels & (session.label_map != value)
-            if not new.any():
-                self.message.emit("propagation found nothing beyond the accepted slices", 4000)
-                return
-            a = session.accept(voxels, None, label=value, source="propagation",
-                               extra={"anchors": anchors, "view": view_name})
-            n = int(np.moveaxis(voxels, canvas.view.axis, 0).reshape(len(present), -1).any(axis=1).sum())
-            self.message.emit(f"propagated '{label.name}' to {n} slices ({a.changed} new voxels); Ctrl+Z undoes it",
-                              5000)
-
-        def failed(exc: Exception) -> None:
-            self.busy = ""
-            self.statusChanged.emit()
-            self.error.emit(f"propagation failed: {exc}")
-
-        self.busy = "propagating"
-        self.statusChanged.emit()
-        workers.submit(run, on_done=done, on_failed=failed)
+        self.annotating.box(x0, y0, x1, y1)
 
     # =========================================================================================
     # saving
     # =========================================================================================
     def save(self, folder: str | Path | None = None) -> Path | None:
         """Write masks, session and overlay now (Ctrl+S); with ``folder``, move the session there."""
-        if self.session is None:
-            return None
-        if self.autosaver is not None:
-            self.autosaver.flush()
-        old = self.session.session_dir
-        if folder is not None:
-            new = Path(folder).expanduser().resolve()
-            if new != old and (new / SESSION_FILE).exists():
-                raise InputError(f"{new} already holds a session; save into an empty folder (a session folder is "
-                                 "never overwritten)")
-            new.mkdir(parents=True, exist_ok=True)
-            if old is not None and old != new:
-                earlier = list(self.session.recordings)
-                self.session.session_dir = new
-                if self.recorder is not None:
-                    self._start_recording()  # the log continues in the new folder; the old one is closed
-                for name in earlier:  # closed now, so the copies are complete
-                    if (old / name).is_file():
-                        shutil.copy2(old / name, new / name)
-            self.session.session_dir = new
-            if self._recovery_token is not None:
-                self.registry.move(self._recovery_token, new)
-        if self.recorder is not None:
-            self.recorder.flush(sync=True)
-        if self.ui_settings is not None:
-            self.session.update_settings(**self.ui_settings())
-        path = self.session.save()
-        if self.volume is not None and getattr(self.volume, "source_format", "") == "dicom":
-            self._save_dicom_seg(path.parent)
-        if self.image is not None:
-            write_overlay(self.image, self.session.label_map, list(self.session.labels), path.parent / "overlay.png")
-        self.message.emit(f"saved to {path.parent}", 3000)
-        return path
-
-    def _save_dicom_seg(self, folder: Path) -> None:
-        """A DICOM volume's session also gets labels.seg.dcm (DICOM-SEG for PACS); the session is already saved,
-        so a SEG that cannot be written is reported, not raised."""
-        from gazesam.volume.dicomseg import save_session_seg
-
-        model = getattr(getattr(self.predictor, "spec", None), "name", None) or self.config.model
-        try:
-            save_session_seg(self.volume, self.session.label_map, list(self.session.labels), folder, model)
-        except GazesamError as exc:
-            self.error.emit(f"the session is saved, but its DICOM-SEG is not: {exc}")
-
-    def _start_recording(self) -> None:
-        if not self.config.record or self.session is None or self.session.session_dir is None or self.source is None:
-            return
-        from gazesam.gaze.recording import RecordingWriter
-
-        name = self.session.new_recording_name()
-        extra = {"document": self.session.document.path, "session": str(self.session.session_dir),
-                 "gaze_offset": list(self.offset)}
-        try:
-            target = session_path(self.session.session_dir, name, what="gaze log")
-            new = RecordingWriter(target, source=self.config.source, display=self.display, extra=extra)
-        except GazesamError as exc:
-            self.error.emit(f"no gaze log is kept: {exc}")
-            return
-        old, self.recorder = self.recorder, new  # swap first: the source thread never sees no log
-        if old is not None:
-            old.close({"latency": self.latency.summary(), "continued_in": name})
-        self.session.dirty = True
-
-    def _stop_recording(self) -> None:
-        rec, self.recorder = self.recorder, None
-        if rec is not None:
-            summary = {"latency": self.latency.summary()}
-            rec.close(summary)
+        return self.document.save(folder)
 
     # =========================================================================================
     # status
     # =========================================================================================
     def status(self) -> dict[str, str]:
         """Short strings for the status bar; every number is measured, none is assumed."""
-        out: dict[str, str] = {}
-        spec = self.config.source
-        if spec.lower().startswith("replay:"):
-            spec = "replay:" + Path(spec[len("replay:"):].split("?")[0].split("@")[0]).name
-        if self.source is None:
-            state = self.source_error or ("waits for the model" if self.is_replay else "not open")
-            out["source"] = f"{spec}: {state}"
-        else:
-            out["source"] = f"{spec}: {self.source.status().state}"
-        rate = self.rate.rate_hz
-        out["rate"] = f"{rate:.0f} Hz" if rate > 0 else "- Hz"
-        share = self.rate.valid_share
-        out["valid"] = f"{share * 100:.0f}% valid" if share == share else "- valid"
-        med = self.latency.median_ms()
-        out["latency"] = f"fix→mask {med:.0f} ms" if med == med else "fix→mask -"
-        model = f"{self.config.model}/{self.config.runtime}"
-        out["model"] = model if self.model_state == "ready" else f"{model} ({self.model_state})"
-        if self.encoding:
-            out["encoding"] = self.encoding
-        elif self.encode_ms is not None:
-            out["encoding"] = f"encoded in {self.encode_ms:.0f} ms"
-        else:
-            out["encoding"] = ""
-        if self.slices_encoded is not None:
-            done, total = self.slices_encoded
-            out["slices"] = f"slices {done}/{total}"
-        if self.busy:
-            out["busy"] = self.busy + "…"
-        mode = "ON" if self.prompting else ("hold Space" if self.prompting_mode != "toggle" else "off (G)")
-        out["prompting"] = f"gaze prompting: {mode}"
-        if self.session is not None and self.session.active_label in self.session.labels:
-            out["label"] = f"label: {self.session.labels.get(self.session.active_label).name}"
-        return out
+        return status_text.status_fields(self)
 
     def hud_lines(self) -> list[str]:
-        lines = []
-        if self.session is not None:
-            lines.append(self.session.document.name)
-        if self.volume is not None and self.canvas is not None:
-            lines.append(f"{self.view_name} {self.canvas.index + 1}/{self.canvas.view.n_slices}   "
-                         f"{self.window.describe() if self.window else ''}")
-        c = self.annotator.candidate if self.annotator else None
-        if c is not None:
-            iou = f"  IoU≈{c.iou:.2f}" if c.iou is not None else ""
-            lines.append(f"mask on offer ({c.source}){iou}: Enter accepts, Esc rejects")
-        elif self.session is not None and not self.prompting:
-            how = "press G" if self.prompting_mode == "toggle" else "hold Space (or press G)"
-            what = "point at" if self.is_mouse_source else "look at"
-            lines.append(f"{what} an object and {how} to segment it, or drag a box; F1: keys")
-        elif self.session is None:
-            lines.append("Ctrl+O opens an image, a volume or a session; F1: keys")
-        return lines
+        """The lines over the view's corner (document, slice, what to do next)."""
+        return status_text.hud_lines(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
@@ -23,8 +24,10 @@ from PySide6.QtWidgets import (
 from gazesam.app.config import AppConfig, RecentFiles, parse_geometry
 from gazesam.app.controller import AppController
 from gazesam.app.keys import BINDINGS, help_rows
+from gazesam.app.validation_screen import ValidationScreen
 from gazesam.app.view import ImageView
 from gazesam.core.errors import GazesamError
+from gazesam.session import load_session
 from gazesam.session.document import IMAGE_SUFFIXES, VOLUME_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -208,8 +211,6 @@ class MainWindow(QMainWindow):
         if "zoom" in s:
             t = self.view.transform
             pan = s.get("pan", [0.0, 0.0])
-            from dataclasses import replace
-
             self.view.set_transform(replace(t, zoom=float(s["zoom"]), pan_x=float(pan[0]), pan_y=float(pan[1])))
         if "trail" in s:
             self.view.show_trail = bool(s["trail"])
@@ -248,8 +249,6 @@ class MainWindow(QMainWindow):
                 self.controller.registry.discard(entry)
                 return False
         try:
-            from gazesam.session import load_session
-
             session = load_session(entry.session_dir)
             self.controller.registry.discard(entry)
             self.controller.open_session(session)
@@ -422,8 +421,6 @@ class MainWindow(QMainWindow):
         self.view.update()
 
     def open_validation(self) -> None:
-        from gazesam.app.validation_screen import ValidationScreen
-
         self.validation = ValidationScreen(self.controller, screen=self.tracker_screen())
         self.validation.start()
 

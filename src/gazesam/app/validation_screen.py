@@ -79,12 +79,7 @@ class ValidationScreen(QWidget):
     def _finish(self) -> None:
         with self._lock:
             groups = [list(g) for g in self._samples]
-        display = self.controller.display
-        if display is None:
-            from gazesam.core.display import DisplayGeometry
-
-            display = DisplayGeometry()
-        self.result = evaluate(self.targets, groups, display)
+        self.result = evaluate(self.targets, groups, self.controller.display)
         if self.controller.session is not None:
             self.controller.session.add_validation({**self.result.to_json(), "applied": False,
                                                     "offset_before": list(self.controller.offset)})
