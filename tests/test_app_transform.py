@@ -47,7 +47,7 @@ def test_screen_mapping_with_a_window_away_from_the_origin() -> None:
     ix, iy = 30.0, 20.0
     xn, yn = m.image_to_norm(ix, iy)
     gx, gy = m.norm_to_global(xn, yn)
-    wx, wy = view.image_to_widget(ix, iy)
+    wx, wy = view.image_to_widget(ix - 0.5, iy - 0.5)  # the view's pixel-centre convention
     assert (gx - 2100, gy - 150) == pytest.approx((wx, wy))
     assert m.norm_to_image(xn, yn) == pytest.approx((ix, iy))
     assert m(xn, yn) == pytest.approx((ix, iy))
@@ -76,3 +76,20 @@ def test_recent_files_newest_first_without_duplicates_or_missing_files(tmp_path)
     assert parse_geometry("800x600+10+20") == (800, 600, 10, 20) and parse_geometry("640x480") == (640, 480, None, None)
     with pytest.raises(InputError):
         parse_geometry("big")
+
+
+def test_app_gaze_maps_like_replay_and_evaluation() -> None:
+    """A look at an image shown fitted on the whole screen lands on the same image point in the app as
+    the same look replayed or evaluated (gazesam.core.transforms' fitted chain)."""
+    from gazesam.core.transforms import fitted_display_to_image
+
+    w, h, sw, sh = 640, 480, 1920, 1080
+    view = ViewTransform(w, h, sw, sh)
+    m = ScreenMapping(0.0, 0.0, sw, sh, 0.0, 0.0, view)
+    replay = fitted_display_to_image(sw, sh, w, h)
+    for xn, yn in [(0.5, 0.5), (0.31, 0.72), (0.2, 0.05), (0.99, 0.5), (0.1, 0.5)]:
+        a, b = m.norm_to_image(xn, yn), replay(xn, yn)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a == pytest.approx(b, abs=1e-9)
+            assert m.image_to_norm(*a) == pytest.approx((xn, yn), abs=1e-9)

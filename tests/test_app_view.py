@@ -49,7 +49,7 @@ def _check_against_qt(v: ImageView) -> None:
         g = v.screen().geometry()
         gp = QPointF(g.x() + xn * g.width(), g.y() + yn * g.height())
         local = v.mapFromGlobal(gp)  # Qt's own answer
-        wx, wy = v.transform.image_to_widget(ix, iy)
+        wx, wy = v.transform.image_to_widget(ix - 0.5, iy - 0.5)  # the view draws with pixel centres at integers
         assert (local.x(), local.y()) == pytest.approx((wx, wy), abs=1e-6)
         back = m.norm_to_image(xn, yn)
         if v.transform.contains_widget_point(wx, wy):
@@ -135,7 +135,7 @@ DPR_SCRIPT = textwrap.dedent(
     for ix, iy in [(10, 10), (80, 50), (150, 90), (33.3, 71.7)]:
         xn, yn = m.image_to_norm(ix, iy)
         local = v.mapFromGlobal(QPointF(g.x() + xn * g.width(), g.y() + yn * g.height()))
-        wx, wy = v.transform.image_to_widget(ix, iy)
+        wx, wy = v.transform.image_to_widget(ix - 0.5, iy - 0.5)
         worst = max(worst, abs(local.x() - wx), abs(local.y() - wy))
     print(v.devicePixelRatioF(), worst)
     """

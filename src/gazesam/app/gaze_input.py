@@ -208,7 +208,7 @@ class GazeInput:
         if m is None or c is None:
             return None, None
         h, w = c.image.shape[:2]
-        return m.image_to_norm(x * w - 0.5, y * h - 0.5)
+        return m.image_to_norm(x * w, y * h)
 
     def _correct(self, sample: GazeSample) -> GazeSample | None:
         """The sample in display coordinates with the validation offset removed; None when it cannot be

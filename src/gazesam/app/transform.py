@@ -10,8 +10,13 @@ Two pieces, kept apart so they can be tested without a display:
   (Qt's global and widget coordinates are both device-independent pixels) and windows that are not at
   the screen's origin.
 
-Image coordinates follow the rest of gazesam: (x, y) = (column, row) with pixel *centres* at integers,
-so the pixel (0, 0) covers [-0.5, 0.5) x [-0.5, 0.5).
+Two image conventions meet here, and this is the one place that converts between them:
+
+- :class:`ViewTransform` draws, and takes clicks, with pixel *centres* at integers (pixel (0, 0) covers
+  [-0.5, 0.5) x [-0.5, 0.5)), the convention of the engine's inclusive boxes and of Qt's pixel grid;
+- :class:`ScreenMapping` speaks to the pipeline in gazesam's gaze convention
+  (:mod:`gazesam.core.transforms`: pixel (c, r) covers [c, c+1) x [r, r+1)), so a look at the app maps to
+  the same image point as the same look replayed or evaluated.
 """
 
 from __future__ import annotations
@@ -137,7 +142,7 @@ class ScreenMapping:
         return self.global_to_norm(wx + self.widget_x, wy + self.widget_y)
 
     def norm_to_image(self, xn: float, yn: float) -> tuple[float, float] | None:
-        """Image pixel under a gaze point, or None when it is off the view or off the image.
+        """Image point (gaze convention) under a gaze point, or None when it is off the view or off the image.
 
         A point outside the widget is refused even if it would land on a part of the image scrolled
         out of view: the user cannot have been looking at what is not on screen.
@@ -148,11 +153,12 @@ class ScreenMapping:
         if not self.view.contains_widget_point(wx, wy):
             return None
         ix, iy = self.view.widget_to_image(wx, wy)
-        return (ix, iy) if self.view.contains_image_point(ix, iy) else None
+        return (ix + 0.5, iy + 0.5) if self.view.contains_image_point(ix, iy) else None
 
     def image_to_norm(self, x: float, y: float) -> tuple[float, float]:
-        """Where on the display (normalised) an image pixel is shown: for replays and validation."""
-        return self.widget_to_norm(*self.view.image_to_widget(x, y))
+        """Where on the display (normalised) an image point (gaze convention, as :meth:`norm_to_image`
+        returns) is shown: for the trail, replays and validation."""
+        return self.widget_to_norm(*self.view.image_to_widget(x - 0.5, y - 0.5))
 
     def __call__(self, xn: float, yn: float) -> tuple[float, float] | None:
         """The pipeline's ``to_image(x_norm, y_norm)`` callable."""
