@@ -86,6 +86,7 @@ class GazePipeline:
         self.display = display
         self.detector = make_detector(detector, display) if isinstance(detector, str) else detector
         self._listeners: list[Listener] = []
+        self._fixation_listeners: list[Callable[[ImageFixation, str], None]] = []
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._image: np.ndarray | None = None
@@ -118,6 +119,11 @@ class GazePipeline:
     # -- configuration -------------------------------------------------------------------------------
     def add_listener(self, callback: Listener) -> None:
         self._listeners.append(callback)
+
+    def add_fixation_listener(self, callback: Callable[[ImageFixation, str], None]) -> None:
+        """``callback(fixation, kind)`` for each fixation event the policy is shown (on the image, after
+        its onset), ``kind`` start/update/end; called under the pipeline's lock, so it must be quick."""
+        self._fixation_listeners.append(callback)
 
     def set_image(self, image: np.ndarray, to_image: ToImage | None = None, onset_t: float | None = None) -> None:
         """A new image: the policy starts afresh and the worker encodes it (cached by content).
@@ -221,6 +227,8 @@ class GazePipeline:
             duration_s=event.duration_s, fixation_id=event.fixation_id, final=event.kind == "end",
         )
         self.n_fixations += fix.final
+        for listener in self._fixation_listeners:
+            listener(fix, event.kind)
         if self.policy.observe_fixation(fix):
             self._request(event.t)
 

@@ -84,12 +84,15 @@ def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
 
 
 def replay(predictor: Any, policy: Any, image: np.ndarray, gaze: GazeInput,
-           truth: np.ndarray | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Run the gaze through a fresh pipeline; returns the mask updates and a JSON-able trace."""
+           truth: np.ndarray | None = None, markers: Any = None) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Run the gaze through a fresh pipeline; returns the mask updates and a JSON-able trace.
+    ``markers``: a :class:`gazesam.session.lsl_out.MarkerOutlet` to publish the fixations and masks on."""
     from gazesam.evaluation.metrics import dice
     from gazesam.pipeline import GazePipeline
 
     pipe = GazePipeline(predictor, policy)
+    if markers is not None:
+        markers.attach_pipeline(pipe)
     pipe.set_image(image, gaze.to_image, gaze.onset_t)
     from gazesam.evaluation.evaluate import SAMPLE_POLICY_INTERVAL_S
 
