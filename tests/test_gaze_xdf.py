@@ -199,3 +199,41 @@ def test_not_an_xdf_and_damaged(tmp_path: Path) -> None:
         empty = write_xdf(tmp_path / "g.xdf", [XdfStream(1, "g", "Gaze", "float32", 60.0, [{"label": "x"}, {"label": "y"}],
                                                          stamps=np.array([1.0, 2.0]), values=np.zeros((2, 2)))])
         open_gaze_file(empty, stream="g", dejitter="maybe")
+
+
+def test_a_chunk_claiming_billions_of_samples_is_refused_without_allocating(tmp_path: Path) -> None:
+    """A samples chunk whose count claims 2**33 samples (64 GiB of timestamps): pyxdf's allocation is
+    refused, the stream has nothing readable, and the error says why, in one line."""
+    import resource
+    import struct
+
+    from xdf_writer import _chunk
+
+    s = XdfStream(1, "g", "Gaze", "float32", 60.0, [{"label": "x"}, {"label": "y"}],
+                  stamps=np.array([1.0, 2.0]), values=np.zeros((2, 2)))
+    body = struct.pack("<I", 1) + bytes([8]) + struct.pack("<Q", 2**33) + b"\x08" + struct.pack("<d", 1.0) \
+        + np.zeros(2, "<f4").tobytes()
+    data = (b"XDF:" + _chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
+            + _chunk(2, struct.pack("<I", 1) + s.header_xml()) + _chunk(3, body))
+    path = tmp_path / "huge.xdf"
+    path.write_bytes(data)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError, match="has no samples .pyxdf: found likely XDF file corruption") as e:
+        open_gaze_file(path)
+    assert "\n" not in str(e.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: no 64 GiB touched
+
+
+def test_a_recording_cut_mid_chunk_keeps_what_came_before(tmp_path: Path) -> None:
+    """LabRecorder killed mid-write: the last chunk is cut; the samples before it replay, and the header
+    notes the damage."""
+    s = XdfStream(1, "Tracker", "Gaze", "float32", 60.0, [{"label": "x"}, {"label": "y"}],
+                  stamps=np.arange(300) / 60.0, values=np.full((300, 2), 0.5))
+    path = write_xdf(tmp_path / "cut.xdf", [s], chunk_samples=100)
+    raw = path.read_bytes()
+    third = raw.find(np.float64(200 / 60.0).tobytes())  # the first timestamp of the third samples chunk
+    path.write_bytes(raw[: third + 40])
+    gf = open_gaze_file(path)
+    samples = list(gf.samples())
+    assert len(samples) == 200 and all(smp.valid for smp in samples)
+    assert gf.header["read_errors"] and "corruption" in gf.header["read_errors"][0]

@@ -64,8 +64,18 @@ def _pyxdf() -> Any:
         import pyxdf
     except ImportError as exc:
         raise InputError("reading XDF needs pyxdf; install gazesam's 'xdf' extra (pip install 'gazesam[xdf]')") from exc
-    logging.getLogger("pyxdf").setLevel(logging.ERROR)  # its per-stream notes are not the user's concern
     return pyxdf
+
+
+class _Collect(logging.Handler):
+    """pyxdf reports damaged chunks by logging and reading on; keep those reports for our own message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0])
 
 
 def describe_streams(infos: list[dict]) -> str:
@@ -158,13 +168,25 @@ def load_stream(path: str | Path, stream: str | None = None, dejitter: bool = Fa
         raise InputError(f"{path}: stream {name!r} holds strings (markers), not gaze samples; the file holds "
                          f"{describe_streams(infos)}")
     pyxdf = _pyxdf()
+    log = logging.getLogger("pyxdf")
+    collect = _Collect()
+    old_level, old_propagate = log.level, log.propagate
+    log.addHandler(collect)
+    log.setLevel(logging.ERROR)
+    log.propagate = False  # reported in our one line (or the header), not as a stray log line
     try:
         streams, _ = pyxdf.load_xdf(str(path), select_streams=[int(info["stream_id"])], synchronize_clocks=True,
                                     handle_clock_resets=True, dejitter_timestamps=dejitter)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{path}: pyxdf could not read stream {name!r} ({type(exc).__name__}: {exc})") from exc
+    finally:
+        log.removeHandler(collect)
+        log.setLevel(old_level)
+        log.propagate = old_propagate
     if not streams or len(streams[0]["time_stamps"]) == 0:
-        raise InputError(f"{path}: stream {name!r} has no samples; the file holds {describe_streams(infos)}")
+        why = f" (pyxdf: {collect.messages[0]})" if collect.messages else ""
+        raise InputError(f"{path}: stream {name!r} has no samples{why}; the file holds {describe_streams(infos)}")
+    info = {**info, "read_errors": collect.messages}
     return info, streams[0]
 
 
@@ -188,7 +210,9 @@ def open_file(path: Path, display: DisplayGeometry | None = None, stream: str | 
               "clock": {"name": "lsl-recorder", "unit": "s",
                         "note": "LSL clock of the recording computer (pyxdf synchronize_clocks"
                                 + (", dejitter" if parse_bool(dejitter, "dejitter") else "") + ")"},
-              "segments": [list(s) for s in sinfo.get("clock_segments") or []]}
+              "segments": [list(s) for s in sinfo.get("clock_segments") or []],
+              # damaged chunks pyxdf skipped (a recording cut off mid-chunk keeps what came before)
+              "read_errors": list(info.get("read_errors") or [])}
     if display is not None:
         header["display"] = display.to_dict()
     gf = GazeFile(path, FORMAT, "samples", header, display, _samples=_iter_samples)
