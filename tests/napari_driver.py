@@ -34,6 +34,61 @@ def wait(cond, timeout: float = 60.0) -> bool:
     return cond()
 
 
+def lsl_gaze(viewer, widget, image, truth) -> dict:
+    """Push 300 Hz gaze at the object's place on screen from a pylsl outlet; the widget's ``lsl:NAME``
+    source maps it back through the canvas and segments the object."""
+    import os
+    import threading
+
+    import pylsl
+    from qtpy.QtCore import QPoint
+
+    name = f"gazesam-napari-{os.getpid()}"
+    info = pylsl.StreamInfo(name, "Gaze", 2, 300.0, pylsl.cf_float32, name)
+    chans = info.desc().append_child("channels")
+    for lab in ("x", "y"):
+        chans.append_child("channel").append_child_value("label", lab).append_child_value("unit", "normalized")
+    outlet = pylsl.StreamOutlet(info)
+    native = viewer.window._qt_viewer.canvas.native
+    screen = native.screen().geometry()
+    cam = viewer.scene.camera
+    world = image.data_to_world((CENTRE[1], CENTRE[0]))
+    px = (world[-1] - cam.center[-1]) * cam.zoom + native.width() / 2.0
+    py = (world[-2] - cam.center[-2]) * cam.zoom + native.height() / 2.0
+    g = native.mapToGlobal(QPoint(int(round(px)), int(round(py))))
+    xn, yn = (g.x() - screen.x()) / screen.width(), (g.y() - screen.y()) / screen.height()
+    stop = threading.Event()
+    rng = np.random.default_rng(3)
+
+    def push() -> None:  # look around the object: 0.4 s on each of a few points near its centre
+        pts = [(0, 0), (-15, -8), (14, 9), (10, -10), (-12, 10)]
+        k = 0
+        while not stop.is_set():
+            dx, dy = pts[(k // 120) % len(pts)]
+            jx, jy = rng.normal(0, 0.0006, 2)
+            outlet.push_sample([xn + dx * cam.zoom / screen.width() + jx, yn + dy * cam.zoom / screen.height() + jy])
+            k += 1
+            time.sleep(1 / 300.0)
+
+    th = threading.Thread(target=push, daemon=True)
+    th.start()
+    out: dict = {"lsl_display_point": [xn, yn]}
+    try:
+        widget.start(f"lsl:{name}")
+        out["lsl_candidate"] = wait(lambda: widget.candidate is not None and widget.candidate.stable, 90)
+        wait(lambda: False, 2.0)
+        if widget.candidate is not None:
+            out["lsl_dice"] = dice(widget.candidate.mask, truth)
+            out["lsl_on_object"] = float(truth[widget.candidate.mask].mean())
+        out["lsl_status"] = widget.source.status().line() if widget.source is not None else widget.status.text()
+        widget.reject()
+        widget.stop()
+    finally:
+        stop.set()
+        th.join(5)
+    return out
+
+
 def main(out: Path) -> None:
     res: dict = {}
     image_path = write_object_image(out / "object.png")
@@ -90,6 +145,9 @@ def main(out: Path) -> None:
         checks.append([mine[0] * W - 0.5, mine[1] * H - 0.5, float(ref[-1]), float(ref[-2])])
     res["display_mapping"] = checks
     widget.stop()
+
+    # --- a live LSL gaze stream (normalised display coordinates) resting on the object as shown on screen
+    res.update(lsl_gaze(viewer, widget, image, truth))
 
     # --- replay: a GazeMedSeg-style fixation table (image coordinates) on the object
     table = write_fixation_table(out / "fix.csv", "object.png",

@@ -147,7 +147,11 @@ def test_widget_in_a_real_viewer(x_display: str, tmp_path: Path) -> None:
     """Session opened by the plugin's reader; the dock widget segments the object from the mouse pointer
     and from a fixation-table replay, shows the live mask, accepts into the session's labels layer, undo
     and redo work; a volume keeps its grid through the widget and the writer; screenshots are taken."""
-    env = {**os.environ, "DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(REPO / "src")}
+    from gazesam.gaze.sources.lsl import write_loopback_config
+
+    cfg = write_loopback_config(tmp_path / "lsl_api.cfg")  # the LSL gaze stream stays on 127.0.0.1
+    env = {**os.environ, "DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(REPO / "src"),
+           "LSLAPICFG": str(cfg)}
     proc = subprocess.run([sys.executable, str(REPO / "tests" / "napari_driver.py"), str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=540)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -159,6 +163,8 @@ def test_widget_in_a_real_viewer(x_display: str, tmp_path: Path) -> None:
     assert res["after_undo"] == 0 and res["after_redo_dice"] == pytest.approx(res["mouse_dice"])
     for mine_x, mine_y, ref_x, ref_y in res["display_mapping"]:  # display -> image as napari maps its canvas
         assert mine_x == pytest.approx(ref_x, abs=0.01) and mine_y == pytest.approx(ref_y, abs=0.01)
+    # live LSL gaze in display coordinates at the object's place on screen
+    assert res["lsl_candidate"] and res["lsl_on_object"] > 0.95 and res["lsl_dice"] > 0.8, res.get("lsl_status")
     assert res["replay_candidate"] and res["replay_on_object"] > 0.95 and res["rejected"]
     assert res["volume_scale"] == pytest.approx([2.5, 0.8, 0.8]) and res["volume_translate"] == pytest.approx([15, 40, -120])
     assert res["volume_z"] == 3 and res["volume_candidate"]

@@ -262,7 +262,7 @@ class GazeSegmentWidget(QWidget):
         cw, ch = canvas.width(), canvas.height()
         if not (0 <= local.x() < cw and 0 <= local.y() < ch):
             return None
-        cam = self.viewer.camera
+        cam = self.viewer.scene.camera
         centre = np.asarray(cam.center, dtype=float)[-2:]
         world_yx = centre + (np.array([local.y() - ch / 2.0, local.x() - cw / 2.0]) / float(cam.zoom))
         world = np.asarray(self.viewer.dims.point, dtype=float).copy()
