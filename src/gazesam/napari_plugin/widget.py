@@ -4,8 +4,10 @@ The shown plane (a 2D image, or the current z slice of a 3D layer, windowed by t
 limits) is what the model sees. Gaze comes from a gazesam source spec:
 
 - ``mouse``: the pointer over the canvas, sampled at 60 Hz like the desktop app's mouse source;
-- ``lsl[:NAME]``, ``pupil``, ``tobii``, ``replay:FILE`` recordings: normalised display coordinates,
-  mapped onto the image through where napari's canvas is on screen and its camera (centre, zoom; 2D view);
+- ``lsl[:NAME]``, ``pupil``, ``tobii``, ``replay:FILE`` recordings: normalised display coordinates, kept
+  as they are for fixation detection (thresholds in degrees) and mapped onto the image by the pipeline
+  through where napari's canvas is on screen and its camera (centre, zoom; 2D view), snapshotted on the
+  GUI thread every 100 ms;
 - ``replay:`` of a fixation table in image coordinates (GazeMedSeg): used as they are.
 
 Masks appear in a ``<image> gaze mask`` Labels layer on the image's grid. Accept paints the mask into the
@@ -20,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,11 @@ class GazeSegmentWidget(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / POINTER_HZ))
         self._timer.timeout.connect(self._sample_pointer)
+        self._display_frame = False
+        self._view: tuple | None = None  # see _refresh_view
+        self._view_timer = QTimer(self)
+        self._view_timer.setInterval(100)
+        self._view_timer.timeout.connect(self._refresh_view)
 
         self.source_box = QComboBox()
         self.source_box.setEditable(True)
@@ -119,29 +125,37 @@ class GazeSegmentWidget(QWidget):
         from gazesam.pipeline import GazePipeline
         from gazesam.prompt import DEFAULT_POLICY, make_policy
 
+        if self.running:
+            self.stop()
         layer = self.viewer.layers.selection.active
         if not isinstance(layer, Image) or layer.data.ndim - int(bool(layer.rgb)) not in (2, 3):
             self._say("select a 2D or 3D image layer first")
             return
+        spec = (spec or "mouse").strip()
         try:
             if self._predictor is None:
                 self._say("loading the model ...")
                 self._predictor = load_predictor()
-            self.pipeline = GazePipeline(self._predictor, make_policy(self.policy_name or DEFAULT_POLICY))
+            src = None if spec == "mouse" else open_source(spec, start=False)
+            self.source = src
+            # display-frame sources keep their coordinates (so fixation thresholds in degrees hold) and the
+            # pipeline maps them through the canvas; the pointer and image-frame tables are plane-normalised
+            self._display_frame = src is not None and getattr(src, "coordinate_frame", "display") != "image"
+            self.pipeline = GazePipeline(self._predictor, make_policy(self.policy_name or DEFAULT_POLICY),
+                                         display=getattr(src, "display", None))
             self.pipeline.add_listener(self._bridge.update.emit)
             self.image_layer = layer
+            self._refresh_view()
             self._set_plane()
             self.pipeline.start()
-            spec = (spec or "mouse").strip()
-            if spec == "mouse":
+            if src is None:
                 self._timer.start()
             else:
-                src = open_source(spec, start=False)
-                self.source = src
                 if src.provides_fixations:
                     src.subscribe_fixations(self._on_source_fixation)
                 else:
                     src.subscribe(self._on_source_sample)
+                self._view_timer.start()
                 src.open()
         except GazesamError as exc:
             self.stop()
@@ -152,6 +166,7 @@ class GazeSegmentWidget(QWidget):
 
     def stop(self) -> None:
         self._timer.stop()
+        self._view_timer.stop()
         if self.source is not None:
             self.source.close()
             self.source = None
@@ -184,8 +199,8 @@ class GazeSegmentWidget(QWidget):
         self.candidate = None
         self._mask_layer().data[...] = 0
         self._mask_layer().refresh()
-        # gaze reaches the pipeline in plane-normalised coordinates (see _to_plane)
-        self.pipeline.set_image(img, normalised_to_image(self.shape))
+        self._refresh_view()
+        self.pipeline.set_image(img, self._display_to_image if self._display_frame else normalised_to_image(self.shape))
 
     def _on_step(self, event: Any = None) -> None:
         if self.running and self._current_z() != self.z:
@@ -247,50 +262,68 @@ class GazeSegmentWidget(QWidget):
         ok = 0.0 <= x < 1.0 and 0.0 <= y < 1.0
         self.pipeline.submit_sample(GazeSample(t, x if ok else math.nan, y if ok else math.nan, ok))
 
-    def display_to_plane(self, x: float, y: float) -> tuple[float, float] | None:
-        """Normalised display coordinates -> plane-normalised, through the canvas's place on screen and
-        the 2D camera; None when the point is off the canvas."""
+    def _refresh_view(self) -> None:
+        """Snapshot, on the GUI thread, what the display -> plane mapping needs (the canvas's rectangle on
+        its screen, the camera, the layer's world -> data map on the shown plane) so the gaze threads
+        never touch Qt widgets or napari models."""
+        if self.image_layer is None:
+            return
         with warnings.catch_warnings():  # napari 0.9 has no public handle on the canvas widget
             warnings.simplefilter("ignore", FutureWarning)
             qt_viewer = getattr(self.viewer.window, "_qt_viewer", None)
         canvas = getattr(getattr(qt_viewer, "canvas", None), "native", None)
-        if canvas is None or self.shape is None or math.isnan(x) or math.isnan(y):
-            return None
+        if canvas is None:
+            self._view = None
+            return
         screen = canvas.screen().geometry()
-        g = QPoint(int(round(screen.x() + x * screen.width())), int(round(screen.y() + y * screen.height())))
-        local = canvas.mapFromGlobal(g)
-        cw, ch = canvas.width(), canvas.height()
-        if not (0 <= local.x() < cw and 0 <= local.y() < ch):
-            return None
+        top_left = canvas.mapToGlobal(QPoint(0, 0))
         cam = self.viewer.scene.camera
-        centre = np.asarray(cam.center, dtype=float)[-2:]
-        world_yx = centre + (np.array([local.y() - ch / 2.0, local.x() - cw / 2.0]) / float(cam.zoom))
-        world = np.asarray(self.viewer.dims.point, dtype=float).copy()
-        world[-2:] = world_yx
-        d = self.image_layer.world_to_data(world)
-        h, w = self.shape
-        return (float(d[-1]) + 0.5) / w, (float(d[-2]) + 0.5) / h
+        point = np.asarray(self.viewer.dims.point, dtype=float)
+        # world (y, x) on the shown plane -> data (row, col): affine, from three points
+        base = point.copy()
+        d0 = np.asarray(self.image_layer.world_to_data(base), dtype=float)[-2:]
+        cols = []
+        for axis in (-2, -1):
+            q = base.copy()
+            q[axis] += 1.0
+            cols.append(np.asarray(self.image_layer.world_to_data(q), dtype=float)[-2:] - d0)
+        a = np.stack(cols, axis=1)
+        self._view = ((screen.x(), screen.y(), screen.width(), screen.height()),
+                      (top_left.x(), top_left.y(), canvas.width(), canvas.height()),
+                      np.asarray(cam.center, dtype=float)[-2:], float(cam.zoom), base[-2:], d0, a)
 
-    def _to_plane(self, x: float, y: float) -> tuple[float, float] | None:
-        if self.source is not None and getattr(self.source, "coordinate_frame", "display") == "image":
-            return x, y
-        return self.display_to_plane(x, y)
+    def display_to_plane(self, x: float, y: float) -> tuple[float, float] | None:
+        """Normalised display coordinates -> plane-normalised, through the canvas's place on screen and
+        the 2D camera (as last snapshotted); None when the point is off the canvas. Any thread."""
+        view, shape = self._view, self.shape
+        if view is None or shape is None or math.isnan(x) or math.isnan(y):
+            return None
+        (sx, sy, sw, shh), (cx, cy, cw, ch), centre, zoom, base, d0, a = view
+        lx, ly = sx + x * sw - cx, sy + y * shh - cy  # canvas pixels
+        if not (0 <= lx < cw and 0 <= ly < ch):
+            return None
+        world_yx = centre + np.array([ly - ch / 2.0, lx - cw / 2.0]) / zoom
+        d = d0 + a @ (world_yx - base)
+        h, w = shape
+        return (float(d[1]) + 0.5) / w, (float(d[0]) + 0.5) / h
+
+    def _display_to_image(self, x: float, y: float) -> tuple[float, float] | None:
+        """The pipeline's display -> image pixel mapping for display-frame sources."""
+        p = self.display_to_plane(x, y)
+        if p is None or self.shape is None or not (0.0 <= p[0] < 1.0 and 0.0 <= p[1] < 1.0):
+            return None
+        h, w = self.shape
+        return p[0] * w, p[1] * h
 
     def _on_source_sample(self, s: GazeSample) -> None:  # the source's thread
         pipe = self.pipeline
-        if pipe is None:
-            return
-        p = self._to_plane(s.x, s.y) if s.valid else None
-        if p is None:
-            pipe.submit_sample(replace(s, x=math.nan, y=math.nan, valid=False))
-        else:
-            pipe.submit_sample(replace(s, x=p[0], y=p[1]))
+        if pipe is not None:
+            pipe.submit_sample(s)  # display or image frame: set_image was given the matching mapping
 
     def _on_source_fixation(self, ev: Any) -> None:  # the source's thread
         pipe = self.pipeline
-        p = self._to_plane(ev.x, ev.y)
-        if pipe is not None and p is not None:
-            pipe.submit_fixation(replace(ev, x=p[0], y=p[1]))
+        if pipe is not None:
+            pipe.submit_fixation(ev)
 
     # ---- masks out ----------------------------------------------------------------------------------
     def _on_update(self, update: Any) -> None:  # the GUI thread
