@@ -59,7 +59,7 @@ def tobii_xdf(tx300: Path, out: Path, pixels: bool = True, drift: float = 2e-6) 
              {"label": "RightValid", "eye": "right", "type": "Validity"}]
     offsets = [(tc, OFFSET_S + drift * (tc - t[0])) for tc in np.arange(t[0] - 2, t[-1] + 5, 5.0)]
     gaze = XdfStream(7, "Tobii TX300", "Gaze", "double64", 300.0, chans, stamps=t, values=values,
-                     clock_offsets=offsets)
+                     clock_offsets=offsets, desc_extra={"manufacturer": "Tobii"})
     eeg_t = np.arange(t[0], t[-1], 0.01)
     eeg = XdfStream(2, "EEG amp", "EEG", "float32", 100.0, [{"label": f"C{i}"} for i in range(4)],
                     stamps=eeg_t, values=np.random.default_rng(0).normal(size=(len(eeg_t), 4)),
@@ -237,3 +237,32 @@ def test_a_recording_cut_mid_chunk_keeps_what_came_before(tmp_path: Path) -> Non
     samples = list(gf.samples())
     assert len(samples) == 200 and all(smp.valid for smp in samples)
     assert gf.header["read_errors"] and "corruption" in gf.header["read_errors"][0]
+
+
+@pytest.mark.data
+def test_cli_gaze_info_record_and_bids_from_xdf(shared_data: Path, tmp_path: Path, capsys) -> None:
+    """``gaze-info FILE.xdf --stream`` summarises the chosen stream (and exports it to BIDS);
+    ``record --source replay:FILE.xdf?stream=`` keeps it as a gazesam recording with the synchronised times."""
+    import json
+
+    from gazesam.cli.main import main
+    from gazesam.gaze.recording import load_recording
+
+    tx = shared_data / "tobii-raw" / "participant2" / "1.txt"
+    path, raw = tobii_xdf(tx, tmp_path / "rec.xdf", pixels=False)
+    assert main(["gaze-info", str(path), "--stream", "Tobii TX300", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["samples"] == len(raw)
+    assert main(["gaze-info", str(path), "--bids", str(tmp_path / "bids"), "--screen-px", "1920x1080",
+                 "--screen-mm", "509.174x286.411", "--distance-mm", "650"]) == 0
+    sidecars = list((tmp_path / "bids").rglob("*.json"))
+    assert any(json.loads(f.read_text()).get("Manufacturer") == "Tobii" for f in sidecars)
+    capsys.readouterr()
+    assert main(["gaze-info", str(tx), "--stream", "x"]) != 0
+    assert "--stream picks a stream of an XDF file" in capsys.readouterr().err
+    out = tmp_path / "rec.tsv"
+    assert main(["record", "--source", f"replay:{path}@max?stream=Gaze", "--duration", "30", "-o", str(out),
+                 "--quiet"]) == 0
+    rec = load_recording(out)
+    assert len(rec.samples) == len(raw)
+    assert rec.samples[0].source_t == pytest.approx(raw[0, 0] / 1e6 + OFFSET_S, abs=1e-6)

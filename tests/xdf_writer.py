@@ -61,14 +61,14 @@ class XdfStream:
                      ("session_id", "default"), ("hostname", "localhost")):
             ET.SubElement(info, k).text = str(v)
         desc = ET.SubElement(info, "desc")
-        for k, v in self.desc_extra.items():
-            ET.SubElement(desc, k).text = str(v)
         if self.channels:
             chans = ET.SubElement(desc, "channels")
             for ch in self.channels:
                 c = ET.SubElement(chans, "channel")
                 for k, v in ch.items():
                     ET.SubElement(c, k).text = str(v)
+        for k, v in self.desc_extra.items():
+            ET.SubElement(desc, k).text = str(v)
         return b'<?xml version="1.0"?>' + ET.tostring(info)
 
     def footer_xml(self) -> bytes:

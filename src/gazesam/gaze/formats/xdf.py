@@ -203,7 +203,11 @@ def open_file(path: Path, display: DisplayGeometry | None = None, stream: str | 
     cmap = channel_map_from_xml(_desc_to_xml(sinfo.get("desc")), n_ch)
     if cmap.pixels and display is None:
         display = DisplayGeometry()
+    desc = sinfo.get("desc")
+    desc0 = desc[0] if isinstance(desc, list) and desc and isinstance(desc[0], dict) else {}
+    maker = desc0.get("manufacturer")
     header = {"source": f"file:{path.name}", "format": FORMAT, "stream": info.get("name"),
+              "tracker": (maker[0] if isinstance(maker, list) and maker else None) or info.get("name"),
               "stream_type": info.get("type"), "stream_id": int(info["stream_id"]),
               "nominal_srate": info.get("nominal_srate"), "effective_srate": sinfo.get("effective_srate"),
               "samples": int(len(stamps)), "channels": cmap.describe(),
