@@ -75,6 +75,10 @@ def run_app(config: AppConfig) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("gazesam")
     window = MainWindow(config)
+    if config.extra.get("lsl_markers"):  # gazesam's events as an LSL marker stream (gazesam.session.lsl_out)
+        from gazesam.session.lsl_out import MarkerOutlet, attach_to_controller
+
+        attach_to_controller(window.controller, MarkerOutlet(config.extra["lsl_markers"]))
     outcome = {"code": 0}
 
     def finish() -> None:

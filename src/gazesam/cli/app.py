@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protect", action="store_true",
                         help="accepted masks never overwrite pixels that already carry another label")
     parser.add_argument("--geometry", help="window size and position, WxH or WxH+X+Y")
+    parser.add_argument("--lsl-markers", nargs="?", const="gazesam", metavar="NAME",
+                        help="publish fixations, prompts, masks offered, accepts and rejects as an LSL marker "
+                             "stream (JSON strings) for LabRecorder; NAME defaults to gazesam")
     parser.add_argument("--screenshot", metavar="PATH", help="save a screenshot of the window before quitting "
                         "(runs offscreen unless QT_QPA_PLATFORM is set)")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         geometry=args.geometry, screenshot=args.screenshot, quit_after=args.quit_after,
         headless=bool(args.screenshot),
     )
+    if args.lsl_markers is not None:
+        from gazesam.session.lsl_out import stream_name
+
+        config.extra["lsl_markers"] = stream_name(args.lsl_markers)
     if config.geometry:
         from gazesam.app.config import parse_geometry
 

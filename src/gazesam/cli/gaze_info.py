@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a gaze file")
     p.add_argument("--format", help="file format when detection fails: gazesam, tobii-prolab, tobii-tx300, "
                                     "fixation-table")
+    p.add_argument("--stream", metavar="NAME", help="XDF files: the gaze stream (name, type or stream id); "
+                                                    "default: the one stream of type Gaze")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--bids", metavar="DIR", help="also export the recording to a BIDS eye-tracking dataset in DIR")
     p.add_argument("--subject", default="01", help="BIDS subject label (default 01)")
@@ -39,7 +41,14 @@ def run(args: argparse.Namespace) -> int:
         if Path(args.bids).expanduser().resolve() == Path(args.file).expanduser().resolve():
             raise InputError(f"--bids {args.bids} is the gaze file itself; give a folder")
         check_output_dir(args.bids, what="BIDS folder")
-    gf = open_gaze_file(args.file, args.format, display)
+    options = {}
+    if args.stream:
+        from gazesam.gaze.formats import detect_format, resolve_format
+
+        if (resolve_format(args.format) if args.format else detect_format(args.file)) != "xdf":
+            raise InputError(f"--stream picks a stream of an XDF file; {args.file} is not one")
+        options["stream"] = args.stream
+    gf = open_gaze_file(args.file, args.format, display, **options)
     info = summarize(gf, args.detector, display, detector_params=params)
     if args.json:
         print(json.dumps(info, indent=2, default=str))

@@ -9,6 +9,7 @@ simulated gaze on the object given by --truth (--gaze simulated[:SEED[:options]]
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -19,6 +20,7 @@ from gazesam.core.errors import InputError
 from gazesam.core.imageio import read_image, read_mask
 from gazesam.evaluation.metrics import dice, load_truth
 from gazesam.pipeline import replay as rp
+from gazesam.session.lsl_out import MarkerOutlet, stream_name
 from gazesam.prompt import DEFAULT_POLICY, make_policy
 from gazesam.core.outputs import check_output
 from gazesam.core.imageio import save_mask
@@ -41,6 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="MASK.png", help="final mask, 0/255")
     p.add_argument("--overlay", default=None, metavar="PNG", help="overlay with mask, prompt and scanpath")
     p.add_argument("--trace", default=None, metavar="JSON", help="every mask update with its prompt and time")
+    p.add_argument("--lsl-markers", nargs="?", const="gazesam", metavar="NAME",
+                   help="also publish the fixations used and the masks made as an LSL marker stream (JSON "
+                        "strings, stamped when sent; NAME defaults to gazesam); waits up to "
+                        "--lsl-wait seconds for a consumer such as LabRecorder first")
+    p.add_argument("--lsl-wait", type=float, default=10.0, metavar="SECONDS",
+                   help="how long --lsl-markers waits for a consumer (default 10)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,9 +81,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         gaze = rp.gaze_from_file(args.gaze, (h, w), args.trial)
     predictor = load_predictor(args.model, runtime=args.runtime, checkpoint=args.checkpoint)
+    markers = None
+    if args.lsl_markers is not None:
+        markers = MarkerOutlet(stream_name(args.lsl_markers), stamp="now",
+                               context=lambda: {"document": image_path.name, "kind": "image"})
+        if not markers.wait_for_consumers(max(0.0, args.lsl_wait)):
+            print(f"gazesam replay: no LSL consumer of {markers.name!r} after {args.lsl_wait:g} s; "
+                  "publishing anyway", file=sys.stderr)
     fixations: list = []
     updates, trace = rp.replay(predictor, policy, image, gaze,
-                               None if truth is None else (lambda m: dice(m, truth)), fixations)
+                               None if truth is None else (lambda m: dice(m, truth)), fixations, markers=markers)
     if not updates:
         raise InputError(f"no gaze from {gaze.description} landed on the image: nothing to segment")
     final = updates[-1]

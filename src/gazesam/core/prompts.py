@@ -41,6 +41,7 @@ class ImageFixation:
     duration_s: float
     fixation_id: int = 0
     final: bool = True  # False while the fixation is still running (a ``start``/``update`` event)
+    kind: str = "end"  # the detector event this came from: start, update or end
 
 
 @dataclass(frozen=True)

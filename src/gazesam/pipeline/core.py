@@ -190,7 +190,7 @@ class GazePipeline:
             return  # off the image: no prompt
         fix = ImageFixation(
             x=float(p[0]), y=float(p[1]), t_start=event.t_start, t=event.t,
-            duration_s=event.duration_s, fixation_id=event.fixation_id, final=event.kind == "end",
+            duration_s=event.duration_s, fixation_id=event.fixation_id, final=event.kind == "end", kind=event.kind,
         )
         self.n_fixations += fix.final
         for listener in self._fixation_listeners:

@@ -71,11 +71,14 @@ def simulated(spec: str, truth: np.ndarray | None, name: str) -> GazeInput:
 
 def replay(predictor: Predictor, policy: Any, image: np.ndarray, gaze: GazeInput,
            score: Callable[[np.ndarray], float] | None = None,
-           fixations: list[ImageFixation] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
+           fixations: list[ImageFixation] | None = None, markers: Any = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Run the gaze through a fresh pipeline (:meth:`GazePipeline.replay`); returns the mask updates and a
     JSON-able trace, with ``score(mask)`` (e.g. Dice against a truth) per update when given. ``fixations``
-    (a list) receives every finished fixation the policy saw, for overlays that draw exactly those."""
+    (a list) receives every finished fixation the policy saw, for overlays that draw exactly those.
+    ``markers``: a :class:`gazesam.session.lsl_out.MarkerOutlet` to publish the fixations and masks on."""
     pipe = GazePipeline(predictor, policy, display=gaze.display)
+    if markers is not None:
+        markers.attach_pipeline(pipe)
     pipe.set_image(image, gaze.to_image, gaze.onset_t)
     if fixations is not None:
         pipe.add_fixation_listener(lambda f: fixations.append(f) if f.final else None)

@@ -7,6 +7,7 @@ gazesam        gazesam's own lossless recording (:mod:`gazesam.gaze.recording`)
 tobii-prolab   Tobii Pro Lab data export TSV
 tobii-tx300    raw Tobii TX300 samples as saved through the Tobii SDK (I2MC example data)
 fixation-table EyeLink Data Viewer fixation report / GazeMedSeg ``fixations.csv``
+xdf            Lab Streaming Layer recording (LabRecorder's XDF), one gaze stream of it (pyxdf)
 ============== =====================================================================================
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from gazesam.core.errors import InputError
 from gazesam.gaze import recording
-from gazesam.gaze.formats import fixation_table, tobii_prolab, tobii_raw
+from gazesam.gaze.formats import fixation_table, tobii_prolab, tobii_raw, xdf
 from gazesam.gaze.formats.base import GazeFile
 from gazesam.gaze.formats.fixation_table import FixationTable, TableFixation, read_fixation_table
 from gazesam.core.display import DisplayGeometry
@@ -27,6 +28,7 @@ FORMATS = {
     tobii_prolab.FORMAT: tobii_prolab,
     tobii_raw.FORMAT: tobii_raw,
     fixation_table.FORMAT: fixation_table,
+    xdf.FORMAT: xdf,
 }
 ALIASES = {"tx300": "tobii-tx300", "tobii-raw": "tobii-tx300", "prolab": "tobii-prolab",
            "eyelink": "fixation-table", "gazemedseg": "fixation-table", "fixations": "fixation-table",
@@ -47,6 +49,8 @@ def _first_line(path: Path) -> str:
         raise InputError(f"{path} is a directory, not a gaze file") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if xdf.sniff_bytes(head):  # binary, recognised by its magic bytes
+        return xdf.MAGIC.decode()
     if b"\x00" in head:
         raise InputError(f"{path} is a binary file, not a gaze recording (supported: {', '.join(FORMATS)})")
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -75,7 +79,7 @@ def resolve_format(name: str) -> str:
 def open_gaze_file(path: str | os.PathLike, format: str | None = None, display: DisplayGeometry | None = None,
                    **options: object) -> GazeFile:
     """Open any supported gaze file (format detected unless named). ``options`` go to the reader
-    (``recording=`` for Pro Lab exports, ``trial=`` for fixation tables)."""
+    (``recording=`` for Pro Lab exports, ``trial=`` for fixation tables, ``stream=``/``dejitter=`` for XDF)."""
     path = Path(path)
     _first_line(path)  # existence / binary checks with a clear message
     name = resolve_format(format) if format else detect_format(path)

@@ -30,12 +30,13 @@ BATCH = 512
 
 
 def parse_replay_spec(rest: str) -> tuple[str, float, str | None, dict[str, str]]:
-    """``FILE[@SPEED][?format=NAME&trial=NAME&recording=NAME]`` -> (path, speed, format, reader options).
+    """``FILE[@SPEED][?format=NAME&trial=NAME&recording=NAME&stream=NAME&dejitter=yes]`` -> (path, speed,
+    format, reader options).
 
     SPEED: a positive factor (``1``, ``2``, ``0.5``, ``x4``) or ``max``/``inf`` for as fast as possible.
     Anything else (``0``, ``fast``, a negative number) is refused rather than guessed at: a typo must not
     silently change the pace the recording is played at. ``trial`` picks one trial of a fixation table, ``recording`` one recording of a Pro Lab
-    export."""
+    export, ``stream`` the gaze stream of an XDF file (``dejitter=yes``: pyxdf's timestamp dejittering)."""
     if not rest:
         raise SourceError("replay needs a file: replay:FILE[@SPEED]")
     fmt = None
@@ -46,11 +47,11 @@ def parse_replay_spec(rest: str) -> tuple[str, float, str | None, dict[str, str]
             key, _, value = part.partition("=")
             if key == "format" and value:
                 fmt = value
-            elif key in ("trial", "recording") and value:
+            elif key in ("trial", "recording", "stream", "dejitter") and value:
                 opts[key] = value
             else:
-                raise SourceError(f"replay option {part!r} not understood; use ?format=NAME, ?trial=NAME "
-                                  "or ?recording=NAME")
+                raise SourceError(f"replay option {part!r} not understood; use ?format=NAME, ?trial=NAME, "
+                                  "?recording=NAME, or for XDF ?stream=NAME and ?dejitter=yes")
     speed = 1.0
     if "@" in rest:
         path, _, sp = rest.rpartition("@")
@@ -160,17 +161,18 @@ class PacedSampleSource(GazeSource):
 
 
 class ReplaySource(PacedSampleSource):
-    """Replays a sample file (gazesam recording, Tobii Pro Lab export, TX300 raw)."""
+    """Replays a sample file (gazesam recording, Tobii Pro Lab export, TX300 raw, an XDF gaze stream)."""
 
     kind = "replay"
 
     def __init__(self, path: str | os.PathLike, speed: float = 1.0, format: str | None = None,
                  display: DisplayGeometry | None = None, spec: str = "", recording: str | None = None,
-                 **kw: object) -> None:
+                 stream: str | None = None, dejitter: str | None = None, **kw: object) -> None:
         super().__init__(spec or f"replay:{path}", display, speed, **kw)
         self.path = Path(path)
         self.format = format
-        self._reader_options = {"recording": recording} if recording else {}
+        self._reader_options = {k: v for k, v in (("recording", recording), ("stream", stream),
+                                                   ("dejitter", dejitter)) if v}
         self._file: GazeFile | None = None
         self._check_config()
 
