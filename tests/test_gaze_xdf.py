@@ -17,7 +17,7 @@ pyxdf = pytest.importorskip("pyxdf", reason="the 'xdf' extra (pyxdf) is not inst
 
 from gazesam.core.errors import InputError, SourceError  # noqa: E402
 from gazesam.gaze.formats import detect_format, open_gaze_file  # noqa: E402
-from gazesam.gaze.source import open_source  # noqa: E402
+from gazesam.gaze.sources import open_source  # noqa: E402
 from gazesam.gaze.sources.replay import ReplaySource, parse_replay_spec  # noqa: E402
 from xdf_writer import XdfStream, write_xdf  # noqa: E402
 
@@ -164,7 +164,8 @@ def test_tobii_gaze_stream_replays_with_offset(shared_data: Path, tmp_path: Path
 @pytest.mark.data
 def test_xdf_gaze_drives_fixation_detection(shared_data: Path, tmp_path: Path) -> None:
     """The same fixations are found in the XDF replay as in the TX300 file (durations are offset-free)."""
-    from gazesam.signal import DisplayGeometry, make_detector
+    from gazesam.core.display import DisplayGeometry
+    from gazesam.signal import make_detector
 
     tx = shared_data / "tobii-raw" / "participant2" / "1.txt"
     path, _ = tobii_xdf(tx, tmp_path / "rec.xdf", pixels=False, drift=0.0)

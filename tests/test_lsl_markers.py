@@ -106,7 +106,7 @@ def test_replayed_session_markers_arrive_in_order(litemedsam, shared_data: Path,
     pytest.importorskip("pyxdf")
     from test_gaze_xdf import tobii_xdf
 
-    from gazesam.gaze.source import open_source
+    from gazesam.gaze.sources import open_source
     from gazesam.pipeline import GazePipeline
     from gazesam.prompt import make_policy
     from gazesam.core.phantom import ct_phantom

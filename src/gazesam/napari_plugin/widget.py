@@ -121,7 +121,7 @@ class GazeSegmentWidget(QWidget):
     def start(self, spec: str = "mouse") -> None:
         """Segment the active image layer with gaze from ``spec``; errors go to the status line."""
         from gazesam.engine import load_predictor
-        from gazesam.gaze.source import open_source
+        from gazesam.gaze.sources import open_source
         from gazesam.pipeline import GazePipeline
         from gazesam.prompt import DEFAULT_POLICY, make_policy
 

@@ -38,7 +38,7 @@ import numpy as np
 from gazesam.core.errors import InputError
 from gazesam.gaze.formats.base import GazeFile
 from gazesam.core.samples import GazeSample
-from gazesam.gaze.sources.lsl import ChannelMap, channel_map_from_xml
+from gazesam.gaze.channels import ChannelMap, channel_map_from_xml
 from gazesam.gaze.binocular import BinocularCombiner
 from gazesam.core.display import DisplayGeometry
 

@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 from gazesam.core.errors import SourceError
 from gazesam.core.samples import GazeSample
+from gazesam.gaze.channels import ChannelMap, channel_map_from_xml
 from gazesam.gaze.source import GazeSource, fatal
 from gazesam.core.display import DisplayGeometry
 
@@ -63,104 +61,6 @@ def write_loopback_config(path: str | os.PathLike) -> Path:
     path = Path(path)
     path.write_text(LOOPBACK_CONFIG, encoding="utf-8")
     return path
-
-
-@dataclass
-class ChannelMap:
-    """Channel indices of each gaze field (None: not in the stream)."""
-
-    x: int | None = None
-    y: int | None = None
-    left_x: int | None = None
-    left_y: int | None = None
-    right_x: int | None = None
-    right_y: int | None = None
-    left_pupil: int | None = None
-    right_pupil: int | None = None
-    pupil: int | None = None
-    left_valid: int | None = None
-    right_valid: int | None = None
-    valid: int | None = None
-    confidence: int | None = None
-    pixels: bool = False
-    flip_y: bool = False
-
-    @property
-    def per_eye(self) -> bool:
-        return self.left_x is not None or self.right_x is not None
-
-    def describe(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
-
-
-def _tokens(label: str) -> list[str]:
-    """``LeftGaze_x`` -> ``['left', 'gaze', 'x']`` (camelCase and separators split)."""
-    return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", label)]
-
-
-def _classify(label: str, ctype: str, eye_el: str) -> tuple[str, str] | None:
-    toks = _tokens(label)
-    flat = "".join(toks)
-    t = ctype.lower()
-    if any(k in flat for k in ("3d", "origin", "eyepos", "rel", "direction", "normal", "center")):
-        return None
-    eye = eye_el.lower()
-    if eye not in ("left", "right"):
-        if "left" in toks or "left" in flat:
-            eye = "left"
-        elif "right" in toks or "right" in flat:
-            eye = "right"
-        elif toks and toks[0] == "l" and len(toks) > 1:
-            eye = "left"
-        elif toks and toks[0] == "r" and len(toks) > 1:
-            eye = "right"
-        else:
-            eye = "both"
-    last = toks[-1] if toks else ""
-    if "pupil" in flat or "diameter" in flat or t in ("pupildiameter", "pupil"):
-        field = "pupil"
-    elif "valid" in flat:
-        field = "valid"
-    elif "conf" in flat or t == "confidence":
-        field = "confidence"
-    elif t in ("screenx", "gazex", "positionx") or last == "x" or re.search(r"(gaze|pos|point|screen|norm|2d)x$", flat):
-        field = "x"
-    elif t in ("screeny", "gazey", "positiony") or last == "y" or re.search(r"(gaze|pos|point|screen|norm|2d)y$", flat):
-        field = "y"
-    else:
-        return None
-    return eye, field
-
-
-def channel_map_from_xml(xml: str, channel_count: int) -> ChannelMap:
-    """Build the channel map from a stream's full info XML (see module docstring for the rules)."""
-    cm = ChannelMap()
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        root = None
-    chans = root.findall("./desc/channels/channel") if root is not None else []
-    units: list[str] = []
-    labels: list[str] = []
-    for i, ch in enumerate(chans[:channel_count]):
-        label = (ch.findtext("label") or "").strip()
-        labels.append(label)
-        res = _classify(label, (ch.findtext("type") or "").strip(), (ch.findtext("eye") or "").strip())
-        if res is None:
-            continue
-        eye, field = res
-        name = field if eye == "both" else f"{eye}_{field}"
-        if name == "both_valid":
-            name = "valid"
-        if hasattr(cm, name) and getattr(cm, name) is None:
-            setattr(cm, name, i)
-            if field in ("x", "y"):
-                units.append((ch.findtext("unit") or "").strip().lower())
-    if not (cm.per_eye or cm.x is not None):
-        cm.x, cm.y = 0, 1 if channel_count > 1 else None
-    cm.pixels = any(u in ("pixels", "pixel", "px") for u in units)
-    cm.flip_y = any("norm_pos" in lab.lower() for lab in labels)
-    return cm
 
 
 class LslSource(GazeSource):
