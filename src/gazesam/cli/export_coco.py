@@ -11,6 +11,9 @@ sessions are refused (COCO holds 2D images; use segment-volume --format dicom-se
 from __future__ import annotations
 
 import argparse
+from gazesam.session.coco import CocoBuilder, add_mask_file, add_session
+from gazesam.core.errors import InputError
+from gazesam.core.outputs import check_output
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,9 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gazesam.session.coco import CocoBuilder, add_mask_file, add_session
-    from gazesam.core.errors import InputError
-    from gazesam.core.outputs import check_output
 
     if not args.sessions and not args.mask:
         raise InputError("nothing to export: give session folders and/or --mask IMAGE MASK")

@@ -13,6 +13,7 @@ from gazesam.gaze.formats import open_gaze_file
 from gazesam.signal.info import format_summary, summarize
 from gazesam.core.outputs import check_output_dir
 from gazesam.signal.bids import export_bids
+from gazesam.gaze.formats import detect_format, resolve_format
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.bids, what="BIDS folder")
     options = {}
     if args.stream:
-        from gazesam.gaze.formats import detect_format, resolve_format
-
         if (resolve_format(args.format) if args.format else detect_format(args.file)) != "xdf":
             raise InputError(f"--stream picks a stream of an XDF file; {args.file} is not one")
         options["stream"] = args.stream

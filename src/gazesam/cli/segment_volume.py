@@ -24,6 +24,10 @@ from gazesam.volume.io import read_volume
 from gazesam.volume.propagation import PropagationConfig
 from gazesam.volume.segmenter import VolumeSegmenter
 from gazesam.core.outputs import check_output
+from gazesam.volume.segnrrd import check_seg_nrrd_path
+from gazesam.volume.dicomseg import algorithm_info, require_dicom_source
+from gazesam.volume.dicomseg import write_label_volume_seg
+from gazesam.volume.segnrrd import write_seg_nrrd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -118,12 +122,9 @@ def run(args: argparse.Namespace) -> int:
         check_output(_sidecar_path(Path(args.output)), inputs=[args.volume, args.gaze], force=args.force,
                      what="sidecar")
     if args.format == "seg-nrrd":
-        from gazesam.volume.segnrrd import check_seg_nrrd_path
-
         check_seg_nrrd_path(args.output)
     volume = read_volume(args.volume, series=args.series)
     if args.format == "dicom-seg":  # before the model runs: a NIfTI input fails now, not after minutes
-        from gazesam.volume.dicomseg import algorithm_info, require_dicom_source
 
         require_dicom_source(volume)
         algorithm = algorithm_info(args.model, args.checkpoint)
@@ -169,12 +170,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_refine:
         seg.refine(obj.value)
     if args.format == "dicom-seg":
-        from gazesam.volume.dicomseg import write_label_volume_seg
-
         out = write_label_volume_seg(seg.labels, args.output, algorithm, segmentation_type=args.seg_type)
     elif args.format == "seg-nrrd":
-        from gazesam.volume.segnrrd import write_seg_nrrd
-
         out = write_seg_nrrd(seg.labels, args.output)
     else:
         out = seg.labels.write(args.output, fmt=args.format)
