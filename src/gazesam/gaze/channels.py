@@ -7,9 +7,18 @@ recordings (:mod:`gazesam.gaze.formats.xdf`): ``desc/channels/channel`` ``label`
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+from gazesam.core.display import DisplayGeometry
+from gazesam.core.samples import GazeSample
+from gazesam.gaze.binocular import BinocularCombiner
+
+
+# a confidence channel at or above this makes a sample valid (live inlet and XDF recordings alike)
+CONFIDENCE_THRESHOLD = 0.6
 
 
 @dataclass
@@ -108,3 +117,34 @@ def channel_map_from_xml(xml: str, channel_count: int) -> ChannelMap:
     cm.pixels = any(u in ("pixels", "pixel", "px") for u in units)
     cm.flip_y = any("norm_pos" in lab.lower() for lab in labels)
     return cm
+
+
+def convert_row(m: ChannelMap, v: list[float], t: float, comb: BinocularCombiner,
+                display: DisplayGeometry | None, confidence_threshold: float = CONFIDENCE_THRESHOLD,
+                source_t: float | None = None) -> GazeSample:
+    """One stream row (channel values ``v``) as a GazeSample at time ``t``, through ``comb``; pixel channels
+    are normalised by ``display``; ``source_t`` (default ``t``) keeps the stream's own timestamp."""
+    source_t = t if source_t is None else source_t
+    sx, sy = ((1.0 / display.width_px, 1.0 / display.height_px) if (m.pixels and display is not None)
+              else (1.0, 1.0))
+
+    def val(i: int | None, default: float = math.nan) -> float:
+        return float(v[i]) if i is not None else default
+
+    def fy(y: float) -> float:
+        return 1.0 - y if m.flip_y else y
+
+    conf_ok = m.confidence is None or val(m.confidence) >= confidence_threshold
+    if m.per_eye:
+        eyes: list[tuple[float, float, bool, float] | None] = []
+        for side in ("left", "right"):
+            ix, iy = getattr(m, f"{side}_x"), getattr(m, f"{side}_y")
+            if ix is None:
+                eyes.append(None)
+                continue
+            iv = getattr(m, f"{side}_valid")
+            ok = conf_ok and (val(iv, 1.0) != 0 if iv is not None else True)
+            eyes.append((val(ix) * sx, fy(val(iy) * sy), ok, val(getattr(m, f"{side}_pupil"))))
+        return comb.sample(t, eyes[0], eyes[1], source_t=source_t)
+    ok = conf_ok and (val(m.valid, 1.0) != 0 if m.valid is not None else True)
+    return comb.monocular(t, val(m.x) * sx, fy(val(m.y) * sy), ok, val(m.pupil), source_t)

@@ -28,7 +28,6 @@ samples are then produced one by one.
 from __future__ import annotations
 
 import logging
-import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,14 +37,13 @@ import numpy as np
 from gazesam.core.errors import InputError
 from gazesam.gaze.formats.base import GazeFile
 from gazesam.core.samples import GazeSample
-from gazesam.gaze.channels import ChannelMap, channel_map_from_xml
+from gazesam.gaze.channels import channel_map_from_xml, convert_row
 from gazesam.gaze.binocular import BinocularCombiner
 from gazesam.core.display import DisplayGeometry
 
 FORMAT = "xdf"
 MAGIC = b"XDF:"
 GAZE_TYPES = ("gaze", "eyetracker", "eyetracking", "eye-tracker", "eye tracker", "eye-tracking", "eye tracking")
-CONFIDENCE_THRESHOLD = 0.6  # as the live LSL inlet
 _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")
 
@@ -231,31 +229,3 @@ def _iter_samples(gf: GazeFile) -> Iterator[GazeSample]:
     d = gf.display
     for t, row in zip(stamps.tolist(), values.tolist()):
         yield convert_row(cmap, row, t, comb, d)
-
-
-def convert_row(m: ChannelMap, v: list[float], t: float, comb: BinocularCombiner,
-                display: DisplayGeometry | None, confidence_threshold: float = CONFIDENCE_THRESHOLD) -> GazeSample:
-    """One stream row as a GazeSample (``t`` is also its ``source_t``)."""
-    sx, sy = ((1.0 / display.width_px, 1.0 / display.height_px) if (m.pixels and display is not None)
-              else (1.0, 1.0))
-
-    def val(i: int | None, default: float = math.nan) -> float:
-        return float(v[i]) if i is not None else default
-
-    def fy(y: float) -> float:
-        return 1.0 - y if m.flip_y else y
-
-    conf_ok = m.confidence is None or val(m.confidence) >= confidence_threshold
-    if m.per_eye:
-        eyes: list[tuple[float, float, bool, float] | None] = []
-        for side in ("left", "right"):
-            ix, iy = getattr(m, f"{side}_x"), getattr(m, f"{side}_y")
-            if ix is None:
-                eyes.append(None)
-                continue
-            iv = getattr(m, f"{side}_valid")
-            ok = conf_ok and (val(iv, 1.0) != 0 if iv is not None else True)
-            eyes.append((val(ix) * sx, fy(val(iy) * sy), ok, val(getattr(m, f"{side}_pupil"))))
-        return comb.sample(t, eyes[0], eyes[1], source_t=t)
-    ok = conf_ok and (val(m.valid, 1.0) != 0 if m.valid is not None else True)
-    return comb.monocular(t, val(m.x) * sx, fy(val(m.y) * sy), ok, val(m.pupil), t)

@@ -27,14 +27,13 @@ Tests and benchmarks keep LSL on the machine with :func:`write_loopback_config` 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
 
 from gazesam.core.errors import SourceError
 from gazesam.core.samples import GazeSample
-from gazesam.gaze.channels import ChannelMap, channel_map_from_xml
+from gazesam.gaze.channels import CONFIDENCE_THRESHOLD, ChannelMap, channel_map_from_xml, convert_row
 from gazesam.gaze.source import GazeSource, fatal
 from gazesam.core.display import DisplayGeometry
 
@@ -67,7 +66,7 @@ class LslSource(GazeSource):
     kind = "lsl"
 
     def __init__(self, name: str | None = None, display: DisplayGeometry | None = None, spec: str = "",
-                 stream_type: str = "Gaze", resolve_timeout_s: float = 2.0, confidence_threshold: float = 0.6,
+                 stream_type: str = "Gaze", resolve_timeout_s: float = 2.0, confidence_threshold: float = CONFIDENCE_THRESHOLD,
                  tc_interval_s: float = 2.0, **kw: object) -> None:
         super().__init__(spec or (f"lsl:{name}" if name else "lsl"), display, **kw)  # type: ignore[arg-type]
         self.name = name
@@ -148,30 +147,4 @@ class LslSource(GazeSource):
         return out
 
     def _convert(self, v: list[float], source_t: float, t: float) -> GazeSample:
-        m = self._map
-        d = self.display
-        sx, sy = ((1.0 / d.width_px, 1.0 / d.height_px) if (m.pixels and d is not None) else (1.0, 1.0))
-
-        def val(i: int | None, default: float = math.nan) -> float:
-            return float(v[i]) if i is not None else default
-
-        conf_ok = True
-        if m.confidence is not None:
-            conf_ok = val(m.confidence) >= self.confidence_threshold
-
-        def fy(y: float) -> float:
-            return 1.0 - y if m.flip_y else y
-
-        if m.per_eye:
-            eyes = []
-            for side in ("left", "right"):
-                ix, iy = getattr(m, f"{side}_x"), getattr(m, f"{side}_y")
-                if ix is None:
-                    eyes.append(None)
-                    continue
-                iv = getattr(m, f"{side}_valid")
-                ok = conf_ok and (val(iv, 1.0) != 0 if iv is not None else True)
-                eyes.append((val(ix) * sx, fy(val(iy) * sy), ok, val(getattr(m, f"{side}_pupil"))))
-            return self.combiner.sample(t, eyes[0], eyes[1], source_t=source_t)
-        ok = conf_ok and (val(m.valid, 1.0) != 0 if m.valid is not None else True)
-        return self.combiner.monocular(t, val(m.x) * sx, fy(val(m.y) * sy), ok, val(m.pupil), source_t)
+        return convert_row(self._map, v, t, self.combiner, self.display, self.confidence_threshold, source_t)
