@@ -115,6 +115,7 @@ def test_eval_volume_writes_summary_and_plot(blob_files, tmp_path, capsys, monke
     """eval-volume simulates gaze with the project's simulator (gazesam.gaze.sources.simulated), one trial
     per looked-at slice, spec options included."""
     import gazesam.gaze.sources.simulated as simulate
+    import gazesam.volume.gaze as volume_gaze
 
     vol, lab = blob_files
     report = tmp_path / "report"
@@ -126,7 +127,7 @@ def test_eval_volume_writes_summary_and_plot(blob_files, tmp_path, capsys, monke
         assert config.offset == 0.5 and config.seed == 1
         return real(target, config, key=key, **kw)
 
-    monkeypatch.setattr(simulate, "simulate_gaze", spy)
+    monkeypatch.setattr(volume_gaze, "simulate_gaze", spy)  # where volume gaze calls the simulator
     assert main(["eval-volume", str(vol), str(lab), "--gaze", "simulated:1:offset=0.5deg", "--report", str(report),
                  "--quiet"]) == 0, _err(capsys)
     s = json.loads((report / "summary.json").read_text())

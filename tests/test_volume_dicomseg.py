@@ -215,7 +215,7 @@ def test_app_save_writes_dicom_seg_beside_the_session(ct_case, tmp_path, qapp) -
                       label_map=label_map, session_dir=tmp_path / "session")
     c = AppController(AppConfig(path=str(folder), out=str(tmp_path / "session"), headless=True),
                       registry=RecoveryRegistry(tmp_path / "registry"))
-    c.session, c.volume = session, vol
+    c.document.session, c.volumes.volume = session, vol  # the parts that own them
     errors: list[str] = []
     c.error.connect(errors.append)
     c.save()
@@ -225,7 +225,7 @@ def test_app_save_writes_dicom_seg_beside_the_session(ct_case, tmp_path, qapp) -
     np.testing.assert_array_equal(_seg_label_map(seg, files), nifti)
     assert {seg.get_segment_description(n).segment_label for n in seg.get_segment_numbers()} == {"liver", "spleen"}
     empty = Session(doc, labels=[Label(1, "liver", "#c86432")], session_dir=tmp_path / "session")
-    c.session = empty
+    c.document.session = empty
     c.save()
     assert not (tmp_path / "session" / "labels.seg.dcm").exists() and not errors
 

@@ -90,7 +90,7 @@ def _colormap(labels: list[Any]) -> dict:
 
 def read_session(path: str | list[str]) -> list[LayerData]:
     """The session's document and its labels (names and colours in the layer's metadata and colormap)."""
-    from gazesam.core.imageio import load_image
+    from gazesam.core.imageio import read_pixels
     from gazesam.session.store import load_session, session_file
     from gazesam.volume.io import read_volume
 
@@ -109,7 +109,7 @@ def read_session(path: str | list[str]) -> list[LayerData]:
         meta["gazesam"].update(image[1]["metadata"]["gazesam"])
         label_data = np.ascontiguousarray(volume_layer_data(session.label_map))
         return [image, (label_data, {**label_kwargs, **geo}, "labels")]
-    img = load_image(doc.path)
+    img = read_pixels(doc.path)  # stored values: napari sets the contrast
     rgb = img.ndim == 3 and img.shape[-1] in (3, 4)
     return [(img, {"name": doc.stem, "rgb": rgb}, "image"),
             (np.array(session.label_map), label_kwargs, "labels")]

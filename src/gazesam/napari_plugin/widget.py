@@ -191,7 +191,7 @@ class GazeSegmentWidget(QWidget):
         return int(min(max(round(float(z)), 0), layer.data.shape[0] - 1))
 
     def _set_plane(self) -> None:
-        from gazesam.pipeline.core import normalised_to_image
+        from gazesam.core.transforms import image_filling_display
 
         self.z = self._current_z()
         img = plane_image(self.image_layer, self.z)
@@ -200,7 +200,7 @@ class GazeSegmentWidget(QWidget):
         self._mask_layer().data[...] = 0
         self._mask_layer().refresh()
         self._refresh_view()
-        self.pipeline.set_image(img, self._display_to_image if self._display_frame else normalised_to_image(self.shape))
+        self.pipeline.set_image(img, self._display_to_image if self._display_frame else image_filling_display(self.shape[1], self.shape[0]))
 
     def _on_step(self, event: Any = None) -> None:
         if self.running and self._current_z() != self.z:
