@@ -53,6 +53,19 @@ def test_gaze_box_segments_the_looked_at_lesion(litemedsam, phantom) -> None:
     assert all(u.target_id == updates[0].target_id for u in updates)
 
 
+def test_gaze_points_prompts_the_looked_at_lesion_with_points(litemedsam, phantom) -> None:
+    """gaze-points runs through the pipeline's replay (its snapshot wraps gaze-box's: no quick stage reads it)."""
+    cx, cy = _lesion_center(phantom)
+    events = []
+    for i, (dx, dy) in enumerate([(0, 0), (0.01, -0.01)]):
+        events += _fix(i, cx + dx, cy + dy, 0.35 * i)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-points"))
+    pipe.set_image(phantom.image)
+    updates = pipe.replay(events)
+    assert updates and all(u.prompt.points is not None and u.prompt.box is None for u in updates)
+    assert all((u.prompt.labels == 1).all() for u in updates)  # no finished target yet: no negatives
+
+
 def test_replay_is_deterministic(litemedsam, phantom) -> None:
     gaze = simulated("simulated:3", phantom.mask, "phantom")
     a, _ = replay(litemedsam, make_policy("gaze-box"), phantom.image, gaze)

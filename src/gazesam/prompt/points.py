@@ -9,10 +9,9 @@ model this policy shows why gaze must become boxes there.
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from gazesam.prompt.base import Decision, Decoder, Prompt
+from gazesam.prompt.base import Decision, Decoder, Prompt, PromptPolicy
 from gazesam.prompt.gazebox import GazeBoxPolicy, weighted_median
 
 
@@ -20,6 +19,9 @@ class GazePointsPolicy(GazeBoxPolicy):
     name = "gaze-points"
     description = "target fixations as positive points, finished targets as negative points"
     max_points = 8
+    # one decoder call per decision: no quick first answer, and no second worker (gaze-box's quick
+    # answer reads gaze-box's snapshot, which this policy wraps with its finished targets)
+    quick = PromptPolicy.quick
 
     def new_target(self) -> None:
         done = getattr(self, "_done", [])
