@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from gazesam.core.transforms import ViewToImage
+
 MIN_ZOOM = 0.1
 MAX_ZOOM = 64.0
 
@@ -45,22 +47,22 @@ class ViewTransform:
     pan_y: float = 0.0
 
     @property
-    def fit_scale(self) -> float:
-        if self.image_w <= 0 or self.image_h <= 0 or self.widget_w <= 0 or self.widget_h <= 0:
-            return 1.0
-        return min(self.widget_w / self.image_w, self.widget_h / self.image_h)
+    def layout(self) -> ViewToImage:
+        """The letterbox, zoom and pan geometry: :class:`gazesam.core.transforms.ViewToImage`, the one
+        owner of that arithmetic (in the gaze convention). A widget or image not yet sized (0 px) is
+        laid out as 1 px, so a view that has not been shown still maps without dividing by zero."""
+        return ViewToImage(max(self.widget_w, 1.0), max(self.widget_h, 1.0), max(self.image_w, 1),
+                           max(self.image_h, 1), zoom=self.zoom, pan_x=self.pan_x, pan_y=self.pan_y)
 
     @property
     def scale(self) -> float:
         """Widget units per image pixel."""
-        return self.fit_scale * self.zoom
+        return self.layout.scale
 
     @property
     def origin(self) -> tuple[float, float]:
         """Widget position of the image's top-left corner (the outer edge of pixel (0, 0))."""
-        s = self.scale
-        return (self.widget_w / 2 + self.pan_x - self.image_w * s / 2,
-                self.widget_h / 2 + self.pan_y - self.image_h * s / 2)
+        return self.layout.origin
 
     def image_rect(self) -> tuple[float, float, float, float]:
         """(x, y, w, h) of the whole image in widget coordinates."""
@@ -68,14 +70,14 @@ class ViewTransform:
         return ox, oy, self.image_w * self.scale, self.image_h * self.scale
 
     def image_to_widget(self, x: float, y: float) -> tuple[float, float]:
-        ox, oy = self.origin
-        s = self.scale
-        return ox + (x + 0.5) * s, oy + (y + 0.5) * s
+        """Pixel-centre image point -> widget point (the gaze-convention point half a pixel on)."""
+        wx, wy = self.layout.inverse(x + 0.5, y + 0.5)
+        return wx, wy
 
     def widget_to_image(self, wx: float, wy: float) -> tuple[float, float]:
-        ox, oy = self.origin
-        s = self.scale
-        return (wx - ox) / s - 0.5, (wy - oy) / s - 0.5
+        """Widget point -> pixel-centre image point, also off the image (for zoom anchors and clicks)."""
+        ix, iy = self.layout.forward_unbounded(wx, wy)
+        return ix - 0.5, iy - 0.5
 
     def contains_image_point(self, x: float, y: float) -> bool:
         return -0.5 <= x < self.image_w - 0.5 and -0.5 <= y < self.image_h - 0.5

@@ -195,12 +195,16 @@ class ViewToImage(Transform):
         return ((self.view_w - self.image_w * s) / 2 + self.pan_x, (self.view_h - self.image_h * s) / 2 + self.pan_y)
 
     def forward(self, vx: float, vy: float) -> Point | None:
-        s = self.scale
-        ox, oy = self.origin
-        ix, iy = (vx - ox) / s, (vy - oy) / s
+        ix, iy = self.forward_unbounded(vx, vy)
         if not (_finite(ix, iy) and 0.0 <= ix < self.image_w and 0.0 <= iy < self.image_h):
             return None
         return ix, iy
+
+    def forward_unbounded(self, vx: float, vy: float) -> tuple[float, float]:
+        """View point -> image point, also when it is off the image (a zoom anchor, a drag's end)."""
+        s = self.scale
+        ox, oy = self.origin
+        return (vx - ox) / s, (vy - oy) / s
 
     def inverse(self, ix: float, iy: float) -> Point | None:
         s = self.scale
