@@ -33,16 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy import signal as sps
 
 from gazesam.core.errors import InputError
 from gazesam.core.display import TX300_DISPLAY, ImageLayout
 from gazesam.gaze.sources.sim_params import DEFAULT_PARAMS, SimParams
+from gazesam.gaze.sources.simulated import draw_quantiles, tracker_noise
 from gazesam.core.samples import EyeSample, GazeSample
 from gazesam.signal.pursuit import MOVEMENTS
 from gazesam.core.display import DisplayGeometry
 
-BURN_IN = 2000
 TRUE_PURSUIT_DEG_S = 1.0
 AIM_SMOOTH_S = 0.08  # SD of the Gaussian that smooths the aim path over time
 
@@ -137,34 +136,6 @@ def _rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode()), 0x9E37])
 
 
-def _draw_q(rng: np.random.Generator, q: tuple[float, ...], size: int | None = None) -> np.ndarray:
-    qs = np.asarray(q, float)
-    return np.interp(rng.random(size), np.linspace(0, 1, qs.size), qs)
-
-
-def tracker_noise(rng: np.random.Generator, count: int, p: SimParams, scale: float) -> list[np.ndarray]:
-    """Two eyes' noise (deg, (count, 2) each) with the still-image simulator's fitted structure."""
-    trial_f = rng.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_trial)
-    rho = p.noise_eye_corr
-    common = rng.normal(size=(count, 2))
-    common_slow = rng.normal(size=(count + BURN_IN, 2))
-    spike_rate = np.array(p.spike_p) * rng.gamma(p.spike_shape, 1.0 / p.spike_shape)
-    out = []
-    for _ in range(2):
-        level = np.exp(trial_f + rng.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_eye)) * scale
-        white = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * rng.normal(size=(count, 2))
-        innov = math.sqrt(rho) * common_slow + math.sqrt(1.0 - rho) * rng.normal(size=(count + BURN_IN, 2))
-        noise = np.empty((count, 2))
-        for a in range(2):
-            phi = p.noise_slow_ar[a]
-            slow = sps.lfilter([math.sqrt(1.0 - phi**2)], [1.0, -phi], innov[:, a])[BURN_IN:]
-            noise[:, a] = level[a] * (p.noise_white_deg[a] * white[:, a] + p.noise_slow_deg[a] * slow)
-            spike = rng.random(count) < spike_rate[a]
-            noise[spike, a] += _draw_q(rng, p.spike_q, int(spike.sum())) * rng.choice([-1.0, 1.0], int(spike.sum())) * scale
-        out.append(noise)
-    return out
-
-
 def simulate_pursuit(masks: list[np.ndarray], times: np.ndarray, config: PursuitConfig | None = None,
                      key: str = "") -> PursuitGaze:
     """Simulate a person following the object of ``masks`` (bool HxW per frame shown at ``times`` s).
@@ -252,7 +223,7 @@ def simulate_pursuit(masks: list[np.ndarray], times: np.ndarray, config: Pursuit
             lost[a:a + int(dur_ms / 1000.0 * hz)] = True
         for _ in range(rng.poisson(p.dropout_rate * cfg.loss * T)):
             a = int(rng.integers(0, count))
-            lost[a:a + max(1, int(round(float(_draw_q(rng, p.dropout_len_q)))))] = True
+            lost[a:a + max(1, int(round(float(draw_quantiles(rng, p.dropout_len_q)))))] = True
     eyes = []
     for sign, nz in zip((1.0, -1.0), noise):
         sig = eye + sign * lr / 2.0 + nz

@@ -287,7 +287,7 @@ class SimulatedGaze:
 # --------------------------------------------------------------------------------------------------
 
 
-def _draw_q(rng: np.random.Generator, q: tuple[float, ...], size: int | None = None) -> np.ndarray:
+def draw_quantiles(rng: np.random.Generator, q: tuple[float, ...], size: int | None = None) -> np.ndarray:
     """Draw from an empirical distribution given by evenly spaced quantiles (piecewise-linear inverse CDF)."""
     grid = np.linspace(0.0, 1.0, len(q))
     return np.interp(rng.random(size), grid, np.asarray(q, dtype=float))
@@ -327,6 +327,36 @@ class _Sampler:
 
     def off(self, rng: np.random.Generator, rel: np.ndarray) -> np.ndarray:
         return self._pick(rng, self.off_key, self.off_xy, rel, np.maximum(0.05 * rel, 0.5 / self.tg.radius))
+
+
+def tracker_noise(rng: np.random.Generator, count: int, p: SimParams, scale: float) -> list[np.ndarray]:
+    """Two eyes' tracker noise in degrees, ``(count, 2)`` each, with the fitted structure of ``p``.
+
+    Per trial a log-normal noise level (shared by the eyes, then per eye), white noise and AR(1) slow
+    drift, both correlated between the eyes by ``noise_eye_corr``, and spikes at a trial-varying rate
+    with fitted sizes. ``scale`` multiplies every term (``noise=`` in a gaze spec). The still-image and
+    the pursuit simulators both draw their noise here, so a fitted change reaches both.
+    """
+    trial_f = rng.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_trial)
+    common = rng.normal(size=(count, 2))
+    rho = p.noise_eye_corr
+    common_slow = rng.normal(size=(count + BURN_IN, 2))
+    spike_rate = np.array(p.spike_p) * rng.gamma(p.spike_shape, 1.0 / p.spike_shape)  # per trial
+    out = []
+    for _ in range(2):
+        level = np.exp(trial_f + rng.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_eye)) * scale
+        white = math.sqrt(rho) * common + math.sqrt(1.0 - rho) * rng.normal(size=(count, 2))
+        innov = math.sqrt(rho) * common_slow + math.sqrt(1.0 - rho) * rng.normal(size=(count + BURN_IN, 2))
+        noise = np.empty((count, 2))
+        for a in range(2):
+            phi = p.noise_slow_ar[a]
+            slow = sps.lfilter([math.sqrt(1.0 - phi**2)], [1.0, -phi], innov[:, a])[BURN_IN:]
+            noise[:, a] = level[a] * (p.noise_white_deg[a] * white[:, a] + p.noise_slow_deg[a] * slow)
+            spike = rng.random(count) < spike_rate[a]
+            size = draw_quantiles(rng, p.spike_q, int(spike.sum())) * rng.choice([-1.0, 1.0], int(spike.sum()))
+            noise[spike, a] += size * scale
+        out.append(noise)
+    return out
 
 
 def _choose_by_amplitude(
@@ -415,7 +445,7 @@ def simulate_gaze(
 
     diag = math.hypot(w, h)
     ang = r_scan.uniform(0.0, 2.0 * math.pi)
-    rad = float(_draw_q(r_scan, p.first_offset_q)) * diag
+    rad = float(draw_quantiles(r_scan, p.first_offset_q)) * diag
     first = np.array([w / 2.0 + rad * math.cos(ang), h / 2.0 + rad * math.sin(ang)])
     first = np.clip(first, 0.0, [w - 1e-6, h - 1e-6])
     pos = [first]
@@ -429,9 +459,9 @@ def simulate_gaze(
         else:
             want_on = r_scan.random() < (p_on_on if on[-1] else p.p_on_after_off)
         if want_on or not sampler.has_background:
-            cand = sampler.on(r_scan, _draw_q(r_scan, p.depth_q, N_CANDIDATES))
+            cand = sampler.on(r_scan, draw_quantiles(r_scan, p.depth_q, N_CANDIDATES))
         else:
-            cand = sampler.off(r_scan, _draw_q(r_scan, p.off_rel_q, N_CANDIDATES))
+            cand = sampler.off(r_scan, draw_quantiles(r_scan, p.off_rel_q, N_CANDIDATES))
         pos.append(_choose_by_amplitude(r_scan, cand, pos[-1], layout.image_px_per_deg, amp_mu, p.amp_log_sd))
         on.append(bool(want_on or not sampler.has_background))
         found = found or on[-1]
@@ -440,7 +470,7 @@ def simulate_gaze(
     # ---- scanpath: timing (blinks ride on saccades, lengthening the gap) ----
     floor = stats.norm.cdf((math.log(p.dur_floor_ms) - p.dur_mu) / p.dur_sigma)
     dur = np.exp(p.dur_mu + p.dur_sigma * stats.norm.ppf(r_time.uniform(floor, 1.0, n)))
-    dur[0] = float(_draw_q(r_time, p.first_dur_q))
+    dur[0] = float(draw_quantiles(r_time, p.first_dur_q))
     amp_deg = np.hypot(*np.diff(true_xy, axis=0).T) / layout.image_px_per_deg
     sacc = np.maximum(p.gap_min_ms, p.gap_a_ms + p.gap_b_ms_per_deg * amp_deg + r_time.normal(0.0, p.gap_sd_ms, n - 1))
     blink = np.zeros(n - 1)
@@ -453,7 +483,7 @@ def simulate_gaze(
         )
     gap = np.maximum(sacc, blink)
     start = np.empty(n)
-    start[0] = float(_draw_q(r_time, p.first_start_q))
+    start[0] = float(draw_quantiles(r_time, p.first_start_q))
     for i in range(1, n):
         start[i] = start[i - 1] + dur[i - 1] + gap[i - 1]
     start_s, dur_s, sacc_s, blink_s = start / 1000.0, dur / 1000.0, sacc / 1000.0, blink / 1000.0
@@ -522,25 +552,8 @@ def simulate_gaze(
     # ---- per-eye signal: offset, left/right disagreement, noise ----
     eye += np.array(offset_deg)
     lr = r_noise.normal(0.0, 1.0, 2) * np.array(p.lr_offset_sd_deg)
-    trial_f = r_noise.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_trial)
-    common = r_noise.normal(size=(count, 2))
-    rho = p.noise_eye_corr
-    common_slow = r_noise.normal(size=(count + BURN_IN, 2))
-    signals = []
-    spike_rate = np.array(p.spike_p) * r_noise.gamma(p.spike_shape, 1.0 / p.spike_shape)  # per trial
-    for sign in (+1.0, -1.0):
-        level = np.exp(trial_f + r_noise.normal(0.0, 1.0, 2) * np.array(p.noise_log_sd_eye)) * config.noise
-        white = math.sqrt(rho) * common[:count] + math.sqrt(1.0 - rho) * r_noise.normal(size=(count, 2))
-        innov = math.sqrt(rho) * common_slow + math.sqrt(1.0 - rho) * r_noise.normal(size=(count + BURN_IN, 2))
-        noise = np.empty((count, 2))
-        for a in range(2):
-            phi = p.noise_slow_ar[a]
-            slow = sps.lfilter([math.sqrt(1.0 - phi**2)], [1.0, -phi], innov[:, a])[BURN_IN:]
-            noise[:, a] = level[a] * (p.noise_white_deg[a] * white[:, a] + p.noise_slow_deg[a] * slow)
-            spike = r_noise.random(count) < spike_rate[a]
-            size = _draw_q(r_noise, p.spike_q, int(spike.sum())) * r_noise.choice([-1.0, 1.0], int(spike.sum()))
-            noise[spike, a] += size * config.noise
-        signals.append(eye + sign * lr / 2.0 + noise)
+    signals = [eye + sign * lr / 2.0 + noise
+               for sign, noise in zip((+1.0, -1.0), tracker_noise(r_noise, count, p, config.noise))]
 
     # ---- data loss ----
     lost = np.zeros(count, bool)
@@ -559,14 +572,14 @@ def simulate_gaze(
             edges.append((a, b))
         for _ in range(r_loss.poisson(p.dropout_rate * config.loss * T)):
             a = int(r_loss.integers(0, count))
-            b = min(count, a + max(1, int(round(float(_draw_q(r_loss, p.dropout_len_q))))))
+            b = min(count, a + max(1, int(round(float(draw_quantiles(r_loss, p.dropout_len_q))))))
             lost[a:b] = True
     for a, b in edges:
         for side, idx in ((0, np.arange(a - BLINK_EDGE_SAMPLES, a)), (1, np.arange(b, b + BLINK_EDGE_SAMPLES))):
             idx = idx[(idx >= 0) & (idx < count)]
             if idx.size == 0:
                 continue
-            exc = float(_draw_q(r_loss, p.blink_edge_q))
+            exc = float(draw_quantiles(r_loss, p.blink_edge_q))
             ramp = np.arange(1, idx.size + 1) / idx.size
             if side == 1:
                 ramp = ramp[::-1]
@@ -584,7 +597,7 @@ def simulate_gaze(
         xy = np.stack([nx, ny], axis=1)
         xy[~v] = np.nan
         out.append(xy)
-    pupil0 = float(_draw_q(r_noise, p.pupil_q))
+    pupil0 = float(draw_quantiles(r_noise, p.pupil_q))
     pupil = pupil0 + r_noise.normal(0.0, PUPIL_NOISE_MM, (count, 2))
     pupil[~valid[0], 0] = np.nan
     pupil[~valid[1], 1] = np.nan
