@@ -17,7 +17,8 @@ from gazesam.core.samples import GazeSample
 from gazesam.gaze.binocular import BinocularCombiner
 
 
-# a confidence channel at or above this makes a sample valid (live inlet and XDF recordings alike)
+# a confidence at or above this makes a sample valid: Pupil Labs' recommended 0.6, for every source that
+# reports one (Pupil Capture, an LSL inlet, an XDF recording)
 CONFIDENCE_THRESHOLD = 0.6
 
 

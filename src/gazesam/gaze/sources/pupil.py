@@ -30,6 +30,7 @@ import time
 
 from gazesam.core.errors import SourceError
 from gazesam.core.samples import GazeSample
+from gazesam.gaze.channels import CONFIDENCE_THRESHOLD
 from gazesam.gaze.source import GazeSource, fatal
 from gazesam.core.display import DisplayGeometry
 
@@ -66,7 +67,7 @@ class PupilSource(GazeSource):
     kind = "pupil"
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, topic: str = "gaze.",
-                 display: DisplayGeometry | None = None, spec: str = "", confidence_threshold: float = 0.6,
+                 display: DisplayGeometry | None = None, spec: str = "", confidence_threshold: float = CONFIDENCE_THRESHOLD,
                  request_timeout_s: float = 1.0, resync_s: float = 2.0, **kw: object) -> None:
         super().__init__(spec or f"pupil:{host}:{port}", display, **kw)  # type: ignore[arg-type]
         self.host, self.port, self.topic = host, int(port), topic
