@@ -71,8 +71,18 @@ class VolumeSegmenter:
 
     # ---- model ----------------------------------------------------------------------------------
     def predict(self, s: int, box: Box, mask_input: np.ndarray | None = None) -> Step:
-        """Decode slice ``s`` with a display-pixel box (uses the cached embedding)."""
+        """Decode slice ``s`` with a display-pixel box (uses the cached embedding).
+
+        A box alone goes through the predictor's one-box decoder (``predict_box``) where it has one: the
+        same mask as ``predict``'s single-mask output for about half the work; its low-res logits are
+        windowed (:data:`gazesam.engine.boxbatch.FILL_LOGIT` away from the box). With ``mask_input``
+        (or a predictor without it) the mask comes from ``predict``."""
         emb = self.encoder.get(s)
+        one_box = getattr(self.predictor, "predict_box", None)
+        if mask_input is None and one_box is not None:
+            b = one_box(emb, model_box(box, self.source.shape))
+            mask = self.predictor.box_masks(emb, b.low_res_logits)[0]
+            return Step(np.asarray(mask, dtype=bool), float(b.iou[0]), b.low_res_logits[0])
         p = self.predictor.predict(emb, box=model_box(box, self.source.shape), mask_input=mask_input)
         best = int(p.best)
         logits = p.low_res_logits[best] if getattr(p, "low_res_logits", None) is not None else None
@@ -126,10 +136,6 @@ class VolumeSegmenter:
                         support)
 
         return step
-
-    def _step(self, s: int, box: Box, mask_input: np.ndarray | None) -> Step:
-        self.encoder.set_focus(s)
-        return self.predict(s, box, mask_input)
 
     # ---- prompts --------------------------------------------------------------------------------
     def prompt_box(self, value: int, s: int, box: Box, propagate: bool = True, origin: str = "prompt"
