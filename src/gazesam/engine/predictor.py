@@ -94,7 +94,7 @@ class BoxPrediction:
     iou: np.ndarray  # float32 (K,)
     low_res_logits: np.ndarray  # float32 (K, 256, 256)
     grid: tuple[int, int]
-    windows: np.ndarray  # int (K, 3): top, left, side in tokens
+    windows: np.ndarray  # int (K, 3): top, left, side in tokens; from predict_box (1, 4): top, left, height, width
 
     @property
     def grid_masks(self) -> np.ndarray:
@@ -227,12 +227,12 @@ class Predictor:
         if checked is None:
             raise InputError("predict_box needs a box")
         model_box = scale_coords(checked.reshape(1, 2, 2), emb.original_size, emb.input_size).reshape(1, 4)
-        windows = boxbatch.token_windows(model_box, emb.input_size, self.spec.image_size)
+        windows = boxbatch.rect_window(model_box[0], emb.input_size, self.spec.image_size)[None]
         logits = np.full((1, 4 * boxbatch.GRID, 4 * boxbatch.GRID), boxbatch.FILL_LOGIT, np.float32)
         iou, blocks = self.runtime.decode_box(emb.features, model_box, boxbatch.window_indices(windows[0]))
         boxbatch.place_blocks(blocks[0], windows[0], logits[0])
         if boxbatch.border_positive(logits[0], windows[0]):
-            windows[0] = (0, 0, boxbatch.GRID)
+            windows[0] = (0, 0, boxbatch.GRID, boxbatch.GRID)
             iou, blocks = self.runtime.decode_box(emb.features, model_box, boxbatch.window_indices(windows[0]))
             boxbatch.place_blocks(blocks[0], windows[0], logits[0])
         cell = self.spec.image_size / (boxbatch.UP * boxbatch.GRID)
