@@ -31,7 +31,7 @@ from gazesam.engine.registry import ModelSpec
 
 EXPORT_VERSION = 2  # bump whenever the exported graphs change
 BOX_EXPORT_VERSION = 1  # the same for the batched box graphs
-ONE_BOX_EXPORT_VERSION = 1  # the same for the one-box graph
+ONE_BOX_EXPORT_VERSION = 2  # the same for the one-box graph
 QUANT_VERSION = 2  # bump whenever the quantisation recipe changes (2: per-channel weights)
 OPSET = 17
 Precision = Literal["fp32", "int8"]
@@ -53,7 +53,7 @@ def box_paths(spec: ModelSpec, checkpoint_sha256: str) -> tuple[Path, Path]:
 
 def one_box_path(spec: ModelSpec, checkpoint_sha256: str) -> Path:
     """The one-box decoder graph in the cache."""
-    return paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-box1v{ONE_BOX_EXPORT_VERSION}.onnx"
+    return paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-onebox{ONE_BOX_EXPORT_VERSION}.onnx"
 
 
 def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:

@@ -78,13 +78,17 @@ class OneBoxDecoder(nn.Module):
         n, d = q_in.shape
         kh = k.reshape(t, h, dh).transpose(0, 1)  # (H, T, dh)
         vh = v.reshape(t, h, dh).transpose(0, 1)
-        kq = (kh @ attn.q_proj.weight.reshape(h, dh, d)).reshape(h * t, d)  # (H*T, D)
-        kb = (kh * attn.q_proj.bias.reshape(h, 1, dh)).sum(-1).reshape(h * t)  # q bias . keys
-        logits = (q_in @ kq.T + kb) * dh ** -0.5  # (N, H*T)
-        a = logits.reshape(n, h, t).softmax(dim=-1).reshape(n, h * t)
+        kq = (kh @ attn.q_proj.weight.reshape(h, dh, d)) * dh ** -0.5  # (H, T, D)
+        kb = (kh * attn.q_proj.bias.reshape(h, 1, dh)).sum(-1, keepdim=True) * dh ** -0.5  # q bias . keys
+        # logits transposed, (H, T, N): the softmax over a head's 7 tokens runs along a short middle
+        # axis with the image tokens contiguous, not along 7-wide rows
+        lt = (kq.reshape(h * t, d) @ q_in.T).reshape(h, t, n) + kb
+        e = (lt - lt.amax(dim=1, keepdim=True)).exp()
+        at = (e / e.sum(dim=1, keepdim=True)).reshape(h * t, n)
         wo = attn.out_proj.weight.reshape(d, h, dh).permute(1, 2, 0)  # (H, dh, D)
-        vo = (vh @ wo).reshape(h * t, d)  # (H*T, D)
-        return a @ vo + attn.out_proj.bias
+        # each head's weights sum to one, so out_proj's bias rides on the value rows (1/H of it per head)
+        vo = (vh @ wo).reshape(h * t, d) + attn.out_proj.bias / h  # (H*T, D)
+        return at.T @ vo
 
     def forward(self, features: torch.Tensor, box: torch.Tensor,
                 win_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
