@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage
 
 from gazesam.engine import ImageEmbedding
 from gazesam.volume.io import volume_from_image
+from gazesam.volume.refine import IntensityModel
 from gazesam.volume.segmenter import VolumeSegmenter
 from gazesam.volume.slices import mask_box
 from volume_helpers import blob_image
@@ -109,3 +111,19 @@ def test_one_box_propagation_agrees_with_the_single_box_path_on_brats(litemedsam
     for s in a:
         union = (a[s].mask | b[s].mask).sum()
         assert union == 0 or (a[s].mask & b[s].mask).sum() / union >= 0.995, s
+
+
+def test_slice_refinement_on_the_masks_box_equals_the_whole_slice() -> None:
+    """refine_slice works on the mask's box grown by its reach; the rule on the whole slice gives the
+    same pixels, also for masks at the slice's edge."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:96, :120]
+    blob = (xx - 60) ** 2 / 400 + (yy - 40) ** 2 / 225 <= 1
+    values = (100 + 80 * blob + rng.normal(0, 25, blob.shape)).astype(np.float32)
+    model = IntensityModel().fit([(values, blob)], 6)
+    assert model.usable
+    for shift, grow, roi in ((0, 0, 3), (5, 2, 10), (-40, 1, 20), (55, 0, 7)):
+        mask = np.roll(np.roll(blob, shift, axis=1), shift // 2, axis=0)
+        if grow:
+            mask = ndimage.binary_dilation(mask, iterations=grow)
+        assert np.array_equal(model.refine_slice(values, mask, roi), model._refine_window(values, mask, roi))
