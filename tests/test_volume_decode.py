@@ -8,6 +8,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from gazesam.engine import ImageEmbedding
+from gazesam.engine.halfcast import half_to_float
 from gazesam.volume.io import volume_from_image
 from gazesam.volume.refine import IntensityModel
 from gazesam.volume.segmenter import VolumeSegmenter
@@ -127,3 +128,14 @@ def test_slice_refinement_on_the_masks_box_equals_the_whole_slice() -> None:
         if grow:
             mask = ndimage.binary_dilation(mask, iterations=grow)
         assert np.array_equal(model.refine_slice(values, mask, roi), model._refine_window(values, mask, roi))
+
+
+def test_stored_half_embeddings_read_back_bit_for_bit() -> None:
+    """The fast float16 -> float32 of embedding reads equals numpy's, subnormals, infinities and NaN
+    included."""
+    rng = np.random.default_rng(2)
+    a = (rng.normal(0, 3, size=(1, 256, 64, 64))).astype(np.float16)
+    a.reshape(-1)[:6] = [np.inf, -np.inf, np.nan, 6e-8, -6e-8, 0.0]
+    b = half_to_float(a)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    np.testing.assert_array_equal(b, a.astype(np.float32))
