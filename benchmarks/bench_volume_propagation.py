@@ -7,6 +7,9 @@ Two measurements on ../shared/data/brats-flair, every slice's embedding already 
 2. **propagation**: `prompt_box` with the ground-truth box on the slice where the object is largest,
    propagated (intensity-guided, the default) in both directions until the stop rules end it; wall time
    of the whole call, the slices it reached, and its ``dice_3d`` against the label.
+3. (this checkout) the three ways to decode one box on a slice nothing was prepared for, in rotation:
+   ``predict`` (the reference decoder), ``prepare_boxes`` + ``predict_boxes`` (the batched decoder, its
+   per-image state made for this one box) and ``predict_box`` (the one-box decoder).
 
 With ``--baseline-src DIR`` (the ``src`` folder of a second checkout, e.g. ``git worktree add
 ../wt-base <commit>``) the same measurements run on that code too, in a second process, *interleaved*
@@ -16,6 +19,7 @@ ratios), and how far the two agree (per-slice mask IoU of the propagated objects
 
     .venv/bin/python benchmarks/bench_volume_propagation.py [--baseline-src ../wt-base/src]
                                                             [--rounds 10] [--requests 20] [--threads 2]
+                                                            [--paths 60]
 """
 
 from __future__ import annotations
@@ -83,6 +87,27 @@ def child(args: argparse.Namespace) -> int:
                 seg.predict(s, box)
                 ms.append((time.perf_counter() - t) * 1000)
             print(json.dumps({"ms": ms}), flush=True)
+        elif cmd["op"] == "paths":  # this checkout only: the three ways to decode one box on a fresh slice
+            from gazesam.volume.segmenter import model_box
+
+            out: dict[str, list[float]] = {"predict": [], "prepare_boxes + predict_boxes": [], "predict_box": []}
+            for i in range(cmd["n"]):
+                s = int(rng.choice(labelled))
+                box = model_box(jittered_box(s), src.shape)
+                names = list(out)
+                for name in names[i % 3:] + names[:i % 3]:
+                    emb = seg.encoder.get(s)  # a new embedding object: nothing prepared for it yet
+                    t = time.perf_counter()
+                    if name == "predict":
+                        predictor.predict(emb, box=box)
+                    elif name == "predict_box":
+                        b = predictor.predict_box(emb, box)
+                        predictor.box_masks(emb, b.low_res_logits)
+                    else:
+                        b = predictor.predict_boxes(emb, [box])
+                        predictor.box_masks(emb, b.low_res_logits)
+                    out[name].append((time.perf_counter() - t) * 1000)
+            print(json.dumps(out), flush=True)
         elif cmd["op"] == "propagate":
             run = VolumeSegmenter(vol, predictor, encoder=seg.encoder)
             obj = run.add_object("target")
@@ -147,6 +172,15 @@ def _slice_ious(a: np.ndarray, b: np.ndarray, axis: int = 2) -> list[float]:
     return out
 
 
+def workers_paths(args: argparse.Namespace) -> dict[str, list[float]]:
+    """This checkout's three decode paths for one box on a slice nothing was prepared for, rotated."""
+    w = Worker("paths", REPO / "src", args)
+    try:
+        return w.ask(op="paths", n=args.paths)
+    finally:
+        w.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
@@ -154,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--requests", type=int, default=20, help="cached-slice masks per round")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--paths", type=int, default=60, metavar="N",
+                   help="also time predict / prepare_boxes + predict_boxes / predict_box for N boxes (0: skip)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     os.environ["GAZESAM_CACHE_DIR"] = os.environ.get("GAZESAM_CACHE_DIR") or str(REPO / ".gazesam-cache")
@@ -163,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipping: {Path(args.data) / 'brats-flair'} not found", file=sys.stderr)
         return 0
     print(f"bench_volume_propagation: threads={args.threads} rounds={args.rounds} | {_load()}", flush=True)
-    names = ["after"] + (["before"] if args.baseline_src else [])
+    names = (["after"] + (["before"] if args.baseline_src else [])) if args.rounds > 0 else []
     srcs = {"after": REPO / "src", "before": Path(args.baseline_src).resolve() if args.baseline_src else None}
     workers = {}
     for n in names:  # the first encodes the volume into the shared disk cache, the second reads it
@@ -191,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         print(f"[propagate] {n:6s} brats-flair, {last[n]['slices']} slices: {_stats(prop_s[n], 's ')}"
               f"  dice_3d {last[n]['dice_3d']:.4f}  stops {last[n]['stops']}")
-    if "before" in names:
+    if "before" in names and args.rounds > 0:
         mb, ma = np.median(mask_ms["before"]), np.median(mask_ms["after"])
         pb, pa = np.percentile(mask_ms["before"], 95), np.percentile(mask_ms["after"], 95)
         per_round = np.asarray(prop_s["before"]) / np.asarray(prop_s["after"])
@@ -205,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[agree] propagated object after vs before: 3D IoU {np.logical_and(a, b).sum() / max(union, 1):.4f},"
               f" per-slice IoU min {min(ious):.4f} median {np.median(ious):.4f} over {len(ious)} slices;"
               f" dice_3d {last['before']['dice_3d']:.4f} -> {last['after']['dice_3d']:.4f}")
+    if args.paths:
+        res = workers_paths(args)
+        for name, v in res.items():
+            print(f"[paths] one box on a slice, {name:30s} {_stats(v, 'ms')}")
     print(f"done | {_load()}")
     return 0
 
