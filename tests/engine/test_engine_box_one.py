@@ -10,6 +10,7 @@ from gazesam.core.errors import InputError
 from gazesam.core.phantom import ct_phantom
 from gazesam.engine import boxbatch
 from gazesam.engine.modeling.box_one import OneBoxDecoder
+from gazesam.engine.predictor import Predictor
 
 from engine_helpers import iou
 
@@ -56,3 +57,18 @@ def test_predict_box_rejects_a_box_outside_the_image(onnx_predictor) -> None:
     emb = onnx_predictor.encode(s.image)
     with pytest.raises(InputError, match="no area inside"):
         onnx_predictor.predict_box(emb, [600, 600, 700, 700])
+
+
+def test_predict_box_without_the_one_box_graph_falls_back_to_the_reference(onnx_predictor) -> None:
+    """A runtime that has no ``decode_box`` (e.g. a custom one) still answers, through ``predict``."""
+    class Plain:
+        name = "plain"
+
+        def __init__(self, rt) -> None:
+            self.encode, self.decode = rt.encode, rt.decode
+
+    pred = Predictor(onnx_predictor.spec, Plain(onnx_predictor.runtime))
+    s = ct_phantom()
+    emb = pred.encode(s.image)
+    one = pred.predict_box(emb, s.box)
+    assert iou(pred.box_masks(emb, one.low_res_logits)[0], pred.predict(emb, box=s.box).mask) == 1.0

@@ -226,6 +226,12 @@ class Predictor:
         checked = self._check_box(box, h, w)
         if checked is None:
             raise InputError("predict_box needs a box")
+        cell = self.spec.image_size / (boxbatch.UP * boxbatch.GRID)
+        grid = (math.ceil(emb.input_size[0] / cell), math.ceil(emb.input_size[1] / cell))
+        if not hasattr(self.runtime, "decode_box"):  # a runtime without the one-box graph: the reference
+            p = self.predict(emb, box=box)
+            return BoxPrediction(iou=p.iou[:1], low_res_logits=p.low_res_logits[:1], grid=grid,
+                                 windows=np.array([[0, 0, boxbatch.GRID, boxbatch.GRID]], np.int64))
         model_box = scale_coords(checked.reshape(1, 2, 2), emb.original_size, emb.input_size).reshape(1, 4)
         windows = boxbatch.rect_window(model_box[0], emb.input_size, self.spec.image_size)[None]
         logits = np.full((1, 4 * boxbatch.GRID, 4 * boxbatch.GRID), boxbatch.FILL_LOGIT, np.float32)
@@ -235,8 +241,6 @@ class Predictor:
             windows[0] = (0, 0, boxbatch.GRID, boxbatch.GRID)
             iou, blocks = self.runtime.decode_box(emb.features, model_box, boxbatch.window_indices(windows[0]))
             boxbatch.place_blocks(blocks[0], windows[0], logits[0])
-        cell = self.spec.image_size / (boxbatch.UP * boxbatch.GRID)
-        grid = (math.ceil(emb.input_size[0] / cell), math.ceil(emb.input_size[1] / cell))
         return BoxPrediction(iou=np.asarray(iou, np.float32).reshape(1), low_res_logits=logits, grid=grid,
                              windows=windows)
 
