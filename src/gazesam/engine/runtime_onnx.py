@@ -4,7 +4,7 @@ starts neither import the checkpoint into torch nor re-export.
 
 Two more graphs decode K boxes at once (:mod:`gazesam.engine.modeling.box_batch`): ``boxprep`` turns an
 image embedding into the prompt-independent tensors once per image, ``boxdec`` takes them with a batch of
-boxes and each box's token window. A third, ``box1``, decodes one box with nothing prepared
+boxes and each box's token window. A third, ``onebox``, decodes one box with nothing prepared
 (:mod:`gazesam.engine.modeling.box_one`): the cheaper path for an image that gets one box (a propagation
 step). They stay fp32 at every precision: their products are between activations, which dynamic int8
 quantisation does not cover.
