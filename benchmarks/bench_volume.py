@@ -11,7 +11,9 @@
    with read_volume and every slice encoded and cached (memory LRU + disk), in a child process (target
    <= 1.5 GB): VmHWM (the process's peak RSS) from /proc.
 
-Other jobs share these 2 cores, so the load average is printed next to the numbers.
+Other jobs share these 2 cores, so the load average is printed next to the numbers. The mask latency and
+propagation through the volume against an earlier checkout, interleaved in one run:
+benchmarks/bench_volume_propagation.py --baseline-src DIR.
 
     .venv/bin/python benchmarks/bench_volume.py [--threads 2] [--workers 2] [--skip-rss | --only-rss]
                                                 [--precision fp32|int8] [--requests 200]

@@ -78,6 +78,19 @@ def test_windows_cover_the_box_and_stay_on_the_image() -> None:
     assert win[1, 2] == 64
 
 
+def test_a_rectangular_window_covers_its_box_with_the_margin() -> None:
+    box = np.array([100.0, 60.0, 140.0, 200.0])
+    top, left, hh, ww = boxbatch.rect_window(box, (240, 256), 256)
+    assert left * 4 <= 100 - 0.25 * 140 + 4 and (left + ww) * 4 >= 140 + 0.25 * 140 - 4
+    assert top * 4 <= 60 - 0.25 * 140 + 4 and (top + hh) * 4 >= 240 - 4 and top + hh <= 60  # image rows end at 240
+    assert hh != ww  # not rounded to a square
+    logits = np.full((256, 256), boxbatch.FILL_LOGIT, np.float32)
+    blocks = np.random.default_rng(0).normal(size=(hh * ww, 4, 4)).astype(np.float32)
+    boxbatch.place_blocks(blocks, np.array([top, left, hh, ww]), logits)
+    assert (logits[top * 4:(top + hh) * 4, left * 4:(left + ww) * 4] != boxbatch.FILL_LOGIT).all()
+    assert len(boxbatch.window_indices(np.array([top, left, hh, ww]))) == hh * ww
+
+
 def test_a_mask_that_reaches_its_window_border_is_flagged() -> None:
     logits = np.full((256, 256), boxbatch.FILL_LOGIT, np.float32)
     window = np.array([10, 10, 8])

@@ -7,6 +7,10 @@ prompt's mask lies around its box, so the window is the box widened by ``WINDOW_
 side (at least ``WINDOW_MIN_MARGIN_TOKENS`` tokens) on each side. Windows are square and come in a few
 sizes so that boxes of one size share a runtime call.
 
+One box decoded alone (``Predictor.predict_box``) shares a call with nothing, so its window is the
+rectangle of the same margin, unrounded (:func:`rect_window`); every helper here takes either form,
+(top, left, side) or (top, left, height, width).
+
 Exactness: a window that cuts the mask shows as positive logits on its border; such a box is decoded
 again on the whole grid (:func:`border_positive`). Only a part of the mask that is disconnected from the
 box's region and lies wholly outside the window is lost (tests measure the agreement with the reference
@@ -52,6 +56,27 @@ def token_windows(boxes: np.ndarray, input_size: tuple[int, int], image_size: in
     return out
 
 
+def rect_window(box: np.ndarray, input_size: tuple[int, int], image_size: int) -> np.ndarray:
+    """(4,) int: top row, left column, height and width (tokens) of one box's rectangular window: the
+    box grown by the margin of :func:`token_windows`, within the tokens that cover the image."""
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
+    patch = image_size / GRID
+    vh = min(GRID, max(1, math.ceil(input_size[0] / patch)))
+    vw = min(GRID, max(1, math.ceil(input_size[1] / patch)))
+    m = max(WINDOW_MARGIN * max(x1 - x0, y1 - y0, 1.0), WINDOW_MIN_MARGIN_TOKENS * patch)
+    tx0 = max(0, int(math.floor((x0 - m) / patch)))
+    ty0 = max(0, int(math.floor((y0 - m) / patch)))
+    tx1 = max(tx0 + 1, min(vw, int(math.ceil((x1 + m) / patch))))
+    ty1 = max(ty0 + 1, min(vh, int(math.ceil((y1 + m) / patch))))
+    return np.array([ty0, tx0, ty1 - ty0, tx1 - tx0], np.int64)
+
+
+def _hw(window: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of a (top, left, side) or (top, left, height, width) window."""
+    w = [int(v) for v in np.asarray(window).reshape(-1)]
+    return (w[0], w[1], w[2], w[2]) if len(w) == 3 else (w[0], w[1], w[2], w[3])
+
+
 def _place(lo: int, hi: int, side: int) -> int:
     """Start of a window of ``side`` tokens centred on [lo, hi), kept inside the grid."""
     start = (lo + hi - side) // 2
@@ -59,27 +84,27 @@ def _place(lo: int, hi: int, side: int) -> int:
 
 
 def window_indices(window: np.ndarray) -> np.ndarray:
-    """Row-major token indices (y * 64 + x) of a window (top, left, side): (side * side,) int64."""
-    top, left, side = (int(v) for v in window)
-    ys, xs = np.mgrid[top: top + side, left: left + side]
+    """Row-major token indices (y * 64 + x) of a window: (height * width,) int64."""
+    top, left, hh, ww = _hw(window)
+    ys, xs = np.mgrid[top: top + hh, left: left + ww]
     return (ys * GRID + xs).reshape(-1).astype(np.int64)
 
 
 def place_blocks(blocks: np.ndarray, window: np.ndarray, out: np.ndarray) -> None:
     """Write one box's (M, 4, 4) logit blocks (see ``BoxBatchDecoder``) into its (256, 256) canvas."""
-    top, left, side = (int(v) for v in window)
-    b = np.asarray(blocks).reshape(side, side, 2, 2, 2, 2)  # y, x, dy1, dx1, dy2, dx2
-    tile = b.transpose(0, 2, 4, 1, 3, 5).reshape(side * UP, side * UP)
-    out[top * UP: (top + side) * UP, left * UP: (left + side) * UP] = tile
+    top, left, hh, ww = _hw(window)
+    b = np.asarray(blocks).reshape(hh, ww, 2, 2, 2, 2)  # y, x, dy1, dx1, dy2, dx2
+    tile = b.transpose(0, 2, 4, 1, 3, 5).reshape(hh * UP, ww * UP)
+    out[top * UP: (top + hh) * UP, left * UP: (left + ww) * UP] = tile
 
 
 def border_positive(logits: np.ndarray, window: np.ndarray) -> bool:
     """True when the mask reaches an edge of the window that is not the grid's edge: it may go on
     outside, so the window was too small."""
-    top, left, side = (int(v) for v in window)
-    if side >= GRID:
+    top, left, hh, ww = _hw(window)
+    if hh >= GRID and ww >= GRID:
         return False
-    r0, c0, r1, c1 = top * UP, left * UP, (top + side) * UP, (left + side) * UP
+    r0, c0, r1, c1 = top * UP, left * UP, (top + hh) * UP, (left + ww) * UP
     tile = logits[r0:r1, c0:c1] > 0
     return bool((top > 0 and tile[0].any()) or (r1 < GRID * UP and tile[-1].any())
                 or (left > 0 and tile[:, 0].any()) or (c1 < GRID * UP and tile[:, -1].any()))

@@ -94,7 +94,7 @@ class BoxPrediction:
     iou: np.ndarray  # float32 (K,)
     low_res_logits: np.ndarray  # float32 (K, 256, 256)
     grid: tuple[int, int]
-    windows: np.ndarray  # int (K, 3): top, left, side in tokens
+    windows: np.ndarray  # int (K, 3): top, left, side in tokens; from predict_box (1, 4): top, left, height, width
 
     @property
     def grid_masks(self) -> np.ndarray:
@@ -209,6 +209,40 @@ class Predictor:
         cell = self.spec.image_size / (boxbatch.UP * boxbatch.GRID)  # model-input pixels per low-res cell
         grid = (math.ceil(emb.input_size[0] / cell), math.ceil(emb.input_size[1] / cell))
         return BoxPrediction(iou=ious, low_res_logits=logits, grid=grid, windows=windows)
+
+    def predict_box(self, emb_or_image: ImageEmbedding | np.ndarray, box: Any) -> BoxPrediction:
+        """Decode one box (original-image pixels, x0 y0 x1 y1) with nothing prepared for the image.
+
+        The cheaper path for an image that gets one box, e.g. each slice of a propagation
+        (:mod:`gazesam.engine.modeling.box_one`: about half the reference decoder's work, and no per-image
+        state); for several boxes on one image, :meth:`predict_boxes` is cheaper once its state is
+        prepared. The low-res logits are windowed as :meth:`predict_boxes`' are (a mask that reaches its
+        window's border is decoded again on the whole grid); the mask equals :meth:`predict`'s
+        single-mask output (to float rounding)."""
+        emb = emb_or_image if isinstance(emb_or_image, ImageEmbedding) else self.encode(emb_or_image)
+        if emb.model != self.spec.name:
+            raise InputError(f"embedding was made by model {emb.model!r}, this predictor runs {self.spec.name!r}")
+        h, w = emb.original_size
+        checked = self._check_box(box, h, w)
+        if checked is None:
+            raise InputError("predict_box needs a box")
+        cell = self.spec.image_size / (boxbatch.UP * boxbatch.GRID)
+        grid = (math.ceil(emb.input_size[0] / cell), math.ceil(emb.input_size[1] / cell))
+        if not hasattr(self.runtime, "decode_box"):  # a runtime without the one-box graph: the reference
+            p = self.predict(emb, box=box)
+            return BoxPrediction(iou=p.iou[:1], low_res_logits=p.low_res_logits[:1], grid=grid,
+                                 windows=np.array([[0, 0, boxbatch.GRID, boxbatch.GRID]], np.int64))
+        model_box = scale_coords(checked.reshape(1, 2, 2), emb.original_size, emb.input_size).reshape(1, 4)
+        windows = boxbatch.rect_window(model_box[0], emb.input_size, self.spec.image_size)[None]
+        logits = np.full((1, 4 * boxbatch.GRID, 4 * boxbatch.GRID), boxbatch.FILL_LOGIT, np.float32)
+        iou, blocks = self.runtime.decode_box(emb.features, model_box, boxbatch.window_indices(windows[0]))
+        boxbatch.place_blocks(blocks[0], windows[0], logits[0])
+        if boxbatch.border_positive(logits[0], windows[0]):
+            windows[0] = (0, 0, boxbatch.GRID, boxbatch.GRID)
+            iou, blocks = self.runtime.decode_box(emb.features, model_box, boxbatch.window_indices(windows[0]))
+            boxbatch.place_blocks(blocks[0], windows[0], logits[0])
+        return BoxPrediction(iou=np.asarray(iou, np.float32).reshape(1), low_res_logits=logits, grid=grid,
+                             windows=windows)
 
     def _decode_windows(self, state: dict[str, np.ndarray], boxes: np.ndarray, windows: np.ndarray,
                         which: np.ndarray, logits: np.ndarray, ious: np.ndarray) -> None:

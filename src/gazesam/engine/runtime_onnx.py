@@ -4,8 +4,10 @@ starts neither import the checkpoint into torch nor re-export.
 
 Two more graphs decode K boxes at once (:mod:`gazesam.engine.modeling.box_batch`): ``boxprep`` turns an
 image embedding into the prompt-independent tensors once per image, ``boxdec`` takes them with a batch of
-boxes and each box's token window. They stay fp32 at every precision: their products are between
-activations, which dynamic int8 quantisation does not cover.
+boxes and each box's token window. A third, ``onebox``, decodes one box with nothing prepared
+(:mod:`gazesam.engine.modeling.box_one`): the cheaper path for an image that gets one box (a propagation
+step). They stay fp32 at every precision: their products are between activations, which dynamic int8
+quantisation does not cover.
 
 The decoder graph takes a variable number of points (SAM's ONNX convention: a box is two corner points
 labelled 2 and 3, a padding point is labelled -1, a mask prompt is switched on by ``has_mask_input``) and
@@ -29,6 +31,7 @@ from gazesam.engine.registry import ModelSpec
 
 EXPORT_VERSION = 2  # bump whenever the exported graphs change
 BOX_EXPORT_VERSION = 1  # the same for the batched box graphs
+ONE_BOX_EXPORT_VERSION = 2  # the same for the one-box graph
 QUANT_VERSION = 2  # bump whenever the quantisation recipe changes (2: per-channel weights)
 OPSET = 17
 Precision = Literal["fp32", "int8"]
@@ -46,6 +49,11 @@ def box_paths(spec: ModelSpec, checkpoint_sha256: str) -> tuple[Path, Path]:
     """(boxprep, boxdec) files in the cache."""
     base = paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-box{BOX_EXPORT_VERSION}"
     return base.with_name(base.name + "-prep.onnx"), base.with_name(base.name + "-dec.onnx")
+
+
+def one_box_path(spec: ModelSpec, checkpoint_sha256: str) -> Path:
+    """The one-box decoder graph in the cache."""
+    return paths.cache_dir("onnx") / f"{spec.name}-{checkpoint_sha256[:16]}-onebox{ONE_BOX_EXPORT_VERSION}.onnx"
 
 
 def _atomic_write(dest: Path, write: Callable[[Path], None]) -> None:
@@ -112,6 +120,20 @@ def export_box_decoder(model, spec: ModelSpec, prep_dest: Path, dec_dest: Path) 
             output_names=["iou", "blocks"], dynamic_axes={"boxes": {0: "K"}, "win_idx": {0: "K", 1: "M"}}))
 
 
+def export_one_box_decoder(model, spec: ModelSpec, dest: Path) -> None:
+    import torch
+
+    from gazesam.engine.modeling.box_one import OneBoxDecoder
+
+    dec = OneBoxDecoder(model).eval()
+    h, w = model.prompt_encoder.image_embedding_size
+    args = (torch.zeros(1, 256, h, w), torch.tensor([[100.0, 100.0, 400.0, 400.0]]), torch.arange(h * w))
+    with torch.no_grad():
+        _atomic_write(dest, lambda p: _quiet_export(
+            dec, args, p, input_names=["image_embeddings", "box", "win_idx"], output_names=["iou", "blocks"],
+            dynamic_axes={"win_idx": {0: "M"}}))
+
+
 def quantize(fp32_path: Path, dest: Path) -> None:
     """Dynamic int8 quantisation of a graph's matrix multiplications (weights int8 per output channel,
     activations quantised on the fly); convolutions stay fp32 because ORT's integer convolutions are slower
@@ -163,12 +185,13 @@ class OnnxRuntime:
         enc_path, dec_path = onnx_paths(spec, checkpoint_sha256, precision)
         fp32_enc, fp32_dec = onnx_paths(spec, checkpoint_sha256, "fp32")
         box_prep, box_dec = box_paths(spec, checkpoint_sha256)
-        missing = [p for p in (fp32_enc, fp32_dec, box_prep, box_dec) if not p.is_file()]
+        box_one = one_box_path(spec, checkpoint_sha256)
+        missing = [p for p in (fp32_enc, fp32_dec, box_prep, box_dec, box_one) if not p.is_file()]
         if missing:
             from tqdm import tqdm
 
             model = model if model is not None else build_loaded_model(spec, checkpoint)
-            with tqdm(total=3, desc=f"exporting {spec.name} to ONNX (once)", unit="graph") as bar:
+            with tqdm(total=4, desc=f"exporting {spec.name} to ONNX (once)", unit="graph") as bar:
                 if not fp32_enc.is_file():
                     export_encoder(model, spec, fp32_enc)
                 bar.update()
@@ -177,6 +200,9 @@ class OnnxRuntime:
                 bar.update()
                 if not (box_prep.is_file() and box_dec.is_file()):
                     export_box_decoder(model, spec, box_prep, box_dec)
+                bar.update()
+                if not box_one.is_file():
+                    export_one_box_decoder(model, spec, box_one)
                 bar.update()
         if not (enc_path.is_file() and dec_path.is_file()):
             if precision == "int8":
@@ -192,6 +218,7 @@ class OnnxRuntime:
         self.box_prep = ort.InferenceSession(str(box_prep), so, providers=providers)
         self.box_dec = ort.InferenceSession(str(box_dec), so, providers=providers)
         self._box_inputs = [i.name for i in self.box_dec.get_inputs()]
+        self.box_one = ort.InferenceSession(str(box_one), so, providers=providers)
 
     def prepare_boxes(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """The image's prompt-independent decoder tensors (once per image, reused for every box)."""
@@ -207,6 +234,16 @@ class OnnxRuntime:
         feed["boxes"] = np.ascontiguousarray(boxes, np.float32).reshape(-1, 4)
         feed["win_idx"] = np.ascontiguousarray(win_idx, np.int64)
         iou, blocks = self.box_dec.run(None, feed)
+        return iou, blocks
+
+    def decode_box(self, features: np.ndarray, box: np.ndarray,
+                   win_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One box (model-input pixels) with nothing prepared: IoU (1,) and logit blocks (1, M, 4, 4) on
+        the token window ``win_idx`` (M,)."""
+        iou, blocks = self.box_one.run(None, {
+            "image_embeddings": np.ascontiguousarray(features, np.float32),
+            "box": np.ascontiguousarray(box, np.float32).reshape(1, 4),
+            "win_idx": np.ascontiguousarray(win_idx, np.int64).reshape(-1)})
         return iou, blocks
 
     def encode(self, x: np.ndarray) -> np.ndarray:

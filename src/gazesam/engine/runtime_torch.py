@@ -30,6 +30,7 @@ class TorchRuntime:
         self.spec = spec
         self.model = model if model is not None else build_loaded_model(spec, checkpoint)
         self._box_decoder = None
+        self._one_box_decoder = None
 
     def _boxes(self):
         if self._box_decoder is None:
@@ -59,6 +60,22 @@ class TorchRuntime:
         with torch.inference_mode():
             iou, blocks = self._boxes()(*args, torch.from_numpy(np.asarray(boxes, np.float32).reshape(-1, 4)),
                                         torch.from_numpy(np.asarray(win_idx, np.int64)))
+        return iou.numpy(), blocks.numpy()
+
+    def decode_box(self, features: np.ndarray, box: np.ndarray,
+                   win_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`gazesam.engine.runtime_onnx.OnnxRuntime.decode_box`."""
+        import torch
+
+        if self._one_box_decoder is None:
+            from gazesam.engine.modeling.box_one import OneBoxDecoder
+
+            self._one_box_decoder = OneBoxDecoder(self.model).eval()
+        with torch.inference_mode():
+            iou, blocks = self._one_box_decoder(
+                torch.from_numpy(np.array(features, dtype=np.float32)),
+                torch.from_numpy(np.asarray(box, np.float32).reshape(1, 4)),
+                torch.from_numpy(np.asarray(win_idx, np.int64).reshape(-1)))
         return iou.numpy(), blocks.numpy()
 
     def encode(self, x: np.ndarray) -> np.ndarray:

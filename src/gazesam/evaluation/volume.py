@@ -184,7 +184,9 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Predictor, *, labe
         else:
             looked = seg.voxel_gaze(s, *fixations[s])
         before = src.view.extract(seg.labels.array, s) == obj.value
-        anchor = seg.prompt_slice_gaze(obj.value, s, looked)
+        # a correction propagates once the reader keeps it: whether it is kept depends on its own
+        # slice only, where the anchor's mask is the same with or without its runs
+        anchor = seg.prompt_slice_gaze(obj.value, s, looked, propagate=not prompted)
         after = src.view.extract(seg.labels.array, s) == obj.value
         result = seg.last_gaze
         entry = {"slice": int(s), "fixations": result.n_fixations if result else 0,
@@ -196,6 +198,8 @@ def evaluate_volume(volume: Volume, label: Volume, predictor: Predictor, *, labe
             # the reader sees the new mask is worse than what the slice had, and rejects it
             seg.remove_anchor(obj.value, s)
             entry["kept"] = False
+        elif prompted:
+            seg.set_anchor(obj.value, anchor)
         prompted.append(entry)
 
     for s in prompt_slices:

@@ -36,6 +36,7 @@ from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME
 from gazesam.volume.slices import SliceSource
 from gazesam.engine import ImageEmbedding
 from gazesam.engine import load_predictor
+from gazesam.engine.halfcast import half_to_float
 
 ProgressCallback = Callable[[int, int], None]  # (slices cached, total)
 
@@ -80,7 +81,7 @@ def _pack(arrays: dict[str, np.ndarray], precision: str) -> dict[str, np.ndarray
 def _unpack(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = dict(arrays)
     if out["features"].dtype != np.float32:
-        out["features"] = out["features"].astype(np.float32)
+        out["features"] = half_to_float(out["features"])
     return out
 
 

@@ -200,9 +200,22 @@ class IntensityModel:
         return float((self.log_ratio(values[mask]) > 0).mean())
 
     def refine_slice(self, values: np.ndarray, mask: np.ndarray, roi_px: int) -> np.ndarray:
-        """Re-decide pixels within ``roi_px`` of the model's 2D mask (same rule as :func:`refine_mask`)."""
+        """Re-decide pixels within ``roi_px`` of the model's 2D mask (same rule as :func:`refine_mask`).
+
+        Works on the mask's bounding box grown by ``roi_px`` plus the smoothing's reach (and a pixel),
+        which gives the same result as the whole slice: nothing outside ``roi_px`` can change, and the
+        pixels that can see only their true neighbours."""
         if not mask.any():
             return mask
+        reach = int(roi_px) + 1 + (int(np.ceil(4.0 * self.cfg.smooth_px)) if self.cfg.smooth_px > 0 else 0)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        r0, r1 = max(0, rows[0] - reach), min(mask.shape[0], rows[-1] + 1 + reach)
+        c0, c1 = max(0, cols[0] - reach), min(mask.shape[1], cols[-1] + 1 + reach)
+        out = np.zeros(mask.shape, bool)
+        out[r0:r1, c0:c1] = self._refine_window(values[r0:r1, c0:c1], mask[r0:r1, c0:c1], roi_px)
+        return out
+
+    def _refine_window(self, values: np.ndarray, mask: np.ndarray, roi_px: int) -> np.ndarray:
         st = ndimage.generate_binary_structure(2, 1)
         roi = ndimage.binary_dilation(mask, st, iterations=roi_px)
         score = self.log_ratio(values)

@@ -9,6 +9,7 @@ says ``voxel``/``plane``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +25,10 @@ from gazesam.volume.propagation import ObjectTrack, PropagationConfig, SliceMask
 from gazesam.volume.refine import IntensityModel, RefineConfig, RefineReport, refine_mask
 from gazesam.volume.slices import Box, SliceSource
 from gazesam.volume.windowing import Window, parse_window
+
+
+# propagation decodes remembered per segmenter (a BraTS step: 25 KB mask + 256 KB logits; ~230 steps)
+DECODE_MEMO_BYTES = 64 << 20
 
 
 class VolumeSegmenter:
@@ -56,6 +61,10 @@ class VolumeSegmenter:
         # called with each propagated SliceMask (e.g. to advance a progress bar or redraw a slice)
         self.on_propagated: Callable[[SliceMask], None] | None = None
         self.intensity: dict[int, IntensityModel] = {}
+        # propagation's decodes, (slice, box) -> the model's Step: a run that is re-run (an anchor's
+        # neighbours after it is removed, a run from the same anchor again) asks for the same boxes
+        self._decoded: OrderedDict[tuple[int, Box], Step] = OrderedDict()
+        self._decoded_bytes = 0
 
     # ---- objects --------------------------------------------------------------------------------
     def add_object(self, name: str, colour: str | tuple[int, int, int] | None = None,
@@ -71,12 +80,38 @@ class VolumeSegmenter:
 
     # ---- model ----------------------------------------------------------------------------------
     def predict(self, s: int, box: Box, mask_input: np.ndarray | None = None) -> Step:
-        """Decode slice ``s`` with a display-pixel box (uses the cached embedding)."""
+        """Decode slice ``s`` with a display-pixel box (uses the cached embedding).
+
+        A box alone goes through the predictor's one-box decoder (``predict_box``) where it has one: the
+        same mask as ``predict``'s single-mask output for about half the work; its low-res logits are
+        windowed (:data:`gazesam.engine.boxbatch.FILL_LOGIT` away from the box). With ``mask_input``
+        (or a predictor without it) the mask comes from ``predict``."""
         emb = self.encoder.get(s)
+        one_box = getattr(self.predictor, "predict_box", None)
+        if mask_input is None and one_box is not None:
+            b = one_box(emb, model_box(box, self.source.shape))
+            mask = self.predictor.box_masks(emb, b.low_res_logits)[0]
+            return Step(np.asarray(mask, dtype=bool), float(b.iou[0]), b.low_res_logits[0])
         p = self.predictor.predict(emb, box=model_box(box, self.source.shape), mask_input=mask_input)
         best = int(p.best)
         logits = p.low_res_logits[best] if getattr(p, "low_res_logits", None) is not None else None
         return Step(np.asarray(p.masks[best], dtype=bool), float(p.iou[best]), logits)
+
+    def _decode(self, s: int, box: Box) -> Step:
+        """:meth:`predict` for propagation, remembered per (slice, box) up to :data:`DECODE_MEMO_BYTES`:
+        the decoder is deterministic, and a re-run asks for the boxes of the run before it."""
+        key = (int(s), tuple(float(v) for v in box))
+        hit = self._decoded.get(key)
+        if hit is not None:
+            self._decoded.move_to_end(key)
+            return hit
+        step = self.predict(s, box)
+        self._decoded[key] = step
+        self._decoded_bytes += _step_bytes(step)
+        while self._decoded_bytes > DECODE_MEMO_BYTES and len(self._decoded) > 1:
+            _, old = self._decoded.popitem(last=False)
+            self._decoded_bytes -= _step_bytes(old)
+        return step
 
     def display_values(self, s: int) -> np.ndarray:
         """Raw voxel values of slice ``s`` on the display grid (float32), for the intensity model."""
@@ -117,7 +152,7 @@ class VolumeSegmenter:
 
         def step(s: int, box: Box, mask_input: np.ndarray | None) -> Step:
             self.encoder.set_focus(s)
-            st = self.predict(s, box, mask_input)
+            st = self.predict(s, box, mask_input) if mask_input is not None else self._decode(s, box)
             if model is None:
                 return st
             values = self.display_values(s)
@@ -126,10 +161,6 @@ class VolumeSegmenter:
                         support)
 
         return step
-
-    def _step(self, s: int, box: Box, mask_input: np.ndarray | None) -> Step:
-        self.encoder.set_focus(s)
-        return self.predict(s, box, mask_input)
 
     # ---- prompts --------------------------------------------------------------------------------
     def prompt_box(self, value: int, s: int, box: Box, propagate: bool = True, origin: str = "prompt"
@@ -281,6 +312,10 @@ class VolumeSegmenter:
             "stops": {f"{a}{'+' if d > 0 else '-'}": r.stop_reason for (a, d), r in sorted(track.runs.items())},
             "voxels": int(self.labels.voxel_counts().get(value, 0)),
         }
+
+
+def _step_bytes(step: Step) -> int:
+    return int(step.mask.nbytes) + (0 if step.logits is None else int(np.asarray(step.logits).nbytes))
 
 
 def model_box(box: Box, shape: tuple[int, int]) -> tuple[float, float, float, float]:
