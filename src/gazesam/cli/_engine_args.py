@@ -26,6 +26,19 @@ def add_model_arguments(p: argparse.ArgumentParser, checkpoint: bool = True, thr
                        help=f"CPU threads for the engine (default {DEFAULT_THREADS})")
 
 
+def add_cluster_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS`` (Dask, the optional ``distributed`` extra) and ``--threads``."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help=f"run the {what} on N local worker processes (a Dask LocalCluster on 127.0.0.1; "
+                        "needs pip install gazesam[distributed])")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help=f"run the {what} on the Dask cluster whose scheduler is at this address")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help=f"engine threads per process (default {DEFAULT_THREADS} in one process; with --workers, "
+                        "cores / workers; with --scheduler, 1)")
+
+
 def add_policy_arguments(p: argparse.ArgumentParser, repeatable: bool = False, help_extra: str = "") -> None:
     """``--policy`` (repeatable for eval) and ``--policy-param NAME=VALUE`` (repeatable)."""
     if repeatable:

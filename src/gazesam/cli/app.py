@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lsl-markers", nargs="?", const="gazesam", metavar="NAME",
                         help="publish fixations, prompts, masks offered, accepts and rejects as an LSL marker "
                              "stream (JSON strings) for LabRecorder; NAME defaults to gazesam")
+    parser.add_argument("--store", metavar="STORE.zarr",
+                        help="read image and slice embeddings from this store (made by gazesam encode): images "
+                             "it holds open without running the encoder")
     parser.add_argument("--screenshot", metavar="PATH", help="save a screenshot of the window before quitting "
                         "(runs offscreen unless QT_QPA_PLATFORM is set)")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
@@ -66,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
         geometry=args.geometry, screenshot=args.screenshot, quit_after=args.quit_after,
         headless=bool(args.screenshot),
     )
+    if args.store:
+        from pathlib import Path
+
+        store = Path(args.store).expanduser()
+        if not store.is_dir():
+            raise InputError(f"embedding store {store} does not exist; make it with gazesam encode")
+        config.extra["store"] = str(store.resolve())
     if args.lsl_markers is not None:
         from gazesam.session.lsl_out import stream_name
 
