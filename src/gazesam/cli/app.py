@@ -8,6 +8,7 @@ Headless (tests, docs): --screenshot PATH --quit-after SECONDS runs offscreen an
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
 from gazesam.core.errors import InputError
@@ -70,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         headless=bool(args.screenshot),
     )
     if args.store:
-        from pathlib import Path
-
         store = Path(args.store).expanduser()
         if not store.is_dir():
             raise InputError(f"embedding store {store} does not exist; make it with gazesam encode")

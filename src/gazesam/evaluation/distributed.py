@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 from tqdm import tqdm
 
 from gazesam.core.errors import GazesamError, InputError
+from gazesam.core.imageio import read_image
 from gazesam.core.predictor import Predictor
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, ImageEmbedding, load_predictor
 from gazesam.engine.store import EmbeddingStore
@@ -125,8 +126,6 @@ def _job_state(job: EvalJob) -> tuple[Predictor, EvalPlan]:
 def encode_task(job: EvalJob, index: int) -> ImageEmbedding:
     """Task: the embedding of item ``index`` (from the store when the job has one)."""
     predictor, plan = _job_state(job)
-    from gazesam.core.imageio import read_image
-
     return predictor.encode(read_image(plan.items[index].image_path))
 
 
