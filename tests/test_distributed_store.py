@@ -214,3 +214,22 @@ def test_two_writers_at_once_leave_a_complete_readable_store(shared_data: Path, 
         got = s.get(image_digest(image))
         assert got is not None and got.original_size == image.shape[:2]
     assert not any((store / ".tmp").iterdir())
+
+
+def test_missing_extras_and_bad_cluster_options_are_one_line_errors(monkeypatch, tmp_path: Path, capsys) -> None:
+    from gazesam.evaluation.distributed import cluster, require_distributed
+
+    for cmd in (["eval", str(tmp_path), "--report", str(tmp_path / "r")], ["encode", str(tmp_path), "--store",
+                                                                            str(tmp_path / "s.zarr")]):
+        assert main([*cmd, "--workers", "0"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--workers must be a positive number of worker processes, got 0" in err[0]
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        with cluster(scheduler="tcp://127.0.0.1:9", timeout=2):
+            pass
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "zarr", None)
+    with pytest.raises(InputError, match=r"pip install gazesam\[distributed\]"):
+        require_distributed()
+    with pytest.raises(InputError, match=r"needs zarr: pip install gazesam\[distributed\]"):
+        EmbeddingStore(tmp_path / "s.zarr", "litemedsam", SHA, mode="a")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, DEFAULT_THREADS, RUNTIMES, available_models
+from gazesam.core.errors import InputError
 from gazesam.prompt import DEFAULT_POLICY, parse_policy_params
 
 
@@ -37,6 +38,14 @@ def add_cluster_arguments(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help=f"engine threads per process (default {DEFAULT_THREADS} in one process; with --workers, "
                         "cores / workers; with --scheduler, 1)")
+
+
+def check_cluster_arguments(args: argparse.Namespace) -> None:
+    """Refuse a non-positive ``--workers`` or ``--threads`` before any work."""
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be a positive number of worker processes, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
 
 
 def add_policy_arguments(p: argparse.ArgumentParser, repeatable: bool = False, help_extra: str = "") -> None:

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gazesam.cli._engine_args import add_cluster_arguments, add_model_arguments
+from gazesam.cli._engine_args import add_cluster_arguments, add_model_arguments, check_cluster_arguments
 from gazesam.engine import DEFAULT_THREADS
 from gazesam.evaluation.distributed import cluster, default_threads
 from gazesam.evaluation.encoding import VIEWS, EncodeJob, encode_inputs, plan_inputs, worker_store
@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_cluster_arguments(args)
     store = Path(args.store).expanduser().resolve()
     if store.exists() and not store.is_dir():
         raise OutputError(f"store {store} exists and is not a folder")

@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from gazesam.cli._engine_args import add_cluster_arguments, add_model_arguments, add_policy_arguments, policy_params
+from gazesam.cli._engine_args import (add_cluster_arguments, add_model_arguments, add_policy_arguments,
+                                     check_cluster_arguments, policy_params)
 from gazesam.engine import DEFAULT_THREADS, load_predictor
 from gazesam.engine.store import EmbeddingStore
 from gazesam.evaluation.distributed import EvalJob, cluster, default_threads, evaluate_on
@@ -51,6 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be a positive number of images, got {args.limit}")
+    check_cluster_arguments(args)
     out = check_output_dir(args.report, what="report folder")  # before the work, not after it
     policies = args.policy or list(available_policies())
     params = policy_params(args)

@@ -51,15 +51,16 @@ def default_threads(workers: int, cores: int | None = None) -> int:
 
 
 @contextmanager
-def cluster(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+def cluster(workers: int | None = None, scheduler: str | None = None, timeout: float = 30.0) -> Iterator[Any]:
     """A ``distributed.Client``: on ``workers`` local worker processes (one task at a time each, bound to
-    127.0.0.1, closed on exit), or on the cluster whose scheduler is at ``scheduler``."""
+    127.0.0.1, closed on exit), or on the cluster whose scheduler is at ``scheduler`` (``InputError`` when it
+    does not answer within ``timeout`` seconds)."""
     distributed = require_distributed()
     if (workers is None) == (scheduler is None):
         raise InputError("give either a number of local workers or a scheduler address, not both")
     if scheduler is not None:
         try:
-            client = distributed.Client(scheduler, timeout=30)
+            client = distributed.Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; start one with "
                              "`dask scheduler` or check the address") from None
