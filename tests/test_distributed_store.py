@@ -233,3 +233,43 @@ def test_missing_extras_and_bad_cluster_options_are_one_line_errors(monkeypatch,
         require_distributed()
     with pytest.raises(InputError, match=r"needs zarr: pip install gazesam\[distributed\]"):
         EmbeddingStore(tmp_path / "s.zarr", "litemedsam", SHA, mode="a")
+
+
+APP_WITH_COUNTED_ENCODER = """
+import atexit, sys
+from gazesam.engine.runtime_onnx import OnnxRuntime
+calls = []
+real = OnnxRuntime.encode
+def counted(self, x):
+    calls.append(1)
+    return real(self, x)
+OnnxRuntime.encode = counted
+atexit.register(lambda: print(f"encoder calls: {len(calls)}"))
+from gazesam.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.qt
+@pytest.mark.slow
+def test_app_opens_a_stored_image_without_running_the_encoder(tmp_path: Path, capsys) -> None:
+    from tests.app_helpers import CENTRE, H, W, write_fixation_table, write_object_image
+
+    image = write_object_image(tmp_path / "object.png")
+    table = write_fixation_table(tmp_path / "fix.csv", "object.png",
+                                 [(CENTRE[0] / W, CENTRE[1] / H, 0.8), ((CENTRE[0] + 4) / W, (CENTRE[1] - 3) / H, 0.8)])
+    store = tmp_path / "s.zarr"
+    assert main(["encode", str(image), "--store", str(store), "--no-progress"]) == 0
+    assert "1 embedding(s) written" in capsys.readouterr().out
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env.pop("QT_QPA_PLATFORM", None)
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([sys.executable, "-c", APP_WITH_COUNTED_ENCODER, "app", str(image), "--source",
+                           f"replay:{table}", "--out", str(tmp_path / "session"), "--store", str(store),
+                           "--screenshot", str(shot), "--quit-after", "20"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert "fixation->mask latency in the app" in proc.stdout and shot.is_file()
+    assert "encoder calls: 0" in proc.stdout
+    assert main(["app", str(image), "--store", str(tmp_path / "missing.zarr"), "--quit-after", "1"]) == 1
+    assert "does not exist; make it with gazesam encode" in capsys.readouterr().err
