@@ -209,8 +209,8 @@ class EmbeddingStore:
     def get(self, digest: str) -> ImageEmbedding | None:
         """The stored embedding of the image with this digest (features restored to float32), or None.
 
-        An entry the reader cannot decode (a damaged disk) is treated as absent and reported by
-        :meth:`verify`; writes never leave one."""
+        An entry the reader cannot decode (a damaged disk; writes never leave one) is treated as absent,
+        so the caller encodes the image again."""
         folder = self._array_dir(digest)
         if not (folder / "zarr.json").is_file():
             return None
