@@ -46,6 +46,7 @@ from gazesam.app.volume_nav import VolumeNavigator
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import GazesamError
 from gazesam.engine import load_predictor
+from gazesam.engine.store import EmbeddingStore
 from gazesam.core.predictor import Predictor
 from gazesam.gaze.recording import RecordingWriter
 from gazesam.gaze.source import GazeSource
@@ -190,7 +191,10 @@ class AppController(QObject):
 
     def _load_model(self) -> None:
         def load() -> Predictor:
-            return load_predictor(self.config.model, runtime=self.config.runtime, threads=self.config.threads)
+            predictor = load_predictor(self.config.model, runtime=self.config.runtime, threads=self.config.threads)
+            if self.config.extra.get("store"):  # gazesam app --store: embeddings made by gazesam encode
+                predictor.use_store(EmbeddingStore.for_predictor(self.config.extra["store"], predictor, mode="r"))
+            return predictor
 
         self.model_state = "loading"
         workers.submit(load, on_done=self._model_loaded, on_failed=self._model_failed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, DEFAULT_THREADS, RUNTIMES, available_models
+from gazesam.core.errors import InputError
 from gazesam.prompt import DEFAULT_POLICY, parse_policy_params
 
 
@@ -24,6 +25,27 @@ def add_model_arguments(p: argparse.ArgumentParser, checkpoint: bool = True, thr
     if threads:
         p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                        help=f"CPU threads for the engine (default {DEFAULT_THREADS})")
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS`` (Dask, the optional ``distributed`` extra) and ``--threads``."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help=f"run the {what} on N local worker processes (a Dask LocalCluster on 127.0.0.1; "
+                        "needs pip install gazesam[distributed])")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help=f"run the {what} on the Dask cluster whose scheduler is at this address")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help=f"engine threads per process (default {DEFAULT_THREADS} in one process; with --workers, "
+                        "cores / workers; with --scheduler, 1)")
+
+
+def check_cluster_arguments(args: argparse.Namespace) -> None:
+    """Refuse a non-positive ``--workers`` or ``--threads`` before any work."""
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be a positive number of worker processes, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
 
 
 def add_policy_arguments(p: argparse.ArgumentParser, repeatable: bool = False, help_extra: str = "") -> None:

@@ -8,6 +8,7 @@ Headless (tests, docs): --screenshot PATH --quit-after SECONDS runs offscreen an
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from gazesam.cli._engine_args import add_model_arguments, add_policy_arguments, policy_params
 from gazesam.core.errors import InputError
@@ -42,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lsl-markers", nargs="?", const="gazesam", metavar="NAME",
                         help="publish fixations, prompts, masks offered, accepts and rejects as an LSL marker "
                              "stream (JSON strings) for LabRecorder; NAME defaults to gazesam")
+    parser.add_argument("--store", metavar="STORE.zarr",
+                        help="read image and slice embeddings from this store (made by gazesam encode): images "
+                             "it holds open without running the encoder")
     parser.add_argument("--screenshot", metavar="PATH", help="save a screenshot of the window before quitting "
                         "(runs offscreen unless QT_QPA_PLATFORM is set)")
     parser.add_argument("--quit-after", type=float, metavar="SECONDS",
@@ -66,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
         geometry=args.geometry, screenshot=args.screenshot, quit_after=args.quit_after,
         headless=bool(args.screenshot),
     )
+    if args.store:
+        store = Path(args.store).expanduser()
+        if not store.is_dir():
+            raise InputError(f"embedding store {store} does not exist; make it with gazesam encode")
+        config.extra["store"] = str(store.resolve())
     if args.lsl_markers is not None:
         from gazesam.session.lsl_out import stream_name
 

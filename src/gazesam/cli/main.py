@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("eval-volume", "eval_volume", "evaluate gaze-prompted 3D segmentation against a label volume"),
     ("eval-video", "eval_video", "evaluate gaze-prompted video segmentation on clips with masks"),
     ("export-coco", "export_coco", "export 2D sessions and masks as COCO JSON with RLE masks"),
+    ("encode", "encode", "encode images and volumes into a Zarr embedding store (here or on a Dask cluster)"),
     ("app", "app", "open the desktop app"),
 ]
 

@@ -19,6 +19,7 @@ from gazesam.cli._engine_args import add_model_arguments
 from pathlib import Path
 
 from gazesam.core.errors import GazesamError, InputError
+from gazesam.engine.store import EmbeddingStore
 from gazesam.volume.encoder import load_volume_predictors
 from gazesam.volume.io import read_volume
 from gazesam.volume.propagation import PropagationConfig
@@ -61,6 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2,
                    help="slice encoders running in parallel, one thread each (default 2)")
     p.add_argument("--no-disk-cache", action="store_true", help="keep slice embeddings in memory only")
+    p.add_argument("--store", metavar="STORE.zarr", default=None,
+                   help="read slice embeddings from this store (made by gazesam encode with the same --window): "
+                        "no encoder runs for the slices it holds")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true", help="allow an output that is the input (replaces it)")
 
@@ -151,7 +155,12 @@ def run(args: argparse.Namespace) -> int:
             prompts.append((z, (vox[~bad], None if dur is None else dur[~bad])))
 
     predictor, enc_predictor = load_volume_predictors(args.model, args.runtime, args.checkpoint, args.threads)
-    seg = VolumeSegmenter(volume, predictor, window=args.window, axis=2, disk=not args.no_disk_cache,
+    if args.store:  # both predictors read the store; the per-volume disk cache would only copy it
+        store = EmbeddingStore.for_predictor(args.store, predictor, mode="r")
+        for p in {id(predictor): predictor, id(enc_predictor): enc_predictor}.values():
+            p.use_store(store)
+    seg = VolumeSegmenter(volume, predictor, window=args.window, axis=2,
+                          disk=not args.no_disk_cache and not args.store,
                           config=PropagationConfig(), encode_predictor=enc_predictor, workers=args.workers)
     obj = seg.add_object(args.label_name, args.colour, args.label_value)
     focus = prompts[0][0]

@@ -120,20 +120,46 @@ class Predictor:
         # id(embedding) -> (embedding, state); the entry holds the embedding, so its id is not reused
         self._box_states: dict[int, tuple[ImageEmbedding, dict[str, np.ndarray]]] = {}
         self._box_lock = threading.Lock()
+        #: an embedding store (:class:`gazesam.engine.store.EmbeddingStore` of this model and checkpoint)
+        #: consulted before the encoder; see :meth:`use_store`
+        self.store: Any = None
+        self.encoder_calls = 0  # images this predictor's encoder ran on (store and cache hits excluded)
 
     @property
     def runtime_name(self) -> str:
         return self.runtime.name
 
+    @property
+    def checkpoint_sha256(self) -> str:
+        """SHA-256 of the weights file this predictor runs."""
+        return self._cache_key.split(":", 1)[0]
+
+    def use_store(self, store: Any) -> None:
+        """Read embeddings from ``store`` (``get(digest) -> ImageEmbedding | None``) before encoding: an
+        image found there costs no encoder call. ``None`` detaches it."""
+        self.store = store
+
+    def add_embedding(self, image: np.ndarray, emb: ImageEmbedding) -> None:
+        """Hand the cache an embedding of ``image`` computed elsewhere (another process, a store), so the
+        next :meth:`encode` of the same pixels returns it without running the encoder."""
+        if emb.model != self.spec.name:
+            raise InputError(f"embedding was made by model {emb.model!r}, this predictor runs {self.spec.name!r}")
+        self.cache.put((self.spec.name, self._cache_key, image_digest(np.asarray(image))), emb)
+
     def encode(self, image: np.ndarray) -> ImageEmbedding:
         arr = np.asarray(image)
-        key = (self.spec.name, self._cache_key, image_digest(arr))
+        digest = image_digest(arr)
+        key = (self.spec.name, self._cache_key, digest)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        x, original, input_size = preprocess(self.spec, arr)
-        features = np.asarray(self.runtime.encode(x), np.float32)
-        emb = ImageEmbedding(features=features, original_size=original, input_size=input_size, model=self.spec.name)
+        emb = self.store.get(digest) if self.store is not None else None
+        if emb is None:
+            x, original, input_size = preprocess(self.spec, arr)
+            features = np.asarray(self.runtime.encode(x), np.float32)
+            self.encoder_calls += 1
+            emb = ImageEmbedding(features=features, original_size=original, input_size=input_size,
+                                 model=self.spec.name)
         self.cache.put(key, emb)
         return emb
 

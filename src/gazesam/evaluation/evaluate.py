@@ -41,6 +41,9 @@ from gazesam.evaluation.metrics import dice, dice_at, load_truth, median_time, t
 ORACLE = "oracle-box"
 BASELINE = "gazesam-paper"
 TIMES_S = (1.0, 2.0, 4.0)
+#: per_image.csv columns that depend on this machine's measured compute times (everything else is a pure
+#: function of the data, the model and the policy, and equal across runs, processes and machines)
+TIMING_COLUMNS = ("time_to_dice_0_8_live_s", "median_decision_ms", "median_search_ms")
 
 
 @dataclass
@@ -245,16 +248,43 @@ class EvalResult:
         }
 
 
-def evaluate(root: str | Path, policies: Sequence[str], *, model: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME,
-             checkpoint: str | None = None, gaze: str = "table", limit: int | None = None,
-             progress: bool = True, predictor: Predictor | None = None, policy_params: dict[str, Any] | None = None,
-             on_image: Callable[[list[ImageResult]], None] | None = None) -> EvalResult:
-    """Score ``policies`` on every image of the dataset (the first ``limit``, a positive count).
+@dataclass
+class EvalPlan:
+    """What an evaluation scores: the dataset's items, the policies in report order, each policy's
+    parameters and the gaze provider. Built by :func:`plan_evaluation`; the same plan (re-made from the same
+    arguments) in every worker process gives the same cases."""
 
-    ``on_image`` receives each image's results as soon as they exist (the CLI appends them to the report
-    folder, so an interrupted run keeps what it finished). Images the gaze table has no trial for are not
-    scored and are listed in :attr:`EvalResult.skipped`.
-    """
+    root: Path
+    items: list[Item]
+    order: list[str]
+    params: dict[str, dict[str, Any]]
+    provider: GazeProvider
+    gaze: str
+
+    @property
+    def display(self) -> DisplayGeometry | None:
+        return getattr(self.provider, "display", None)
+
+    @property
+    def gaze_description(self) -> str:
+        return getattr(self.provider, "description", self.gaze)
+
+
+@dataclass
+class Case:
+    """One image ready to score: pixels, truth, and the gaze replayed on it."""
+
+    item: Item
+    image: np.ndarray
+    truth: np.ndarray
+    ignore: np.ndarray | None
+    events: list[Any]
+    to_image: Callable | None
+
+
+def plan_evaluation(root: str | Path, policies: Sequence[str], *, gaze: str = "table", limit: int | None = None,
+                    policy_params: dict[str, Any] | None = None) -> EvalPlan:
+    """Check the arguments and list what :func:`evaluate` will score (raises ``InputError`` on a bad one)."""
     root = Path(root)
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number of images, got {limit}")
@@ -275,41 +305,85 @@ def evaluate(root: str | Path, policies: Sequence[str], *, model: str = DEFAULT_
                          f"e.g. {DEFAULT_POLICY} has: {', '.join(policy_parameters(DEFAULT_POLICY))}")
     provider = table_gaze(root) if gaze == "table" else simulated_gaze(gaze) if gaze.startswith("simulated") \
         else table_gaze(root, Path(gaze))
+    return EvalPlan(root, items, order, params, provider, gaze)
+
+
+def load_case(plan: EvalPlan, item: Item) -> Case | None:
+    """Read one item and its gaze; None when the gaze source has nothing for it (not scored)."""
+    image = read_image(item.image_path)
+    truth, ignore = load_truth(read_item_mask(item))
+    if truth.shape != image.shape[:2]:
+        raise InputError(f"{item.mask_path}: mask is {truth.shape[::-1]}, image is {image.shape[1::-1]}")
+    events, to_image = plan.provider(item, truth)
+    if events is None:
+        return None
+    return Case(item, image, truth, ignore, events, to_image)
+
+
+def score_case(predictor: Predictor, plan: EvalPlan, case: Case, policy: str) -> ImageResult:
+    """One (image, policy) task: the unit a distributed evaluation schedules."""
+    if policy == ORACLE:
+        return oracle_on_image(predictor, case.image, case.truth, case.ignore, case.item.name)
+    return run_policy_on_image(predictor, policy, case.image, case.truth, case.ignore, case.events, case.to_image,
+                               case.item.name, plan.display, plan.params[policy])
+
+
+def assemble(plan: EvalPlan, results: dict[tuple[str, str], ImageResult], skipped: Sequence[str], seconds: float,
+             model: str, runtime: str) -> EvalResult:
+    """The :class:`EvalResult` of ``results`` keyed by (image name, policy), in the plan's order (items, then
+    policies), whatever order they were computed in."""
+    if plan.items and len(skipped) == len(plan.items):
+        raise InputError(f"{plan.root}: the fixation table has no trial for any of the {len(plan.items)} images "
+                         "(trials are named by image file name); nothing was scored")
+    by_policy: dict[str, list[ImageResult]] = {p: [] for p in plan.order}
+    for item in plan.items:
+        for p in plan.order:
+            r = results.get((item.name, p))
+            if r is not None:
+                by_policy[p].append(r)
+    default = DEFAULT_POLICY if DEFAULT_POLICY in plan.order else plan.order[0]
+    return EvalResult(str(plan.root), model, runtime, plan.gaze_description, default, plan.order, by_policy,
+                      seconds, list(skipped), plan.params)
+
+
+def evaluate(root: str | Path, policies: Sequence[str], *, model: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME,
+             checkpoint: str | None = None, gaze: str = "table", limit: int | None = None,
+             progress: bool = True, predictor: Predictor | None = None, policy_params: dict[str, Any] | None = None,
+             on_result: Callable[[ImageResult], None] | None = None,
+             done: dict[tuple[str, str], ImageResult] | None = None) -> EvalResult:
+    """Score ``policies`` on every image of the dataset (the first ``limit``, a positive count), in this process.
+
+    ``on_result`` receives each (image, policy) result as soon as it exists (the CLI appends it to the report
+    folder's journal, so an interrupted run keeps what it finished); ``done`` holds results of an earlier run
+    by (image name, policy), which are not computed again. Images the gaze table has no trial for are not
+    scored and are listed in :attr:`EvalResult.skipped`.
+    """
+    plan = plan_evaluation(root, policies, gaze=gaze, limit=limit, policy_params=policy_params)
     if predictor is None:
         predictor = load_predictor(model, runtime=runtime, checkpoint=checkpoint)
-    results: dict[str, list[ImageResult]] = {p: [] for p in order}
+    results: dict[tuple[str, str], ImageResult] = dict(done or {})
     skipped: list[str] = []
     start = time.perf_counter()
-    display = getattr(provider, "display", None)
-    bar = tqdm(items, desc="gazesam eval", unit="image", disable=not progress)
+    ends: list[float] = []
+    bar = tqdm(plan.items, desc="gazesam eval", unit="image", disable=not progress)
     for item in bar:
-        image = read_image(item.image_path)
-        truth, ignore = load_truth(read_item_mask(item))
-        if truth.shape != image.shape[:2]:
-            raise InputError(f"{item.mask_path}: mask is {truth.shape[::-1]}, image is {image.shape[1::-1]}")
-        events, to_image = provider(item, truth)
-        if events is None:
+        todo = [p for p in plan.order if (item.name, p) not in results]
+        if not todo:
+            continue
+        case = load_case(plan, item)
+        if case is None:
             skipped.append(item.name)
             continue
-        done = []
-        for p in order:
-            if p == ORACLE:
-                done.append(oracle_on_image(predictor, image, truth, ignore, item.name))
-            else:
-                done.append(run_policy_on_image(predictor, p, image, truth, ignore, events, to_image, item.name,
-                                                display, params[p]))
-            results[p].append(done[-1])
-        if on_image is not None:
-            on_image(done)
-        if DEFAULT_POLICY in results and results[DEFAULT_POLICY]:
-            bar.set_postfix(dice=f"{np.mean([r.dice_end for r in results[DEFAULT_POLICY]]):.3f}")
-    if items and len(skipped) == len(items):
-        raise InputError(f"{root}: the fixation table has no trial for any of the {len(items)} images (trials are "
-                         "named by image file name); nothing was scored")
-    default = DEFAULT_POLICY if DEFAULT_POLICY in order else order[0]
-    return EvalResult(str(root), getattr(predictor.spec, "name", model), getattr(predictor, "runtime_name", runtime),
-                      getattr(provider, "description", gaze), default, order, results,
-                      time.perf_counter() - start, skipped, params)
+        for p in todo:
+            results[(item.name, p)] = r = score_case(predictor, plan, case, p)
+            if on_result is not None:
+                on_result(r)
+            if p == DEFAULT_POLICY:
+                ends.append(r.dice_end)
+        if ends:
+            bar.set_postfix(dice=f"{np.mean(ends):.3f}")
+    return assemble(plan, results, skipped, time.perf_counter() - start, getattr(predictor.spec, "name", model),
+                    getattr(predictor, "runtime_name", runtime))
 
 
 def write_outputs(result: EvalResult, out_dir: str | Path) -> dict[str, Any]:
