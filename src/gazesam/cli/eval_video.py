@@ -2,7 +2,8 @@
 
 CLIP_DIR is a clip folder (frames/ + masks/, one mask per frame with the frame's file stem) or a folder of
 such clips. Writes, per clip and seed, the masks (PNG per frame, named by index and time), a COCO JSON
-with RLE masks, the gaze log and per-frame scores; per clip a Dice-per-frame plot; report.md and
+with RLE masks, the gaze log, per-frame scores and an overlay video (overlay.mp4: each frame's mask
+tinted, its outline in the frame's status colour, the gaze as a cyan cross); per clip a Dice-per-frame plot; report.md and
 summary.json for all.
 """
 

@@ -25,7 +25,7 @@ from gazesam.core.display import ImageLayout
 from gazesam.signal.pursuit import MOVEMENTS, classify_samples
 from gazesam.video.clipdata import ClipData, load_clip_dir
 from gazesam.video.frames import DEFAULT_WORKERS, encode_clip
-from gazesam.video.export import write_coco, write_gaze_log, write_masks
+from gazesam.video.export import write_coco, write_gaze_log, write_masks, write_overlay_video
 from gazesam.video.metrics import boundary_f, dice, region_j
 from gazesam.video.policy import VideoGazePolicy, frame_gaze, propagate_from_truth, truth_box_masks
 from gazesam.video.simulate import PursuitConfig, simulate_pursuit
@@ -191,6 +191,7 @@ def evaluate_clip(clip_dir: str | Path, predictor: Predictor, configs: Sequence[
             names = write_masks(sd / "masks", masks, cd.times)
             write_coco(sd / "masks_coco.json", cd.name, names, cd.times, masks, statuses)
             write_gaze_log(sd / "gaze.tsv", sim.t, xy, sim.valid, labels, cd.times)
+            write_overlay_video(sd / "overlay.mp4", frames, masks, cd.times, statuses, gz)
             with (sd / "frames.tsv").open("w") as f:
                 f.write("frame\ttime_s\tname\tstatus\tJ\tF\tdice\tpred_iou\tdecoder_calls\tdecision_ms\tnote\n")
                 for r, t, nm, j, ff, d in zip(results, cd.times, cd.names, sc.j, sc.f, sc.d):
