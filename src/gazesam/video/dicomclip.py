@@ -48,6 +48,22 @@ def is_dicom_file(path: str | os.PathLike) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
+def is_cine_dicom(path: str | os.PathLike) -> bool:
+    """True for a DICOM file of several frames over time: more than one frame and no per-frame plane
+    positions (an enhanced CT/MR file places its frames in space: a volume, not a clip)."""
+    if not is_dicom_file(path):
+        return False
+    try:
+        import pydicom
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - not readable as DICOM: not a clip (the reader says why when asked)
+        return False
+    return int(ds.get("NumberOfFrames", 1) or 1) > 1 and "PerFrameFunctionalGroupsSequence" not in ds
+
+
 def _frame_times(ds, n: int, fps: float, where: str) -> tuple[np.ndarray, str]:
     """(times in s from the first frame, which tag they came from)."""
     pointer = ds.get("FrameIncrementPointer")

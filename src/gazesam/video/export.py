@@ -98,7 +98,8 @@ def write_gaze_log(path: Path, t: np.ndarray, xy_img: np.ndarray, valid: np.ndar
 TINT = (255, 48, 48)
 TINT_ALPHA = 0.45
 STATUS_COLOURS = {"confirmed": (60, 230, 60), "started": (60, 220, 255), "recovered": (255, 160, 0),
-                  "propagated": (255, 255, 0), "none": (160, 160, 160)}
+                  "propagated": (255, 255, 0), "accepted": (40, 160, 255), "corrected": (200, 90, 255),
+                  "none": (160, 160, 160)}
 #: timestamps of the overlay video are kept to the millisecond
 OVERLAY_TIME_BASE = Fraction(1, 1000)
 

@@ -25,7 +25,7 @@ import numpy as np
 from gazesam.core.errors import InputError, TruncatedVideoError
 from gazesam.core.imageio import read_pixels
 from gazesam.video.clip import MAX_CLIP_BYTES, Clip, check_budget
-from gazesam.video.dicomclip import is_dicom_file, read_dicom_clip
+from gazesam.video.dicomclip import is_cine_dicom, is_dicom_file, read_dicom_clip
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -187,3 +187,20 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_C
         return read_dicom_clip(p, fps=fps, max_bytes=max_bytes)
     raise InputError(f"{p}: unknown clip format; give a video ({', '.join(VIDEO_SUFFIXES)}), a NIfTI, a multi-frame "
                      "DICOM, or a folder")
+
+
+def is_clip_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a clip rather than an image, a volume or a session: a video file, a
+    multi-frame DICOM cine, a clip folder (``frames/``) or a folder of two or more frame images (and no
+    session.json or DICOM files)."""
+    p = Path(path)
+    if p.is_dir():
+        if (p / "frames").is_dir():
+            return True
+        if (p / "session.json").exists():
+            return False
+        return len(list_frame_files(p)) >= 2
+    name = p.name.lower()
+    if name.endswith(VIDEO_SUFFIXES):
+        return True
+    return p.is_file() and not name.endswith(NIFTI_SUFFIXES) and is_cine_dicom(p)
