@@ -86,14 +86,17 @@ def read_container(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> 
             end_s = t0 + float(stream.duration * stream.time_base)
         elif container.duration:
             end_s = t0 + container.duration / 1e6
+        # read what the header says while the container is open: its fields are freed with it
+        header_frames = int(stream.frames or 0)
+        codec = stream.codec_context.name
     order = np.argsort(pts, kind="stable")  # presentation order (decoders emit it; be sure)
     frames = [frames[i] for i in order]
     t = np.asarray(pts, float)[order]
     times = t - t[0] if t.size else t
     clip = Clip(frames, times, [f"frame_{i:05d}" for i in range(len(frames))], str(p), "container",
-                {"claimed_frames": claimed, "codec": stream.codec_context.name})
-    if error is None and stream.frames and len(frames) < stream.frames - 1:
-        error = f"stream ended after {len(frames)} of {stream.frames} frames"
+                {"claimed_frames": claimed, "codec": codec})
+    if error is None and header_frames and len(frames) < header_frames - 1:
+        error = f"stream ended after {len(frames)} of {header_frames} frames"
     elif error is None and end_s is not None and t.size and t[-1] < end_s - 2.0 * frame_s:
         error = f"stream ended at {t[-1] - t0:.2f} s of {end_s - t0:.2f} s"
     if error is not None:
