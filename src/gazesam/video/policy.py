@@ -22,7 +22,9 @@ Per frame (embeddings encoded ahead, so a frame costs only decoder calls):
    catch-up saccades are ~1 deg) that stays for ``jump_dwell_frames`` re-runs the start search there; a
    mask that differs from the current one (IoU < 0.5) starts a new object (the reader looked at it).
 5. Start: the first frame with gaze runs a size search (8 sizes x 3 shapes around the gaze point; a
-   candidate must hold the gaze point; the model's predicted IoU picks; the best two are redrawn around
+   candidate must hold the gaze point, within ``start_hold_deg`` when that is set, else ``tol_deg``: a
+   mask of the tissue beside a thin instrument comes within 1.5 deg of a point on the instrument, not
+   within 0.3 deg; the model's predicted IoU picks; the best two are redrawn around
    their masks); frames before it are filled by propagating backwards (**propagated**), also when the
    object was (re)started within ``settle_s`` of the clip's start (the reader's first look is often
    elsewhere, e.g. the screen centre).
@@ -56,6 +58,7 @@ class VideoPolicyConfig:
     start_sizes: tuple[float, ...] = (0.04, 0.07, 0.11, 0.16, 0.23, 0.32, 0.45, 0.62)  # box side / min(W, H)
     recover_scales: tuple[float, ...] = (0.75, 1.0, 1.35)
     refine_start: bool = False  # redraw the start search's best boxes around their masks
+    start_hold_deg: float = 0.0  # > 0: a start candidate must come this close to the gaze point (else tol_deg)
     grow: float = 1.2  # > 1: on confirmed frames also try the propagated box grown by this factor ...
     grow_max_area: float = 1.25  # ... whose mask may be at most this much larger than last frame's
     prop: PropagationConfig = field(default_factory=lambda: PropagationConfig(min_pred_iou=0.5))
@@ -133,15 +136,26 @@ class VideoGazePolicy:
         self.tol_px = self.cfg.tol_deg * px_per_deg
         self.reach_px = self.cfg.reach_deg * px_per_deg
         self.jump_px = self.cfg.jump_deg * px_per_deg
+        self.hold_px = self.cfg.start_hold_deg * px_per_deg
         self.frame_s = 0.04
 
     def _early(self, first: int) -> bool:
         return first * self.frame_s <= self.cfg.settle_s
 
     # -- searches ---------------------------------------------------------------------------------
+    def _start_search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
+                      shape: tuple[int, int]) -> tuple[np.ndarray, float, tuple] | None:
+        """The search that starts an object at a gaze point (first look, a jump, a switch)."""
+        hold = self.hold_px if self.hold_px > 0 else self.tol_px
+        return self._search(dec, emb, g, sizes, shape, None, self.cfg.refine_start, hold_px=hold)
+
     def _search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
-                shape: tuple[int, int], prev_area: float | None, refine: bool = True) -> tuple[np.ndarray, float, tuple] | None:
+                shape: tuple[int, int], prev_area: float | None, refine: bool = True,
+                hold_px: float | None = None) -> tuple[np.ndarray, float, tuple] | None:
+        """The best box around ``g`` of ``sizes`` whose mask comes within ``hold_px`` (default the
+        tolerance) of the gaze point."""
         h, w = shape
+        hold = self.tol_px if hold_px is None else hold_px
         scored = []
         for bw, bh in sizes:
             box = (max(0.0, g[0] - bw / 2), max(0.0, g[1] - bh / 2), min(w - 1.0, g[0] + bw / 2),
@@ -149,7 +163,7 @@ class VideoGazePolicy:
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
             m, iou = dec(emb, box)
-            if m.sum() < self.cfg.prop.min_area_px or not _near(m, g, self.tol_px):
+            if m.sum() < self.cfg.prop.min_area_px or not _near(m, g, hold):
                 continue
             scored.append((self._score(m, iou, prev_area), m, iou, box))
         scored.sort(key=lambda s: -s[0])
@@ -157,7 +171,7 @@ class VideoGazePolicy:
         for _, m, _, _ in scored[:2] if refine else []:  # redraw tightly around the mask (the model's own extent)
             box = box_from_mask(m, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
             m2, iou2 = dec(emb, box)
-            if m2.sum() >= self.cfg.prop.min_area_px and _near(m2, g, self.tol_px):
+            if m2.sum() >= self.cfg.prop.min_area_px and _near(m2, g, hold):
                 s2 = self._score(m2, iou2, prev_area)
                 if best is None or s2 > best[0]:
                     best = (s2, m2, iou2, box)
@@ -210,7 +224,7 @@ class VideoGazePolicy:
         start_sizes = [(s * min(w, h) * a, s * min(w, h) / a) for s in self.cfg.start_sizes for a in (1.0, 1.5, 1 / 1.5)]
         res: FrameResult
         if prev is None:
-            found = self._search(dec, emb, g, start_sizes, shape, None, self.cfg.refine_start) if g is not None else None
+            found = self._start_search(dec, emb, g, start_sizes, shape) if g is not None else None
             if found is None:
                 res = FrameResult(i, np.zeros(shape, bool), "none", None, 0.0, g)
             else:
@@ -229,7 +243,7 @@ class VideoGazePolicy:
                     # gaze went somewhere else and stayed: is it still this object?
                     state.dwell = 0
                     state.anchor = g
-                    found = self._search(dec, emb, g, start_sizes, shape, None, self.cfg.refine_start)
+                    found = self._start_search(dec, emb, g, start_sizes, shape)
                     if found is not None and _iou(found[0], m) < 0.5:
                         res = FrameResult(i, found[0], "started", found[2], found[1], g)
                         state.first = i
@@ -257,7 +271,7 @@ class VideoGazePolicy:
                 else:
                     state.elsewhere += 1
                     if state.elsewhere >= self.cfg.switch_frames:  # a new object, started by looking at it
-                        found = self._search(dec, emb, g, start_sizes, shape, None, self.cfg.refine_start)
+                        found = self._start_search(dec, emb, g, start_sizes, shape)
                         if found is not None:
                             res = FrameResult(i, found[0], "started", found[2], found[1], g)
                         state.elsewhere = 0
