@@ -102,3 +102,17 @@ def test_repropagate_needs_a_mask_and_load_refuses_another_clip(litemedsam, trac
     short = VideoTrack(litemedsam, VideoGazePolicy(litemedsam, 10.0), embs[:3], (H, W), np.arange(3) * 0.04)
     with pytest.raises(InputError, match="belongs to a clip of 6 frames"):
         short.load(tmp_path / "a")
+
+
+def test_a_start_must_hold_the_gaze_point(litemedsam, track_parts) -> None:
+    """start_hold_deg 0.3 (3 px here): a start on the block still works from a point on it, and whatever
+    starts from a point beside it comes within 3 px of that point (the 1.5 deg tolerance would be 15 px)."""
+    from gazesam.video.policy import VideoPolicyConfig, _near
+
+    _, embs = track_parts
+    strict = VideoGazePolicy(litemedsam, 10.0, VideoPolicyConfig(start_hold_deg=0.3))
+    r = strict.step(strict.new_track((H, W)), 0, embs[0], (45.0, 60.0))
+    assert r.status == "started" and _iou(r.mask, _block(0)) > 0.6
+    for g in ((14.0, 60.0), (45.0, 33.0)):  # 6 px left of the block, 7 px above it
+        r = strict.step(strict.new_track((H, W)), 0, embs[0], g)
+        assert r.status == "none" or _near(r.mask, g, 3.0), (g, r.status)

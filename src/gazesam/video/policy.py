@@ -22,7 +22,7 @@ Per frame (embeddings encoded ahead, so a frame costs only decoder calls):
    catch-up saccades are ~1 deg) that stays for ``jump_dwell_frames`` re-runs the start search there; a
    mask that differs from the current one (IoU < 0.5) starts a new object (the reader looked at it).
 5. Start: the first frame with gaze runs a size search (8 sizes x 3 shapes around the gaze point; a
-   candidate must hold the gaze point, within ``start_hold_deg`` when that is set, else ``tol_deg``: a
+   candidate must hold the gaze point, within ``start_hold_deg`` (0.3 deg; 0 means ``tol_deg``): a
    mask of the tissue beside a thin instrument comes within 1.5 deg of a point on the instrument, not
    within 0.3 deg; the model's predicted IoU picks; the best two are redrawn around
    their masks); frames before it are filled by propagating backwards (**propagated**), also when the
@@ -58,7 +58,7 @@ class VideoPolicyConfig:
     start_sizes: tuple[float, ...] = (0.04, 0.07, 0.11, 0.16, 0.23, 0.32, 0.45, 0.62)  # box side / min(W, H)
     recover_scales: tuple[float, ...] = (0.75, 1.0, 1.35)
     refine_start: bool = False  # redraw the start search's best boxes around their masks
-    start_hold_deg: float = 0.0  # > 0: a start candidate must come this close to the gaze point (else tol_deg)
+    start_hold_deg: float = 0.3  # a start candidate must come this close to the gaze point (0: tol_deg)
     grow: float = 1.2  # > 1: on confirmed frames also try the propagated box grown by this factor ...
     grow_max_area: float = 1.25  # ... whose mask may be at most this much larger than last frame's
     prop: PropagationConfig = field(default_factory=lambda: PropagationConfig(min_pred_iou=0.5))
