@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the object's value in class-index masks (e.g. 5 = grasper in CholecSeg8k)")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a folder of frames (default 25)")
     p.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each clip")
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                   help="int8: dynamically quantised encoder and decoder (faster; embeddings cached apart)")
     p.add_argument("--encode-workers", type=int, default=DEFAULT_WORKERS, metavar="N",
                    help=f"background encoder threads (default {DEFAULT_WORKERS}; each runs one-thread encoder calls)")
     add_model_arguments(p, checkpoint=False)
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     clips = find_clips(args.clip_dir)
     out = Path(args.report)
     out.mkdir(parents=True, exist_ok=True)
-    predictor, encode_predictor = load_volume_predictors(args.model, runtime=args.runtime, threads=args.threads)
+    predictor, encode_predictor = load_volume_predictors(args.model, runtime=args.runtime, threads=args.threads,
+                                                         precision=args.precision)
     summaries = []
     for clip in clips:
         s = evaluate_clip(clip, predictor, configs, out / clip.name, object_value=args.object, fps=args.fps,
@@ -60,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         parts.append(f"--object {args.object}")
     if args.max_frames is not None:
         parts.append(f"--max-frames {args.max_frames}")
+    if args.precision != "fp32":
+        parts.append(f"--precision {args.precision}")
     command = "gazesam eval-video " + " ".join(shlex.quote(p) if " " not in p else p for p in parts)
     (out / "report.md").write_text(report_markdown(summaries, command))
     (out / "summary.json").write_text(json.dumps(summaries, indent=2))
