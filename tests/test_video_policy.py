@@ -54,6 +54,18 @@ def test_policy_on_a_short_real_clip(clip_dir: Path, litemedsam, tmp_path: Path)
     gaze = (tmp_path / "seed0" / "gaze.tsv").read_text().splitlines()
     assert gaze[0].startswith("t_s\tx_px") and len(gaze) > 50
     assert (tmp_path / "dice_per_frame.png").stat().st_size > 1000
+    # the overlay video plays every frame on the frames' clock, with the mask tinted
+    from gazesam.video.io import read_clip
+
+    ov = read_clip(tmp_path / "seed0" / "overlay.mp4")
+    assert ov.n_frames == N_FRAMES and ov.size == (854, 480)
+    np.testing.assert_allclose(ov.times, np.arange(N_FRAMES) * 0.04, atol=2e-3)
+    last = png.astype(bool)
+    f = ov.frames[ann["image_id"] - 1].astype(int)
+    src = np.asarray(Image.open(sorted((clip_dir / "frames").iterdir())[ann["image_id"] - 1]).convert("RGB")).astype(int)
+    # red rises against green inside the mask, compared with the source frame
+    assert ((f[last][:, 0] - f[last][:, 1]) - (src[last][:, 0] - src[last][:, 1])).mean() > 40
+    assert s["encoding"]["frames"] == N_FRAMES
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
@@ -76,3 +88,6 @@ def test_cli_writes_report(clip_dir: Path, tmp_path: Path, capsys) -> None:
     report = (out / "report.md").read_text()
     assert "gt-box every frame (ceiling)" in report and "gaze seed 1" in report and "--max-frames 3" in report
     assert len(list((out / "davis2016_car-shadow" / "seed1" / "masks").glob("*.png"))) == 3
+    # a second run on the same clip takes every embedding from the disk cache
+    assert main(["eval-video", str(clip_dir), "--gaze", "simulated:1", "--max-frames", "3", "--report", str(out)]) == 0
+    assert "0 of 3 frames encoded now (3 from the cache)" in capsys.readouterr().out

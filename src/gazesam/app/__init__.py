@@ -12,7 +12,10 @@ import signal
 import sys
 from typing import Any, Iterator
 
+import numpy as np
+
 from gazesam.app.config import AppConfig
+from gazesam.video.io import is_clip_path
 
 
 STARTUP_CAP_MS = 300_000  # a replay that has not started 5 minutes after the timer's own delay never will
@@ -74,6 +77,8 @@ def run_app(config: AppConfig) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("gazesam")
+    if config.path and is_clip_path(config.path):
+        return _run_video(app, config)
     window = MainWindow(config)
     if config.extra.get("lsl_markers"):  # gazesam's events as an LSL marker stream (gazesam.session.lsl_out)
         from gazesam.session.lsl_out import MarkerOutlet, attach_to_controller
@@ -127,6 +132,59 @@ def run_app(config: AppConfig) -> int:
         if lat.get("n"):
             print(f"fixation->mask latency in the app: median {lat['median_ms']:.0f} ms, "
                   f"p95 {lat['p95_ms']:.0f} ms over {lat['n']} masks")
+    return outcome["code"]
+
+
+def _run_video(app: Any, config: AppConfig) -> int:
+    """The clip player (:mod:`gazesam.app.video_window`) until its window closes or ``quit_after``."""
+    from PySide6.QtCore import QTimer
+
+    from gazesam.app.video_window import VideoWindow
+
+    window = VideoWindow(config)
+    c = window.controller
+    outcome = {"code": 0}
+
+    def finish() -> None:
+        if config.screenshot:
+            try:
+                print(f"screenshot: {window.screenshot(config.screenshot)}")
+            except Exception as exc:  # noqa: BLE001 - report and fail the run
+                print(f"gazesam app: error: {exc}", file=sys.stderr)
+                outcome["code"] = 1
+        window.close()
+        app.quit()
+
+    if config.quit_after is not None:
+        delay = int(max(0.0, config.quit_after) * 1000)
+        armed = {"done": False}
+
+        def arm() -> None:  # counts from the first frame on screen (the model loaded)
+            if not armed["done"]:
+                armed["done"] = True
+                if config.headless:
+                    c.play()  # headless: play the clip from the start, with no pointer (all propagated)
+                QTimer.singleShot(delay, finish)
+
+        c.ready.connect(arm)
+        c.error.connect(lambda _text: arm())
+        QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
+    window.start()
+    if c.clip is None:
+        window.close()
+        for text in window.errors[:1]:
+            print(f"gazesam app: error: {text}", file=sys.stderr)
+        return 1
+    with _closing_on_signals(window):
+        app.exec()
+    if config.headless and window.errors:
+        print(f"gazesam app: error: {window.errors[0]}", file=sys.stderr)
+        outcome["code"] = 1
+    if c.session_dir is not None and (c.session_dir / "track.json").exists():
+        print(f"session: {c.session_dir}")
+        if c.step_ms:
+            a = np.asarray(c.step_ms[1:] or c.step_ms)
+            print(f"frame step -> mask shown: median {np.median(a):.0f} ms, max {a.max():.0f} ms over {a.size} steps")
     return outcome["code"]
 
 

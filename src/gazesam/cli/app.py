@@ -16,8 +16,10 @@ from gazesam.prompt import make_policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", nargs="?", metavar="IMAGE_OR_VOLUME",
-                        help="image (PNG/JPEG/TIFF...), volume (NIfTI/NRRD/MHA or DICOM folder), or a session folder")
+    parser.add_argument("path", nargs="?", metavar="IMAGE_VOLUME_OR_CLIP",
+                        help="image (PNG/JPEG/TIFF...), volume (NIfTI/NRRD/MHA or DICOM folder), a session folder, "
+                             "or a clip (MP4/AVI/MOV/MKV..., multi-frame DICOM cine, a folder of frames or a clip "
+                             "folder with frames/): the clip player, see docs/video.md")
     parser.add_argument("--source", default="mouse",
                         help="gaze source: mouse | lsl[:NAME] | pupil[:HOST:PORT] | tobii | replay:FILE[@SPEED] "
                              "(default: mouse)")

@@ -12,6 +12,7 @@ time and decoder calls; encoding is done ahead, once per clip, and cached).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,8 +24,8 @@ from gazesam.core.errors import InputError
 from gazesam.core.display import ImageLayout
 from gazesam.signal.pursuit import MOVEMENTS, classify_samples
 from gazesam.video.clipdata import ClipData, load_clip_dir
-from gazesam.video.encode import encode_frames
-from gazesam.video.export import write_coco, write_gaze_log, write_masks
+from gazesam.video.frames import DEFAULT_WORKERS, encode_clip
+from gazesam.video.export import write_coco, write_gaze_log, write_masks, write_overlay_video
 from gazesam.video.metrics import boundary_f, dice, region_j
 from gazesam.video.policy import VideoGazePolicy, frame_gaze, propagate_from_truth, truth_box_masks
 from gazesam.video.simulate import PursuitConfig, simulate_pursuit
@@ -128,8 +129,13 @@ def _dice_plot(path: Path, name: str, curves: dict[str, list[float]], statuses: 
 
 def evaluate_clip(clip_dir: str | Path, predictor: Predictor, configs: Sequence[PursuitConfig], out_dir: Path,
                   object_value: int | None = None, fps: float = 25.0, max_frames: int | None = None,
-                  progress: bool = True, write_outputs: bool = True) -> dict:
-    """Evaluate one clip folder for every gaze config (seed); writes ``out_dir`` and returns the summary."""
+                  progress: bool = True, write_outputs: bool = True, encode_predictor: Predictor | None = None,
+                  workers: int = DEFAULT_WORKERS) -> dict:
+    """Evaluate one clip folder for every gaze config (seed); writes ``out_dir`` and returns the summary.
+
+    Frames are encoded first (``encode_predictor``, default ``predictor``, on ``workers`` background
+    threads; from the disk cache where a run before encoded them); the summary's ``encoding`` says how
+    many frames were encoded now and how long that took."""
     cd = load_clip_dir(clip_dir, object_value=object_value, fps=fps)
     assert cd.clip is not None
     if max_frames is not None and max_frames < len(cd.truth):
@@ -139,7 +145,12 @@ def evaluate_clip(clip_dir: str | Path, predictor: Predictor, configs: Sequence[
     frames = cd.clip.frames
     h, w = frames[0].shape[:2]
     out_dir.mkdir(parents=True, exist_ok=True)
-    embs = encode_frames(predictor, frames, progress=progress)
+    t_enc = time.perf_counter()
+    embs = encode_clip(encode_predictor or predictor, frames, progress=progress, workers=workers)
+    encoding = {"frames": len(frames), "encoded_now": len(embs.encoder.encode_seconds),
+                "wall_s": time.perf_counter() - t_enc,
+                "encoder_s_per_frame": float(np.mean(embs.encoder.encode_seconds)) if embs.encoder.encode_seconds else None,
+                "workers": embs.encoder.workers}
     first = next(i for i, t in enumerate(cd.truth) if t.any())
     ceiling = truth_box_masks(predictor, embs, cd.truth)
     noprompt = propagate_from_truth(predictor, embs, cd.truth[first], first)
@@ -180,6 +191,7 @@ def evaluate_clip(clip_dir: str | Path, predictor: Predictor, configs: Sequence[
             names = write_masks(sd / "masks", masks, cd.times)
             write_coco(sd / "masks_coco.json", cd.name, names, cd.times, masks, statuses)
             write_gaze_log(sd / "gaze.tsv", sim.t, xy, sim.valid, labels, cd.times)
+            write_overlay_video(sd / "overlay.mp4", frames, masks, cd.times, statuses, gz)
             with (sd / "frames.tsv").open("w") as f:
                 f.write("frame\ttime_s\tname\tstatus\tJ\tF\tdice\tpred_iou\tdecoder_calls\tdecision_ms\tnote\n")
                 for r, t, nm, j, ff, d in zip(results, cd.times, cd.names, sc.j, sc.f, sc.d):
@@ -190,7 +202,7 @@ def evaluate_clip(clip_dir: str | Path, predictor: Predictor, configs: Sequence[
     _dice_plot(out_dir / "dice_per_frame.png", cd.name, curves, first_statuses)
     mean = {k: float(np.mean([s[k] for s in seeds])) for k in seeds[0] if k != "seed"}
     summary = {"clip": cd.name, "n_frames": len(cd.truth), "object_value": cd.object_value,
-               "gaze": [c.seed for c in configs], "references": rows, "seeds": seeds, "mean_over_seeds": mean}
+               "gaze": [c.seed for c in configs], "encoding": encoding, "references": rows, "seeds": seeds, "mean_over_seeds": mean}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 

@@ -1,4 +1,5 @@
-"""Video in: container files (PyAV), folders of frames, and 2D+t NIfTI, as one :class:`Clip`.
+"""Video in: container files (PyAV), folders of frames, 2D+t NIfTI and multi-frame DICOM
+(:mod:`gazesam.video.dicomclip`), as one :class:`Clip`.
 
 Frame times come from the source: for a container, each decoded frame's ``pts x time_base`` relative
 to the first frame (variable frame rate and dropped frames stay visible; a frame rate is never
@@ -17,55 +18,19 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from gazesam.core.errors import InputError, TruncatedVideoError
 from gazesam.core.imageio import read_pixels
+from gazesam.video.clip import MAX_CLIP_BYTES, Clip, check_budget
+from gazesam.video.dicomclip import is_cine_dicom, is_dicom_file, read_dicom_clip
 
-MAX_CLIP_BYTES = 4 * 1024**3  # 4 GiB of RGB frames: ~1900 frames of 1080p, ~3500 of 854x480 x ... x 3
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-
-
-@dataclass
-class Clip:
-    """Frames (uint8 RGB, all the same size) with their times in seconds from the first frame.
-
-    ``names`` are the frames' identifiers in the source (file stems for a folder, ``frame_00012`` for a
-    container), used to pair frames with ground-truth masks and to name outputs.
-    """
-
-    frames: list[np.ndarray]
-    times: np.ndarray
-    names: list[str]
-    source: str
-    kind: str  # "container" | "folder" | "nifti"
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if len(self.frames) != len(self.times) or len(self.frames) != len(self.names):
-            raise ValueError("frames, times and names must have the same length")
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.frames)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height) of the frames."""
-        h, w = self.frames[0].shape[:2]
-        return w, h
-
-
-def _check_budget(n: int, w: int, h: int, max_bytes: int, what: str) -> None:
-    need = int(n) * int(w) * int(h) * 3
-    if need > max_bytes:
-        raise InputError(f"{what}: {n} frames of {w}x{h} need {need / 1024**3:.1f} GiB, over the limit of "
-                         f"{max_bytes / 1024**3:.1f} GiB; cut the clip or raise max_bytes")
+DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
 def _rgb(a: np.ndarray) -> np.ndarray:
@@ -98,7 +63,7 @@ def read_container(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> 
         if not claimed and container.duration and stream.average_rate:
             claimed = int(container.duration / 1e6 * float(stream.average_rate) + 0.5)
         if claimed and w and h:
-            _check_budget(claimed, w, h, max_bytes, str(p))
+            check_budget(claimed, w, h, max_bytes, str(p))
         frames: list[np.ndarray] = []
         pts: list[float] = []
         error: str | None = None
@@ -121,14 +86,17 @@ def read_container(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> 
             end_s = t0 + float(stream.duration * stream.time_base)
         elif container.duration:
             end_s = t0 + container.duration / 1e6
+        # read what the header says while the container is open: its fields are freed with it
+        header_frames = int(stream.frames or 0)
+        codec = stream.codec_context.name
     order = np.argsort(pts, kind="stable")  # presentation order (decoders emit it; be sure)
     frames = [frames[i] for i in order]
     t = np.asarray(pts, float)[order]
     times = t - t[0] if t.size else t
     clip = Clip(frames, times, [f"frame_{i:05d}" for i in range(len(frames))], str(p), "container",
-                {"claimed_frames": claimed, "codec": stream.codec_context.name})
-    if error is None and stream.frames and len(frames) < stream.frames - 1:
-        error = f"stream ended after {len(frames)} of {stream.frames} frames"
+                {"claimed_frames": claimed, "codec": codec})
+    if error is None and header_frames and len(frames) < header_frames - 1:
+        error = f"stream ended after {len(frames)} of {header_frames} frames"
     elif error is None and end_s is not None and t.size and t[-1] < end_s - 2.0 * frame_s:
         error = f"stream ended at {t[-1] - t0:.2f} s of {end_s - t0:.2f} s"
     if error is not None:
@@ -160,7 +128,7 @@ def read_folder(folder: str | os.PathLike, fps: float = 25.0, max_bytes: int = M
     if not files:
         raise InputError(f"{d} holds no frame images ({', '.join(IMAGE_SUFFIXES)})")
     first = _rgb(read_pixels(files[0]))
-    _check_budget(len(files), first.shape[1], first.shape[0], max_bytes, str(d))
+    check_budget(len(files), first.shape[1], first.shape[0], max_bytes, str(d))
     frames = [first]
     for f in files[1:]:
         a = _rgb(read_pixels(f))
@@ -192,7 +160,7 @@ def read_nifti(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> Clip
         size, spacing = (size[0], size[1], size[3]), (spacing[0], spacing[1], spacing[3])
     if len(size) != 3:
         raise InputError(f"{p} has {len(size)} dimensions {size}; a 2D+t clip has (x, y, t)")
-    _check_budget(size[2], size[0], size[1], max_bytes, str(p))
+    check_budget(size[2], size[0], size[1], max_bytes, str(p))
     if reader.GetNumberOfComponents() != 1:
         raise InputError(f"{p} has {reader.GetNumberOfComponents()} components per pixel; give a scalar clip")
     arr = sitk.GetArrayFromImage(reader.Execute())  # (t, y, x) or (t, 1, y, x)
@@ -206,7 +174,8 @@ def read_nifti(path: str | os.PathLike, max_bytes: int = MAX_CLIP_BYTES) -> Clip
 
 
 def read_clip(path: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_CLIP_BYTES) -> Clip:
-    """Any supported clip: a container file, a NIfTI, a folder of frames, or a clip folder with ``frames/``."""
+    """Any supported clip: a container file, a NIfTI, a multi-frame DICOM, a folder of frames, or a clip
+    folder with ``frames/`` (``fps``: the frame rate of a folder, or of a DICOM without timing tags)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p} does not exist")
@@ -217,4 +186,24 @@ def read_clip(path: str | os.PathLike, fps: float = 25.0, max_bytes: int = MAX_C
         return read_nifti(p, max_bytes=max_bytes)
     if name.endswith(VIDEO_SUFFIXES):
         return read_container(p, max_bytes=max_bytes)
-    raise InputError(f"{p}: unknown clip format; give a video ({', '.join(VIDEO_SUFFIXES)}), a NIfTI, or a folder")
+    if name.endswith(DICOM_SUFFIXES) or is_dicom_file(p):
+        return read_dicom_clip(p, fps=fps, max_bytes=max_bytes)
+    raise InputError(f"{p}: unknown clip format; give a video ({', '.join(VIDEO_SUFFIXES)}), a NIfTI, a multi-frame "
+                     "DICOM, or a folder")
+
+
+def is_clip_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a clip rather than an image, a volume or a session: a video file, a
+    multi-frame DICOM cine, a clip folder (``frames/``) or a folder of two or more frame images (and no
+    session.json or DICOM files)."""
+    p = Path(path)
+    if p.is_dir():
+        if (p / "frames").is_dir():
+            return True
+        if (p / "session.json").exists():
+            return False
+        return len(list_frame_files(p)) >= 2
+    name = p.name.lower()
+    if name.endswith(VIDEO_SUFFIXES):
+        return True
+    return p.is_file() and not name.endswith(NIFTI_SUFFIXES) and is_cine_dicom(p)

@@ -22,7 +22,9 @@ Per frame (embeddings encoded ahead, so a frame costs only decoder calls):
    catch-up saccades are ~1 deg) that stays for ``jump_dwell_frames`` re-runs the start search there; a
    mask that differs from the current one (IoU < 0.5) starts a new object (the reader looked at it).
 5. Start: the first frame with gaze runs a size search (8 sizes x 3 shapes around the gaze point; a
-   candidate must hold the gaze point; the model's predicted IoU picks; the best two are redrawn around
+   candidate must hold the gaze point, within ``start_hold_deg`` (0.3 deg; 0 means ``tol_deg``): a
+   mask of the tissue beside a thin instrument comes within 1.5 deg of a point on the instrument, not
+   within 0.3 deg; the model's predicted IoU picks; the best two are redrawn around
    their masks); frames before it are filled by propagating backwards (**propagated**), also when the
    object was (re)started within ``settle_s`` of the clip's start (the reader's first look is often
    elsewhere, e.g. the screen centre).
@@ -56,6 +58,7 @@ class VideoPolicyConfig:
     start_sizes: tuple[float, ...] = (0.04, 0.07, 0.11, 0.16, 0.23, 0.32, 0.45, 0.62)  # box side / min(W, H)
     recover_scales: tuple[float, ...] = (0.75, 1.0, 1.35)
     refine_start: bool = False  # redraw the start search's best boxes around their masks
+    start_hold_deg: float = 0.3  # a start candidate must come this close to the gaze point (0: tol_deg)
     grow: float = 1.2  # > 1: on confirmed frames also try the propagated box grown by this factor ...
     grow_max_area: float = 1.25  # ... whose mask may be at most this much larger than last frame's
     prop: PropagationConfig = field(default_factory=lambda: PropagationConfig(min_pred_iou=0.5))
@@ -133,15 +136,26 @@ class VideoGazePolicy:
         self.tol_px = self.cfg.tol_deg * px_per_deg
         self.reach_px = self.cfg.reach_deg * px_per_deg
         self.jump_px = self.cfg.jump_deg * px_per_deg
+        self.hold_px = self.cfg.start_hold_deg * px_per_deg
         self.frame_s = 0.04
 
     def _early(self, first: int) -> bool:
         return first * self.frame_s <= self.cfg.settle_s
 
     # -- searches ---------------------------------------------------------------------------------
+    def _start_search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
+                      shape: tuple[int, int]) -> tuple[np.ndarray, float, tuple] | None:
+        """The search that starts an object at a gaze point (first look, a jump, a switch)."""
+        hold = self.hold_px if self.hold_px > 0 else self.tol_px
+        return self._search(dec, emb, g, sizes, shape, None, self.cfg.refine_start, hold_px=hold)
+
     def _search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
-                shape: tuple[int, int], prev_area: float | None, refine: bool = True) -> tuple[np.ndarray, float, tuple] | None:
+                shape: tuple[int, int], prev_area: float | None, refine: bool = True,
+                hold_px: float | None = None) -> tuple[np.ndarray, float, tuple] | None:
+        """The best box around ``g`` of ``sizes`` whose mask comes within ``hold_px`` (default the
+        tolerance) of the gaze point."""
         h, w = shape
+        hold = self.tol_px if hold_px is None else hold_px
         scored = []
         for bw, bh in sizes:
             box = (max(0.0, g[0] - bw / 2), max(0.0, g[1] - bh / 2), min(w - 1.0, g[0] + bw / 2),
@@ -149,7 +163,7 @@ class VideoGazePolicy:
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
             m, iou = dec(emb, box)
-            if m.sum() < self.cfg.prop.min_area_px or not _near(m, g, self.tol_px):
+            if m.sum() < self.cfg.prop.min_area_px or not _near(m, g, hold):
                 continue
             scored.append((self._score(m, iou, prev_area), m, iou, box))
         scored.sort(key=lambda s: -s[0])
@@ -157,7 +171,7 @@ class VideoGazePolicy:
         for _, m, _, _ in scored[:2] if refine else []:  # redraw tightly around the mask (the model's own extent)
             box = box_from_mask(m, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
             m2, iou2 = dec(emb, box)
-            if m2.sum() >= self.cfg.prop.min_area_px and _near(m2, g, self.tol_px):
+            if m2.sum() >= self.cfg.prop.min_area_px and _near(m2, g, hold):
                 s2 = self._score(m2, iou2, prev_area)
                 if best is None or s2 > best[0]:
                     best = (s2, m2, iou2, box)
@@ -193,98 +207,120 @@ class VideoGazePolicy:
         reason = check_step(SliceMask(0, prev, 1.0, None), Step(m, iou), self.cfg.prop)
         return m, iou, box, reason
 
+    # -- one frame at a time ----------------------------------------------------------------------
+    def new_track(self, shape: tuple[int, int], frame_s: float = 0.04) -> "TrackState":
+        """The state :meth:`step` carries from frame to frame (``shape`` = (H, W))."""
+        self.frame_s = frame_s
+        return TrackState(shape)
+
+    def step(self, state: "TrackState", i: int, emb: Any, g: tuple[float, float] | None) -> FrameResult:
+        """Decide frame ``i`` (embedding ``emb``, gaze point ``g`` or None) after the frames ``state`` has
+        seen; updates ``state``. The app calls it frame by frame while a clip plays; :meth:`run` calls it
+        over a whole clip."""
+        h, w = shape = state.shape
+        t0 = time.perf_counter()
+        dec = _Decoder(self.predictor)
+        prev = state.prev
+        start_sizes = [(s * min(w, h) * a, s * min(w, h) / a) for s in self.cfg.start_sizes for a in (1.0, 1.5, 1 / 1.5)]
+        res: FrameResult
+        if prev is None:
+            found = self._start_search(dec, emb, g, start_sizes, shape) if g is not None else None
+            if found is None:
+                res = FrameResult(i, np.zeros(shape, bool), "none", None, 0.0, g)
+            else:
+                res = FrameResult(i, found[0], "started", found[2], found[1], g)
+                state.first, state.anchor = i, g
+        else:
+            m, iou, box, reason = self._propagate(dec, emb, prev)
+            if reason == "vanished":
+                m, iou = prev, 0.0
+            res = FrameResult(i, m, "propagated", box, iou, g, note=reason or "")
+            jumped = False
+            if g is not None and state.anchor is not None:
+                far = math.hypot(g[0] - state.anchor[0], g[1] - state.anchor[1]) > self.jump_px
+                state.dwell = state.dwell + 1 if far else 0
+                if far and state.dwell >= self.cfg.jump_dwell_frames:
+                    # gaze went somewhere else and stayed: is it still this object?
+                    state.dwell = 0
+                    state.anchor = g
+                    found = self._start_search(dec, emb, g, start_sizes, shape)
+                    if found is not None and _iou(found[0], m) < 0.5:
+                        res = FrameResult(i, found[0], "started", found[2], found[1], g)
+                        state.first = i
+                        jumped = True
+            if g is not None and not jumped:
+                if state.anchor is not None and state.dwell == 0:
+                    state.anchor = g  # the anchor follows the pursuit in small steps
+                on = _near(m, g, self.tol_px) if m.any() else False
+                near = on or (m.any() and _near(m, g, self.reach_px))
+                if on and reason is None:
+                    res.status = "confirmed"
+                    state.elsewhere = 0
+                    if self.cfg.grow > 1.0 and box is not None:
+                        self._try_grow(dec, emb, res, prev, g, shape)
+                elif near or (on and reason is not None):
+                    state.elsewhere = 0
+                    ys, xs = np.nonzero(prev)
+                    bw, bh = xs.max() - xs.min() + 1.0, ys.max() - ys.min() + 1.0
+                    sizes = [(bw * s, bh * s) for s in self.cfg.recover_scales]
+                    side = math.sqrt(bw * bh)
+                    sizes += [(side * s, side * s) for s in self.cfg.recover_scales]
+                    found = self._search(dec, emb, g, sizes, shape, float(prev.sum()))
+                    if found is not None:
+                        res = FrameResult(i, found[0], "recovered", found[2], found[1], g)
+                else:
+                    state.elsewhere += 1
+                    if state.elsewhere >= self.cfg.switch_frames:  # a new object, started by looking at it
+                        found = self._start_search(dec, emb, g, start_sizes, shape)
+                        if found is not None:
+                            res = FrameResult(i, found[0], "started", found[2], found[1], g)
+                        state.elsewhere = 0
+        res.decoder_calls = dec.calls
+        res.decision_s = time.perf_counter() - t0
+        if res.mask.any():
+            state.prev = res.mask
+        return res
+
+    def propagate_step(self, emb: Any, prev: np.ndarray) -> FrameResult:
+        """One frame propagated from ``prev`` with no gaze (status ``propagated``; index -1: the caller's)."""
+        t0 = time.perf_counter()
+        dec = _Decoder(self.predictor)
+        m, iou, box, reason = self._propagate(dec, emb, prev)
+        if reason == "vanished":
+            m = prev
+        return FrameResult(-1, m, "propagated", box, iou, None, dec.calls, time.perf_counter() - t0, reason or "")
+
     # -- the clip ---------------------------------------------------------------------------------
     def run(self, embeddings: Sequence[Any], gaze: Sequence[tuple[float, float] | None],
             shape: tuple[int, int], frame_s: float = 0.04) -> list[FrameResult]:
         """Masks for every frame (``shape`` = (H, W), frames ``frame_s`` apart); ``gaze[i]``: the frame's
         gaze point or None."""
-        h, w = shape
-        self.frame_s = frame_s
+        state = self.new_track(shape, frame_s)
         n = len(embeddings)
-        empty = np.zeros(shape, bool)
-        out: list[FrameResult | None] = [None] * n
-        prev: np.ndarray | None = None
-        elsewhere = 0
-        start_sizes = [(s * min(w, h) * a, s * min(w, h) / a) for s in self.cfg.start_sizes for a in (1.0, 1.5, 1 / 1.5)]
-        first: int | None = None
-        anchor: tuple[float, float] | None = None  # where gaze dwelt when the current object was chosen
-        dwell = 0
-        for i in range(n):
-            t0 = time.perf_counter()
-            dec = _Decoder(self.predictor)
-            g = gaze[i]
-            res: FrameResult
-            if prev is None:
-                found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start) if g is not None else None
-                if found is None:
-                    res = FrameResult(i, empty, "none", None, 0.0, g)
-                else:
-                    res = FrameResult(i, found[0], "started", found[2], found[1], g)
-                    first, anchor = i, g
-            else:
-                m, iou, box, reason = self._propagate(dec, embeddings[i], prev)
-                if reason == "vanished":
-                    m, iou = prev, 0.0
-                res = FrameResult(i, m, "propagated", box, iou, g, note=reason or "")
-                jumped = False
-                if g is not None and anchor is not None:
-                    far = math.hypot(g[0] - anchor[0], g[1] - anchor[1]) > self.jump_px
-                    dwell = dwell + 1 if far else 0
-                    if far and dwell >= self.cfg.jump_dwell_frames:
-                        # gaze went somewhere else and stayed: is it still this object?
-                        dwell = 0
-                        anchor = g
-                        found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start)
-                        if found is not None and _iou(found[0], m) < 0.5:
-                            res = FrameResult(i, found[0], "started", found[2], found[1], g)
-                            first = i
-                            jumped = True
-                if g is not None and not jumped:
-                    if anchor is not None and dwell == 0:
-                        anchor = g  # the anchor follows the pursuit in small steps
-                    on = _near(m, g, self.tol_px) if m.any() else False
-                    near = on or (m.any() and _near(m, g, self.reach_px))
-                    if on and reason is None:
-                        res.status = "confirmed"
-                        elsewhere = 0
-                        if self.cfg.grow > 1.0 and box is not None:
-                            self._try_grow(dec, embeddings[i], res, prev, g, shape)
-                    elif near or (on and reason is not None):
-                        elsewhere = 0
-                        ys, xs = np.nonzero(prev)
-                        bw, bh = xs.max() - xs.min() + 1.0, ys.max() - ys.min() + 1.0
-                        sizes = [(bw * s, bh * s) for s in self.cfg.recover_scales]
-                        side = math.sqrt(bw * bh)
-                        sizes += [(side * s, side * s) for s in self.cfg.recover_scales]
-                        found = self._search(dec, embeddings[i], g, sizes, shape, float(prev.sum()))
-                        if found is not None:
-                            res = FrameResult(i, found[0], "recovered", found[2], found[1], g)
-                    else:
-                        elsewhere += 1
-                        if elsewhere >= self.cfg.switch_frames:  # a new object, started by looking at it
-                            found = self._search(dec, embeddings[i], g, start_sizes, shape, None, self.cfg.refine_start)
-                            if found is not None:
-                                res = FrameResult(i, found[0], "started", found[2], found[1], g)
-                            elsewhere = 0
-            res.decoder_calls = dec.calls
-            res.decision_s = time.perf_counter() - t0
-            out[i] = res
-            if res.mask.any():
-                prev = res.mask
-        if first is not None and 0 < first and first < len(embeddings) and self._early(first):
+        out: list[FrameResult] = [self.step(state, i, embeddings[i], gaze[i]) for i in range(n)]
+        first = state.first
+        if first is not None and 0 < first and first < n and self._early(first):
             # the reader settled on the object early: fill the frames before that start backwards
-            prev = out[first].mask  # type: ignore[union-attr]
+            prev = out[first].mask
             for i in range(first - 1, -1, -1):
-                t0 = time.perf_counter()
-                dec = _Decoder(self.predictor)
-                m, iou, box, reason = self._propagate(dec, embeddings[i], prev)
-                if reason == "vanished":
-                    m = prev
                 old = out[i]
-                out[i] = FrameResult(i, m, "propagated", box, iou, old.gaze if old else None, dec.calls,
-                                     time.perf_counter() - t0 + (old.decision_s if old else 0.0), reason or "")
-                prev = m
-        return [r for r in out if r is not None]
+                r = self.propagate_step(embeddings[i], prev)
+                out[i] = FrameResult(i, r.mask, "propagated", r.box, r.iou, old.gaze, r.decoder_calls,
+                                     r.decision_s + old.decision_s, r.note)
+                prev = r.mask
+        return out
+
+
+@dataclass
+class TrackState:
+    """What the policy carries from one frame to the next of one object's track."""
+
+    shape: tuple[int, int]
+    prev: np.ndarray | None = None  # the last non-empty mask
+    first: int | None = None  # the frame the current object was started on
+    anchor: tuple[float, float] | None = None  # where gaze dwelt when the current object was chosen
+    dwell: int = 0  # frames gaze has stayed far from the anchor
+    elsewhere: int = 0  # consecutive frames of gaze away from the mask
 
 
 def propagate_from_truth(predictor: Predictor, embeddings: Sequence[Any], first_truth: np.ndarray, first: int,

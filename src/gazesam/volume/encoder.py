@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from gazesam.core.errors import GazesamError
 from gazesam.core.paths import cache_dir
 from gazesam.core.predictor import Predictor
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME
-from gazesam.volume.slices import SliceSource
 from gazesam.engine import ImageEmbedding
 from gazesam.engine import load_predictor
 from gazesam.engine.halfcast import half_to_float
@@ -44,6 +43,23 @@ ProgressCallback = Callable[[int, int], None]  # (slices cached, total)
 # of all volumes together.
 MEMORY_BYTES = 256 << 20
 DISK_CACHE_BYTES = 8 << 30
+
+
+class EncodableSource(Protocol):
+    """What :class:`SliceEncoder` needs of its images: a count, a content key, the pixels, an index check.
+
+    :class:`~gazesam.volume.slices.SliceSource` (a volume's slices) and a clip's frames
+    (:class:`gazesam.video.frames.FrameSource`) both provide it."""
+
+    @property
+    def n_slices(self) -> int: ...
+
+    @property
+    def key(self) -> str: ...
+
+    def image(self, s: int) -> np.ndarray: ...
+
+    def check_slice(self, s: int) -> int: ...
 
 
 def nearest_first(n: int, focus: int) -> Iterator[int]:
@@ -225,7 +241,8 @@ def prune_disk_cache(max_bytes: int = DISK_CACHE_BYTES, root: Path | None = None
 
 
 class SliceEncoder:
-    """Encodes the slices of one :class:`SliceSource` in the background, nearest to the focus first.
+    """Encodes the slices of one :class:`SliceSource` (or any :class:`EncodableSource`, e.g. a clip's
+    frames) in the background, nearest to the focus first.
 
     ``get(s)`` returns the embedding of slice ``s`` at once when cached, else encodes it right away
     (taking priority over the background work). ``progress`` is called from a worker thread with
@@ -237,7 +254,7 @@ class SliceEncoder:
     other processes share the cores (benchmarks/bench_volume.py).
     """
 
-    def __init__(self, predictor: Predictor, source: SliceSource, store: EmbeddingStore | None = None, *,
+    def __init__(self, predictor: Predictor, source: EncodableSource, store: EmbeddingStore | None = None, *,
                  memory_bytes: int = MEMORY_BYTES, disk: bool | str | Path = True, precision: str = "fp16",
                  progress: ProgressCallback | None = None, workers: int = 1) -> None:
         # ``predictor`` only needs ``encode``: it may be a second predictor of the same model on one
@@ -293,7 +310,7 @@ class SliceEncoder:
     def get(self, s: int):
         """Embedding of slice ``s`` (an ``ImageEmbedding``), encoding it now when not cached."""
 
-        s = self.source.view.check_slice(s)
+        s = self.source.check_slice(s)
         arrays = self.store.get_arrays(s)
         if arrays is None:
             arrays = self._encode(s, memory="lru")
@@ -398,11 +415,12 @@ class SliceEncoder:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    def encode_all(self, focus: int = 0, show_progress: bool = True, desc: str = "encoding slices") -> None:
+    def encode_all(self, focus: int = 0, show_progress: bool = True, desc: str = "encoding slices",
+                   unit: str = "slice") -> None:
         """Encode every slice now (blocking), with a progress bar; Ctrl-C cancels cleanly."""
         from tqdm import tqdm
 
-        bar = tqdm(total=self.total, initial=self.done, desc=desc, unit="slice", disable=not show_progress,
+        bar = tqdm(total=self.total, initial=self.done, desc=desc, unit=unit, disable=not show_progress,
                    leave=False)
         user_cb = self.progress
         lock = threading.Lock()

@@ -51,6 +51,10 @@ class SliceSource:
         return (f"{self.volume.content_hash()}-{self.view.key}-w{self.window.key}"
                 f"-g{self.grid.shape[0]}x{self.grid.shape[1]}")
 
+    def check_slice(self, s: int) -> int:
+        """``s`` as an int when it is a slice of this view, else an :class:`InputError`."""
+        return self.view.check_slice(s)
+
     # ---- pixels ---------------------------------------------------------------------------------
     def native(self, s: int) -> np.ndarray:
         """Raw voxel values of slice ``s`` in display orientation (native grid)."""
