@@ -4,7 +4,6 @@ the mask follows it; play/pause, accept, a box correction, re-propagation, the t
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
