@@ -38,6 +38,7 @@ import numpy as np
 
 from gazesam.core.errors import InputError, OutputError
 from gazesam.core.outputs import os_error_message, write_text
+from gazesam.core.processes import pid_alive
 from gazesam.engine.predictor import ImageEmbedding
 
 FORMAT = "gazesam-embeddings"
@@ -268,7 +269,7 @@ class EmbeddingStore:
             parts = d.name.rsplit("-", 2)
             dead = False
             if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
-                dead = not _pid_alive(int(parts[1]))
+                dead = not pid_alive(int(parts[1]))
             try:
                 old = time.time() - d.stat().st_mtime > max_age_s
             except OSError:
@@ -305,13 +306,3 @@ class EmbeddingStore:
             if missing:
                 out[key] = missing
         return out
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -11,48 +11,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from gazesam.core.paths import cache_dir
+from gazesam.core.processes import pid_alive, process_start
 from gazesam.session.session import now_iso
 from gazesam.session.store import SESSION_FILE, read_session_json
-
-
-def _proc_start(pid: int) -> str | None:
-    """Process start time (Linux), so a recycled pid is not mistaken for the original owner."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid: int, start: str | None = None) -> bool:
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if start is not None:
-        now = _proc_start(pid)
-        return now is None or now == start
-    return True
 
 
 @dataclass(frozen=True)
@@ -84,7 +50,7 @@ class RecoveryRegistry:
         entry = {
             "session_dir": str(Path(session_dir).resolve()),
             "pid": pid,
-            "pid_start": _proc_start(pid),
+            "pid_start": process_start(pid),
             "host": socket.gethostname(),
             "started": now_iso(),
             "document": document,
