@@ -140,11 +140,15 @@ def test_the_mouse_as_gaze_and_mouse_corrections(make_window, qtbot, tmp_path) -
                     timeout=TIMEOUT_MS)
     _key(qtbot, w, Qt.Key.Key_A)
     assert len(c.session.annotations) == 1
-    # the pointer's samples are in the gaze log, at the object
-    c.recorder.flush(sync=True)
-    rows = [line.split("\t") for line in (c.session.session_dir / "gaze.tsv").read_text().splitlines()
-            if line.startswith("sample\t")]
-    assert len(rows) > 10
+    # the pointer's samples are in the gaze log, at the object (the held pointer keeps sampling: the mask
+    # may come before many samples were logged, so wait for them rather than assume a count)
+    def logged() -> list[list[str]]:
+        c.recorder.flush(sync=True)
+        return [line.split("\t") for line in (c.session.session_dir / "gaze.tsv").read_text().splitlines()
+                if line.startswith("sample\t")]
+
+    qtbot.waitUntil(lambda: len(logged()) > 10, timeout=TIMEOUT_MS)
+    rows = logged()
     on = c.mapping.image_to_norm(*CENTRE)
     x, y = float(rows[-1][3]), float(rows[-1][4])
     assert abs(x - on[0]) < 0.01 and abs(y - on[1]) < 0.01

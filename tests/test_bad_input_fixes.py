@@ -278,8 +278,9 @@ def test_an_image_without_a_trial_is_reported_not_scored_zero(tmp_path: Path, li
         Image.fromarray(m).save(root / "masks" / name)
     fixation_table(root / "fixations.csv", [(0.5, 0.5, 300), (0.45, 0.5, 300), (0.55, 0.55, 300)])
     seen: list = []
-    result = evaluate(root, ["fixation-box"], predictor=litemedsam, progress=False, on_image=seen.append)
+    result = evaluate(root, ["fixation-box"], predictor=litemedsam, progress=False, on_result=seen.append)
     assert result.skipped == ["lost.png"]
     assert all(r.image == "img.png" for rs in result.results.values() for r in rs)
     assert result.summary()["not_scored_no_gaze"] == ["lost.png"]
-    assert len(seen) == 1  # one callback per scored image, as it finishes
+    # one callback per scored (image, policy), as it finishes (the baselines are always scored too)
+    assert [r.image for r in seen] == ["img.png"] * len(result.results)
