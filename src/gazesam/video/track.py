@@ -31,7 +31,7 @@ from gazesam.core.errors import InputError
 from gazesam.core.outputs import atomic_output, write_text
 from gazesam.core.predictor import Predictor
 from gazesam.video.export import frame_file_name, write_coco
-from gazesam.video.policy import FrameResult, TrackState, VideoGazePolicy
+from gazesam.video.policy import FrameResult, TrackState, VideoGazePolicy, box_mask
 
 #: statuses that the reader set; re-propagation and the policy never overwrite them
 READER_STATUSES = ("accepted", "corrected")
@@ -131,9 +131,9 @@ class VideoTrack:
         if x1 - x0 < 2 or y1 - y0 < 2:
             raise InputError(f"box ({x0:.0f}, {y0:.0f}, {x1:.0f}, {y1:.0f}) is too small to prompt with; drag a box "
                              "around the object")
-        pred = self.predictor.predict(self.embeddings[i], box=[x0, y0, x1, y1])
+        mask, _ = box_mask(self.predictor, self.embeddings[i], (x0, y0, x1, y1))
         with self._lock:
-            self._set(i, pred.mask, "corrected")
+            self._set(i, mask, "corrected")
             self._restart_before(i + 1)
             self._last = i
             return self.masks[i] if self.masks[i] is not None else np.zeros(self.shape, bool)
