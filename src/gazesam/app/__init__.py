@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 import sys
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -62,12 +62,47 @@ def _closing_on_signals(window: Any) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _quit_after(app: Any, window: Any, config: AppConfig, outcome: dict, started: Any, error: Any,
+                on_start: Callable[[], None] | None = None) -> Callable[[], None] | None:
+    """Close ``window`` (after ``--screenshot``) ``config.quit_after`` seconds after ``started`` fires (or
+    ``error``: a failed start may never fire it; at the latest after :data:`STARTUP_CAP_MS`). Returns the
+    function that starts the count, or None without ``quit_after``. A failed screenshot sets
+    ``outcome["code"]`` to 1."""
+    from PySide6.QtCore import QTimer
+
+    if config.quit_after is None:
+        return None
+    delay = int(max(0.0, config.quit_after) * 1000)
+    armed = {"done": False}
+
+    def finish() -> None:
+        if config.screenshot:
+            try:
+                print(f"screenshot: {window.screenshot(config.screenshot)}")
+            except Exception as exc:  # noqa: BLE001 - report and fail the run
+                print(f"gazesam app: error: {exc}", file=sys.stderr)
+                outcome["code"] = 1
+        window.close()
+        app.quit()
+
+    def arm() -> None:
+        if not armed["done"]:
+            armed["done"] = True
+            if on_start is not None:
+                on_start()
+            QTimer.singleShot(delay, finish)
+
+    started.connect(arm)
+    error.connect(lambda _text: arm())
+    QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
+    return arm
+
+
 def run_app(config: AppConfig) -> int:
     """Run the app until the window closes (or ``config.quit_after`` seconds); returns the exit code."""
     ensure_qt_platform(config.headless)
     # Qt is imported only here: the CLI imports this package for its config without starting Qt, and the
     # platform (offscreen for headless runs) must be chosen before Qt's modules load.
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from gazesam.app.main_window import MainWindow
@@ -85,35 +120,11 @@ def run_app(config: AppConfig) -> int:
 
         attach_to_controller(window.controller, MarkerOutlet(config.extra["lsl_markers"]))
     outcome = {"code": 0}
-
-    def finish() -> None:
-        if config.screenshot:
-            try:
-                path = window.screenshot(config.screenshot)
-                print(f"screenshot: {path}")
-            except Exception as exc:  # noqa: BLE001 - report and fail the run
-                print(f"gazesam app: error: {exc}", file=sys.stderr)
-                outcome["code"] = 1
-        window.close()
-        app.quit()
-
-    if config.quit_after is not None:
-        # SECONDS of playing the source: a replay starts once the model is loaded and the image encoded,
-        # so a slow start-up does not eat into it (capped, in case it never starts)
-        delay = int(max(0.0, config.quit_after) * 1000)
-        started = {"done": False}
-
-        def arm() -> None:
-            if not started["done"]:
-                started["done"] = True
-                QTimer.singleShot(delay, finish)
-
-        window.controller.sourceStarted.connect(arm)
-        # a failed model load, encode or save means the replay may never start: count from now
-        window.controller.error.connect(lambda _text: arm())
-        QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
+    # SECONDS of playing the source: a replay starts once the model is loaded and the image encoded, so a
+    # slow start-up does not eat into it; a failed model load, encode or save may mean it never starts
+    arm = _quit_after(app, window, config, outcome, window.controller.sourceStarted, window.controller.error)
     window.start()
-    if config.quit_after is not None and window.controller.session is None:
+    if arm is not None and window.controller.session is None:
         arm()  # nothing open, so nothing to play: count from now
     if config.headless and config.path and window.controller.session is None:
         window.close()  # the document could not be opened: nothing to run headless
@@ -137,38 +148,14 @@ def run_app(config: AppConfig) -> int:
 
 def _run_video(app: Any, config: AppConfig) -> int:
     """The clip player (:mod:`gazesam.app.video_window`) until its window closes or ``quit_after``."""
-    from PySide6.QtCore import QTimer
-
     from gazesam.app.video_window import VideoWindow
 
     window = VideoWindow(config)
     c = window.controller
     outcome = {"code": 0}
-
-    def finish() -> None:
-        if config.screenshot:
-            try:
-                print(f"screenshot: {window.screenshot(config.screenshot)}")
-            except Exception as exc:  # noqa: BLE001 - report and fail the run
-                print(f"gazesam app: error: {exc}", file=sys.stderr)
-                outcome["code"] = 1
-        window.close()
-        app.quit()
-
-    if config.quit_after is not None:
-        delay = int(max(0.0, config.quit_after) * 1000)
-        armed = {"done": False}
-
-        def arm() -> None:  # counts from the first frame on screen (the model loaded)
-            if not armed["done"]:
-                armed["done"] = True
-                if config.headless:
-                    c.play()  # headless: play the clip from the start, with no pointer (all propagated)
-                QTimer.singleShot(delay, finish)
-
-        c.ready.connect(arm)
-        c.error.connect(lambda _text: arm())
-        QTimer.singleShot(delay + STARTUP_CAP_MS, arm)
+    # counts from the first frame on screen (the model loaded); headless, the clip plays from the start
+    # with no pointer (every frame propagated)
+    _quit_after(app, window, config, outcome, c.ready, c.error, on_start=c.play if config.headless else None)
     window.start()
     if c.clip is None:
         window.close()

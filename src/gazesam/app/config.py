@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gazesam.core.errors import InputError
 from gazesam.core.paths import cache_dir
@@ -65,6 +66,17 @@ def parse_geometry(text: str) -> tuple[int, int, int | None, int | None]:
     x = int(m.group(3)) if m.group(3) else None
     y = int(m.group(4)) if m.group(4) else None
     return w, h, x, y
+
+
+def apply_geometry(window: Any, text: str | None, default: tuple[int, int]) -> None:
+    """Size (and, with ``+X+Y``, place) a window from ``--geometry``, else give it ``default`` (w, h)."""
+    if not text:
+        window.resize(*default)
+        return
+    w, h, x, y = parse_geometry(text)
+    window.resize(w, h)
+    if x is not None and y is not None:
+        window.move(x, y)
 
 
 class RecentFiles:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
 )
 
-from gazesam.app.config import AppConfig, RecentFiles, parse_geometry
+from gazesam.app.config import AppConfig, RecentFiles, apply_geometry
 from gazesam.app.controller import AppController
 from gazesam.app.keys import BINDINGS, help_rows
 from gazesam.app.validation_screen import ValidationScreen
@@ -68,13 +68,7 @@ class MainWindow(QMainWindow):
         self._space = _SpaceHold(self)
         QApplication.instance().installEventFilter(self._space)
         self._wire()
-        if config.geometry:
-            w, h, x, y = parse_geometry(config.geometry)
-            self.resize(w, h)
-            if x is not None and y is not None:
-                self.move(x, y)
-        else:
-            self.resize(1280, 860)
+        apply_geometry(self, config.geometry, (1280, 860))
         self.validation = None
 
     # ---- construction ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QPro
                                QWidget)
 
 from gazesam.app import workers
-from gazesam.app.config import AppConfig, parse_geometry
+from gazesam.app.config import AppConfig, apply_geometry
 from gazesam.core.display import ImageLayout
 from gazesam.core.errors import GazesamError, TruncatedVideoError
 from gazesam.video.clip import Clip
@@ -479,13 +479,7 @@ class VideoWindow(QMainWindow):
         c.encodingProgress.connect(self._on_progress)
         c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.error.connect(lambda text: self.statusBar().showMessage(f"error: {text}", 0))
-        if config.geometry:
-            w, h, x, y = parse_geometry(config.geometry)
-            self.resize(w, h)
-            if x is not None and y is not None:
-                self.move(x, y)
-        else:
-            self.resize(1100, 760)
+        apply_geometry(self, config.geometry, (1100, 760))
 
     @property
     def errors(self) -> list[str]:
