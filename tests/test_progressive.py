@@ -21,19 +21,38 @@ def _lesion(phantom) -> tuple[float, float, tuple[int, int, int, int]]:
 
 def test_newest_waiting_request_wins_and_older_ones_show_nothing() -> None:
     jobs = [Job(0.0, (0.3,)), Job(0.1, (0.3,)), Job(0.2, (0.3,)), Job(1.0, (0.01,))]
-    shown = live_delivery(jobs)
+    shown = live_delivery(jobs, supersede=False)
     assert shown[0] == [0.3]  # the first request runs at once
     assert shown[1] == [None]  # waiting when the worker freed up at 0.3, but not the newest
     assert np.allclose(shown[2], [0.6])  # the newest waiting one: starts at 0.3
     assert shown[3] == [1.01]  # idle until its request
 
 
+def test_newer_gaze_stops_a_running_search_once_and_the_replacement_pays_for_what_was_left() -> None:
+    jobs = [Job(0.0, (0.3,)), Job(0.1, (0.3,)), Job(0.2, (0.3,)), Job(1.0, (0.01,))]
+    shown = live_delivery(jobs)
+    assert shown[0] == [None]  # stopped at 0.1 by the second request, 0.2 of its work left
+    assert np.allclose(shown[1], [0.6])  # started at 0.1, not stoppable: 0.3 + the 0.2 left over
+    assert np.allclose(shown[2], [0.9])  # waiting when that one finished: stoppable again, nothing newer
+    assert shown[3] == [1.01]
+
+
+def test_a_search_that_finishes_before_newer_gaze_is_shown() -> None:
+    jobs = [Job(0.0, (0.05,)), Job(0.1, (0.3,)), Job(0.2, (0.3,))]
+    shown = live_delivery(jobs)
+    assert np.allclose(shown[0], [0.05])
+    assert shown[1] == [None]  # stopped at 0.2
+    assert np.allclose(shown[2], [0.2 + 0.3 + 0.2])
+
+
 def test_quick_answers_do_not_wait_behind_searches() -> None:
     qs = ("quick", "search")
     jobs = [Job(0.0, (0.02, 0.3), qs), Job(0.1, (0.02, 0.3), qs), Job(0.2, (0.02, 0.3), qs)]
-    shown = live_delivery(jobs)
+    shown = live_delivery(jobs, supersede=False)
     assert np.allclose([s[0] for s in shown], [0.02, 0.12, 0.22])  # every look answered at once
     assert shown[0][1] == 0.3 and shown[1][1] is None and np.isclose(shown[2][1], 0.6)
+    shown = live_delivery(jobs)  # searches superseded: the quick answers are unchanged
+    assert np.allclose([s[0] for s in shown], [0.02, 0.12, 0.22])
 
 
 def test_first_answer_is_one_call_and_the_search_keeps_it_when_it_agrees(litemedsam, phantom) -> None:
@@ -78,3 +97,63 @@ def test_a_settled_mask_stays_while_gaze_stays_on_it(litemedsam, phantom) -> Non
     pipe.submit_fixation(FixationEvent("end", 2.4, 2.7, ex, cy, 0.3, fixation_id=10))
     again = pipe.decide_pending()[-1]
     assert again.decoder_calls > 0
+
+
+class _GazeDuringSearch:
+    """The real predictor; on its ``hook_at``-th batched decode, ``hook`` runs first (gaze arriving
+    while a search is under way)."""
+
+    def __init__(self, predictor, hook, hook_at: int = 1) -> None:
+        self._p, self._hook, self._at, self.batched = predictor, hook, hook_at, 0
+
+    def __getattr__(self, name):
+        return getattr(self._p, name)
+
+    def predict_boxes(self, emb, boxes):
+        self.batched += 1
+        if self.batched == self._at:
+            self._hook()
+        return self._p.predict_boxes(emb, boxes)
+
+
+def test_newer_gaze_stops_a_live_search_and_its_decodes_are_kept(litemedsam, phantom) -> None:
+    from gazesam.pipeline.decoder import SUPERSEDE_CHUNK
+
+    cx, cy, _ = _lesion(phantom)
+    h, w = phantom.mask.shape
+    second = FixationEvent("end", 0.3, 0.5, cx + 0.01, cy, 0.2, fixation_id=2)
+    pipe = None
+    wrapped = _GazeDuringSearch(litemedsam, lambda: pipe.submit_fixation(second))
+    pipe = GazePipeline(wrapped, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    pipe.encode_now()
+    pipe.submit_fixation(FixationEvent("end", 0.0, 0.25, cx, cy, 0.25, fixation_id=1))
+    assert pipe._run_stage("search", supersede=True) is None  # gaze came during its first decode
+    assert pipe.n_superseded == 1
+    assert wrapped.batched == 1 and len(pipe._memo) == SUPERSEDE_CHUNK  # the one chunk it decoded stays
+    kept = dict(pipe._memo)
+    update = pipe._run_stage("search", supersede=True)  # after a stopped search: runs to the end
+    assert update is not None and update.request_t == 0.5  # it answers the newer gaze
+    assert pipe.n_superseded == 1
+    assert all(k in pipe._memo for k in kept)
+    fresh = GazePipeline(litemedsam, make_policy("gaze-box"))  # the same two looks, nothing stopped
+    fresh.set_image(phantom.image)
+    fresh.encode_now()
+    fresh.submit_fixation(FixationEvent("end", 0.0, 0.25, cx, cy, 0.25, fixation_id=1))
+    fresh.submit_fixation(second)
+    whole = fresh._run_stage("search")
+    assert update.decoder_calls <= whole.decoder_calls - SUPERSEDE_CHUNK  # the kept decodes were not redone
+    assert np.array_equal(update.mask, whole.mask)
+    assert dice(update.mask, phantom.mask) > 0.8
+
+
+def test_replay_never_supersedes_so_evaluation_stays_deterministic(litemedsam, phantom) -> None:
+    cx, cy, _ = _lesion(phantom)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    events = [FixationEvent("end", 0.0, 0.25, cx, cy, 0.25, fixation_id=1),
+              FixationEvent("end", 0.3, 0.55, cx + 0.02, cy, 0.25, fixation_id=2)]
+    a = [u.mask for u in pipe.replay(events)]
+    pipe.set_image(phantom.image)
+    b = [u.mask for u in pipe.replay(events)]
+    assert pipe.n_superseded == 0 and len(a) == len(b) >= 2 and all(np.array_equal(x, y) for x, y in zip(a, b))

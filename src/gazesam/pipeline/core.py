@@ -14,7 +14,7 @@ from gazesam.core.samples import FixationEvent, GazeSample
 from gazesam.core.transforms import ToImage, image_filling_display
 from gazesam.core.prompts import GazePoint, ImageFixation, MaskUpdate
 from gazesam.prompt.base import Decision, PromptPolicy
-from gazesam.pipeline.decoder import EngineDecoder
+from gazesam.pipeline.decoder import EngineDecoder, Superseded
 from gazesam.signal import make_detector
 
 Listener = Callable[["MaskUpdate"], None]
@@ -34,7 +34,10 @@ class GazePipeline:
     detector and the policy's cheap ``observe`` step inline and wake the workers. The search worker decides
     on the newest state only; requests that arrive while it is busy collapse into one, so latency never
     grows with load. A policy with a quick first answer (:meth:`PromptPolicy.quick`) gets a second worker
-    for it, so a new look is answered at once even while a search for an older one is still running. 
+    for it, so a new look is answered at once even while a search for an older one is still running.
+    Latest gaze wins inside a search too: a live search that newer gaze has made stale stops at its next
+    engine call (the boxes it decoded stay in the image's memo for the search that replaces it), unless
+    the search before it was stopped that way, so that a reader who keeps looking still gets answers.
     :meth:`replay` feeds a whole recording on the calling thread, one decision per request, which makes
     replay and evaluation deterministic.
     """
@@ -80,6 +83,8 @@ class GazePipeline:
         # including looks whose request a newer one replaced while the worker was busy)
         self.request_times: list[float] = []
         self.encoded_t = math.nan  # monotonic time the current image's embedding (and box state) was ready
+        self._superseded_last = False  # the last live search was stopped by newer gaze
+        self.n_superseded = 0  # live searches stopped by newer gaze
 
     # -- configuration -------------------------------------------------------------------------------
     def add_listener(self, callback: Listener) -> None:
@@ -223,9 +228,12 @@ class GazePipeline:
         out = [self._run_stage("quick"), self._run_stage("search")]
         return [u for u in out if u is not None]
 
-    def _run_stage(self, stage: str) -> MaskUpdate | None:
+    def _run_stage(self, stage: str, supersede: bool = False) -> MaskUpdate | None:
         """One stage for the newest request of that stage: ``quick`` (the policy's first answer) or
-        ``search`` (its decision). An answer for an image that was replaced meanwhile is dropped."""
+        ``search`` (its decision). An answer for an image that was replaced meanwhile is dropped.
+
+        ``supersede`` (live searches): the search stops when a newer request or image arrives before it
+        is done (see the class docstring); it returns None then, and the newer request stays pending."""
         t0 = time.perf_counter()
         with self._lock:
             if self._embedding is None:
@@ -243,8 +251,20 @@ class GazePipeline:
             embedding = self._embedding
             image = self._image
             state = self.policy.snapshot()
-        decoder = EngineDecoder(self.predictor, embedding, memo)
-        decision = (self.policy.quick if stage == "quick" else self.policy.decide)(state, decoder)
+        stale = None
+        if supersede and stage == "search" and not self._superseded_last:
+            def stale() -> bool:
+                return self._pending or self._image is not image
+        decoder = EngineDecoder(self.predictor, embedding, memo, superseded=stale)
+        try:
+            decision = (self.policy.quick if stage == "quick" else self.policy.decide)(state, decoder)
+        except Superseded:
+            with self._lock:
+                self._superseded_last = True
+                self.n_superseded += 1
+            return None
+        if stage == "search":
+            self._superseded_last = False
         if decision is None:
             return None
         with self._lock:
@@ -301,7 +321,7 @@ class GazePipeline:
                 if needs_encode:
                     self.encode_now()
                 else:
-                    self._run_stage("search")
+                    self._run_stage("search", supersede=True)
             except Exception as exc:  # a failing decision must not kill live use; it is reported
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 with self._lock:
