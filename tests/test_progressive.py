@@ -120,7 +120,6 @@ def test_newer_gaze_stops_a_live_search_and_its_decodes_are_kept(litemedsam, pha
     from gazesam.pipeline.decoder import SUPERSEDE_CHUNK
 
     cx, cy, _ = _lesion(phantom)
-    h, w = phantom.mask.shape
     second = FixationEvent("end", 0.3, 0.5, cx + 0.01, cy, 0.2, fixation_id=2)
     pipe = None
     wrapped = _GazeDuringSearch(litemedsam, lambda: pipe.submit_fixation(second))

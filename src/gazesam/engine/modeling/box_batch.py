@@ -94,7 +94,6 @@ class BoxBatchDecoder(nn.Module):
     def prepare(self, features: torch.Tensor) -> tuple[torch.Tensor, ...]:
         t = self.dec.transformer
         l1, l2 = t.layers
-        h = self.heads
         s0 = features[0].flatten(1).T + self.pe.no_mask_embed.weight  # (N, D): keys before layer 1
         p = self.dense_pe[0].flatten(1).T
         # layer 1: keys are s0, the same for every prompt
@@ -209,9 +208,8 @@ class BoxBatchDecoder(nn.Module):
          s1c_sq, m2a, m2b, s1c_dot_c, f_ksw, f_kpw, f_vsw, ct1_sw, boxes, win_idx) = args
         t = self.dec.transformer
         l1, l2 = t.layers
-        h = self.heads
         kk = boxes.shape[0]
-        n, d = ct1_sw.shape[0], self.dec.iou_token.weight.shape[-1]
+        d = self.dec.iou_token.weight.shape[-1]
         eps1, eps2 = l1.norm4.eps, l2.norm4.eps
         # prompt tokens: IoU token, 4 mask tokens, the box's two corners
         corners = boxes.reshape(kk, 2, 2)
@@ -230,7 +228,6 @@ class BoxBatchDecoder(nn.Module):
                                 queries)
         # LayerNorm of s0b + A1 C1 (s0b = s0 + out bias): centre C1, per-token variance from shared parts
         c1c = _center(c1)
-        dh = v1.shape[-1]
         cross = _head_dots(m1, v1)  # (K, N, H*T): S0c . C1 rows
         g = c1c @ c1c.transpose(-1, -2)  # (K, r, r)
         quad = ((a1m @ g) * a1m).sum(-1)
