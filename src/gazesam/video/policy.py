@@ -102,6 +102,20 @@ class _Decoder:
         self.calls += 1
         return box_mask(self.predictor, emb, box)
 
+    def many(self, emb: Any, boxes: Sequence[Sequence[float]], chunk: int = 32) -> list[tuple[np.ndarray, float]]:
+        """Several boxes on one frame: through the predictor's batched decoder (``predict_boxes``, the same
+        masks as one box at a time) where it has one; each box counts as one decoder call."""
+        batch = getattr(self.predictor, "predict_boxes", None)
+        if batch is None or len(boxes) < 2:
+            return [self(emb, b) for b in boxes]
+        self.calls += len(boxes)
+        out: list[tuple[np.ndarray, float]] = []
+        for c in range(0, len(boxes), chunk):
+            p = batch(emb, np.asarray(boxes[c: c + chunk], float))
+            masks = self.predictor.box_masks(emb, p.low_res_logits)
+            out += [(np.asarray(m, dtype=bool), float(i)) for m, i in zip(masks, p.iou)]
+        return out
+
 
 def box_mask(predictor: Predictor, emb: Any, box: Sequence[float]) -> tuple[np.ndarray, float]:
     """One box's mask and predicted IoU on a frame: through the predictor's one-box decoder
@@ -207,8 +221,8 @@ class VideoGazePolicy:
           (readers look at an object's interior, not its rim: a mask of the tissue beside an instrument, or of
           a part of the object, holds the gaze point near its edge)."""
         h, w = shape
-        seen: set[tuple[int, int, int, int]] = set()
-        cands = []
+        seen: set[tuple[int, ...]] = set()
+        boxes = []
         for bw, bh in sizes:
             for fx in self.cfg.start_anchors:
                 for fy in self.cfg.start_anchors:
@@ -217,10 +231,10 @@ class VideoGazePolicy:
                     key = tuple(round(v) for v in box)
                     if box[2] - box[0] < 2 or box[3] - box[1] < 2 or key in seen:
                         continue
-                    seen.add(key)  # type: ignore[arg-type]
-                    m, iou = dec(emb, box)
-                    if m.sum() >= self.cfg.prop.min_area_px and _near(m, g, hold_px):
-                        cands.append((iou, m, box))
+                    seen.add(key)
+                    boxes.append(box)
+        cands = [(iou, m, box) for box, (m, iou) in zip(boxes, dec.many(emb, boxes))
+                 if m.sum() >= self.cfg.prop.min_area_px and _near(m, g, hold_px)]
         return self._rank(dec, emb, g, cands, None, self.cfg.start_consistency_top)
 
     def _rank(self, dec: _Decoder, emb: Any, g: tuple[float, float], cands: list[tuple[float, np.ndarray, tuple]],
