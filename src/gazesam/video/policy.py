@@ -11,23 +11,33 @@ Per frame (embeddings encoded ahead, so a frame costs only decoder calls):
    image pixels. A reader who follows the object keeps gaze on it, up to the pursuit lag.
 3. Decision:
    - gaze within ``tol_deg`` of the propagated mask and no drift -> the mask is **confirmed**;
-   - gaze off the mask but within ``reach_deg`` of it, or drift while gaze is on the object -> a box
-     search around the gaze point with the object's last size (3 scales x 2 shapes, the best two redrawn
-     tightly around their masks) replaces the mask if a candidate holds the gaze point: **recovered**
-     (the frame needed gaze);
+   - a gaze shift of more than ``jump_deg`` that is waiting for the jump rule (4.) and is off the mask ->
+     **propagated** (a look at something else is not a correction of this mask);
+   - gaze off the mask but within ``reach_deg`` of it, or drift while gaze is on the object -> a
+     recovery search: boxes of the last mask's size (3 scales x 2 shapes) centred on the gaze point, the
+     last mask's box moved by the gaze's shift since the last frame (the object the reader follows moves
+     with the gaze) at the same scales, and the propagated mask itself when the gaze is on it compete;
+     a candidate must hold the gaze point; the best four by predicted IoU less the area change are scored
+     again with self-consistency and gaze depth (see 5.). A new mask -> **recovered** (the frame needed
+     gaze); the propagated mask winning -> **confirmed** (note ``kept``);
    - gaze further away: the reader looks elsewhere; the track is kept (**propagated**), and only after
      ``switch_frames`` consecutive frames of gaze elsewhere does that become a new object;
    - no usable gaze (blink, saccade, looking away): **propagated**, never confirmed.
 4. Switch: a gaze shift of more than ``jump_deg`` from where gaze dwelt (a saccade to something else;
    catch-up saccades are ~1 deg) that stays for ``jump_dwell_frames`` re-runs the start search there; a
    mask that differs from the current one (IoU < 0.5) starts a new object (the reader looked at it).
-5. Start: the first frame with gaze runs a size search (8 sizes x 3 shapes around the gaze point; a
-   candidate must hold the gaze point, within ``start_hold_deg`` (0.3 deg; 0 means ``tol_deg``): a
-   mask of the tissue beside a thin instrument comes within 1.5 deg of a point on the instrument, not
-   within 0.3 deg; the model's predicted IoU picks; the best two are redrawn around
-   their masks); frames before it are filled by propagating backwards (**propagated**), also when the
-   object was (re)started within ``settle_s`` of the clip's start (the reader's first look is often
-   elsewhere, e.g. the screen centre).
+5. Start: the first frame with gaze runs a box search around the gaze point: 8 sizes x 3 shapes, each
+   placed with the gaze point at 3 x 3 positions in the box (``start_anchors``: a reader looks at a thin
+   or elongated object, e.g. an instrument, far from its box's centre). A candidate must hold the gaze
+   point within ``start_hold_deg`` (0.3 deg; 0 means ``tol_deg``: a mask of the tissue beside a thin
+   instrument comes within 1.5 deg of a point on the instrument, not within 0.3 deg). The six with the
+   highest predicted IoU are scored by predicted IoU + self-consistency + gaze depth: the IoU of the mask
+   with the mask of a box redrawn tightly around it (an object's mask is what its own box gives back; a
+   patch of tissue cut out by the box edges is not), and the gaze point's depth in the mask (its distance
+   to the mask's edge over the mask's largest: readers look into an object, a mask that holds the gaze
+   point near its rim is the tissue beside it or a part of it). Frames before the start are filled by
+   propagating backwards (**propagated**), also when the object was (re)started within ``settle_s`` of
+   the clip's start (the reader's first look is often elsewhere, e.g. the screen centre).
 
 A frame's mask is "confirmed" only when gaze was on it; everything else the reader never looked at.
 """
@@ -59,6 +69,10 @@ class VideoPolicyConfig:
     recover_scales: tuple[float, ...] = (0.75, 1.0, 1.35)
     refine_start: bool = False  # redraw the start search's best boxes around their masks
     start_hold_deg: float = 0.3  # a start candidate must come this close to the gaze point (0: tol_deg)
+    start_anchors: tuple[float, ...] = (0.25, 0.5, 0.75)  # where the gaze point sits in a start box, per axis
+    start_consistency_top: int = 6  # the start's best boxes (predicted IoU) scored further (0: IoU alone)
+    recover_keeps: bool = True  # the propagated mask competes in the recovery search (False: the centred search)
+    recover_top: int = 4  # the recovery's best candidates scored further (see ``start_consistency_top``)
     grow: float = 1.2  # > 1: on confirmed frames also try the propagated box grown by this factor ...
     grow_max_area: float = 1.25  # ... whose mask may be at most this much larger than last frame's
     prop: PropagationConfig = field(default_factory=lambda: PropagationConfig(min_pred_iou=0.5))
@@ -88,6 +102,20 @@ class _Decoder:
         self.calls += 1
         return box_mask(self.predictor, emb, box)
 
+    def many(self, emb: Any, boxes: Sequence[Sequence[float]], chunk: int = 32) -> list[tuple[np.ndarray, float]]:
+        """Several boxes on one frame: through the predictor's batched decoder (``predict_boxes``, the same
+        masks as one box at a time) where it has one; each box counts as one decoder call."""
+        batch = getattr(self.predictor, "predict_boxes", None)
+        if batch is None or len(boxes) < 2:
+            return [self(emb, b) for b in boxes]
+        self.calls += len(boxes)
+        out: list[tuple[np.ndarray, float]] = []
+        for c in range(0, len(boxes), chunk):
+            p = batch(emb, np.asarray(boxes[c: c + chunk], float))
+            masks = self.predictor.box_masks(emb, p.low_res_logits)
+            out += [(np.asarray(m, dtype=bool), float(i)) for m, i in zip(masks, p.iou)]
+        return out
+
 
 def box_mask(predictor: Predictor, emb: Any, box: Sequence[float]) -> tuple[np.ndarray, float]:
     """One box's mask and predicted IoU on a frame: through the predictor's one-box decoder
@@ -109,6 +137,23 @@ def _near(mask: np.ndarray, g: tuple[float, float], tol_px: float) -> bool:
     y0, y1 = int(max(0, math.floor(y - tol_px))), int(min(h, math.ceil(y + tol_px) + 1))
     ys, xs = np.nonzero(mask[y0:y1, x0:x1])
     return bool(xs.size) and float(np.min((xs + x0 - x) ** 2 + (ys + y0 - y) ** 2)) <= tol_px**2
+
+
+def gaze_depth(mask: np.ndarray, g: tuple[float, float]) -> float:
+    """How deep inside ``mask`` the gaze point lies: its distance to the mask's edge over the largest such
+    distance in the mask (1 at the mask's deepest point, 0 on or outside its edge)."""
+    from scipy import ndimage
+
+    ys, xs = np.nonzero(mask)
+    if not xs.size:
+        return 0.0
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    gx, gy = round(g[0]), round(g[1])
+    if not (x0 <= gx < x1 and y0 <= gy < y1):
+        return 0.0
+    dt = ndimage.distance_transform_edt(np.pad(mask[y0:y1, x0:x1], 1))
+    top = float(dt.max())
+    return float(dt[gy - y0 + 1, gx - x0 + 1]) / top if top > 0 else 0.0
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -158,7 +203,53 @@ class VideoGazePolicy:
                       shape: tuple[int, int]) -> tuple[np.ndarray, float, tuple] | None:
         """The search that starts an object at a gaze point (first look, a jump, a switch)."""
         hold = self.hold_px if self.hold_px > 0 else self.tol_px
+        if self.cfg.start_consistency_top > 0:
+            return self._anchored_search(dec, emb, g, sizes, shape, hold)
         return self._search(dec, emb, g, sizes, shape, None, self.cfg.refine_start, hold_px=hold)
+
+    def _anchored_search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
+                         shape: tuple[int, int], hold_px: float) -> tuple[np.ndarray, float, tuple] | None:
+        """The start search: boxes of ``sizes`` with the gaze point at ``start_anchors`` of their width and
+        height (the point a reader looks at on a thin or elongated object is rarely its box's centre); a
+        candidate's mask must hold the gaze point (within ``hold_px``). The ``start_consistency_top``
+        candidates with the highest predicted IoU are scored by predicted IoU + self-consistency + gaze depth,
+        each in [0, 1], and the highest wins:
+
+        - self-consistency: the IoU of the mask with the mask of a box redrawn tightly around it (an object's
+          mask is what its own box gives back; a patch of tissue cut out by the box edges is not);
+        - gaze depth: the gaze point's distance to the mask's edge over the mask's largest such distance
+          (readers look at an object's interior, not its rim: a mask of the tissue beside an instrument, or of
+          a part of the object, holds the gaze point near its edge)."""
+        h, w = shape
+        seen: set[tuple[int, ...]] = set()
+        boxes = []
+        for bw, bh in sizes:
+            for fx in self.cfg.start_anchors:
+                for fy in self.cfg.start_anchors:
+                    box = (max(0.0, g[0] - fx * bw), max(0.0, g[1] - fy * bh), min(w - 1.0, g[0] + (1 - fx) * bw),
+                           min(h - 1.0, g[1] + (1 - fy) * bh))
+                    key = tuple(round(v) for v in box)
+                    if box[2] - box[0] < 2 or box[3] - box[1] < 2 or key in seen:
+                        continue
+                    seen.add(key)
+                    boxes.append(box)
+        cands = [(iou, m, box) for box, (m, iou) in zip(boxes, dec.many(emb, boxes))
+                 if m.sum() >= self.cfg.prop.min_area_px and _near(m, g, hold_px)]
+        return self._rank(dec, emb, g, cands, None, self.cfg.start_consistency_top)
+
+    def _rank(self, dec: _Decoder, emb: Any, g: tuple[float, float], cands: list[tuple[float, np.ndarray, tuple]],
+              prev_area: float | None, top: int) -> tuple[np.ndarray, float, tuple] | None:
+        """The best of ``cands`` (predicted IoU, mask, box): the ``top`` with the highest :meth:`_score`
+        (predicted IoU, less the area change from ``prev_area`` where given) are scored again by adding
+        self-consistency and gaze depth (see :meth:`_anchored_search`), and the highest wins."""
+        cands = sorted(cands, key=lambda c: -self._score(c[1], c[0], prev_area))
+        best = None
+        for iou, m, box in cands[:top]:
+            m2, _ = dec(emb, box_from_mask(m, self.cfg.prop.margin_frac, self.cfg.prop.margin_px))
+            s = self._score(m, iou, prev_area) + _iou(m, m2) + gaze_depth(m, g)
+            if best is None or s > best[0]:
+                best = (s, m, iou, box)
+        return None if best is None else (best[1], best[2], best[3])
 
     def _search(self, dec: _Decoder, emb: Any, g: tuple[float, float], sizes: list[tuple[float, float]],
                 shape: tuple[int, int], prev_area: float | None, refine: bool = True,
@@ -193,6 +284,42 @@ class VideoGazePolicy:
         if prev_area is None:
             return iou
         return iou - 0.5 * abs(math.log(max(mask.sum(), 1) / max(prev_area, 1.0)))
+
+    def _recover_sizes(self, prev: np.ndarray) -> list[tuple[float, float]]:
+        ys, xs = np.nonzero(prev)
+        bw, bh = xs.max() - xs.min() + 1.0, ys.max() - ys.min() + 1.0
+        side = math.sqrt(bw * bh)
+        return [(bw * s, bh * s) for s in self.cfg.recover_scales] + [(side * s, side * s) for s in self.cfg.recover_scales]
+
+    def _recover(self, dec: _Decoder, emb: Any, g: tuple[float, float], prev: np.ndarray,
+                 propagated: tuple[np.ndarray, float, tuple | None] | None, last_g: tuple[float, float] | None,
+                 shape: tuple[int, int]) -> tuple[np.ndarray, float, tuple] | None:
+        """The recovery search: boxes of the last mask's size (``recover_scales``, its own shape and a
+        square) centred on the gaze point, the last mask's box moved with the gaze (by the gaze's shift since
+        ``last_g``, the last frame's gaze point: the object the reader follows moves with the gaze) at the
+        same scales, and the propagated mask (when the gaze is on it) compete; a candidate must hold the gaze
+        point (within the tolerance); :meth:`_rank` picks. Returns the propagated mask itself when it wins."""
+        h, w = shape
+        area = float(prev.sum())
+        cands: list[tuple[float, np.ndarray, tuple]] = []
+        if propagated is not None and propagated[2] is not None:
+            cands.append((propagated[1], propagated[0], propagated[2]))
+        boxes = []
+        for bw, bh in self._recover_sizes(prev):
+            boxes.append((g[0] - bw / 2, g[1] - bh / 2, g[0] + bw / 2, g[1] + bh / 2))
+        pb = box_from_mask(prev, self.cfg.prop.margin_frac, self.cfg.prop.margin_px)
+        if pb is not None and last_g is not None:
+            dx, dy = g[0] - last_g[0], g[1] - last_g[1]
+            cx, cy, hw, hh = (pb[0] + pb[2]) / 2 + dx, (pb[1] + pb[3]) / 2 + dy, (pb[2] - pb[0]) / 2, (pb[3] - pb[1]) / 2
+            boxes += [(cx - hw * s, cy - hh * s, cx + hw * s, cy + hh * s) for s in self.cfg.recover_scales]
+        for b in boxes:
+            box = (max(0.0, b[0]), max(0.0, b[1]), min(w - 1.0, b[2]), min(h - 1.0, b[3]))
+            if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+                continue
+            mm, ii = dec(emb, box)
+            if mm.sum() >= self.cfg.prop.min_area_px and _near(mm, g, self.tol_px):
+                cands.append((ii, mm, box))
+        return self._rank(dec, emb, g, cands, area, self.cfg.recover_top)
 
     def _try_grow(self, dec: _Decoder, emb: Any, res: FrameResult, prev: np.ndarray, g: tuple[float, float],
                   shape: tuple[int, int]) -> None:
@@ -269,16 +396,18 @@ class VideoGazePolicy:
                     state.elsewhere = 0
                     if self.cfg.grow > 1.0 and box is not None:
                         self._try_grow(dec, emb, res, prev, g, shape)
+                elif state.dwell > 0 and not on:
+                    pass  # a gaze shift that may become a jump: propagated until the jump rule decides
                 elif near or (on and reason is not None):
                     state.elsewhere = 0
-                    ys, xs = np.nonzero(prev)
-                    bw, bh = xs.max() - xs.min() + 1.0, ys.max() - ys.min() + 1.0
-                    sizes = [(bw * s, bh * s) for s in self.cfg.recover_scales]
-                    side = math.sqrt(bw * bh)
-                    sizes += [(side * s, side * s) for s in self.cfg.recover_scales]
-                    found = self._search(dec, emb, g, sizes, shape, float(prev.sum()))
-                    if found is not None:
-                        res = FrameResult(i, found[0], "recovered", found[2], found[1], g)
+                    if self.cfg.recover_keeps:
+                        found = self._recover(dec, emb, g, prev, (m, iou, box) if on else None, state.gaze, shape)
+                    else:
+                        found = self._search(dec, emb, g, self._recover_sizes(prev), shape, float(prev.sum()))
+                    if found is not None and found[0] is m:
+                        res.status, res.note = "confirmed", f"kept ({reason})"  # the propagated mask won
+                    elif found is not None:
+                        res = FrameResult(i, found[0], "recovered", found[2], found[1], g, note=reason or "gaze off the mask")
                 else:
                     state.elsewhere += 1
                     if state.elsewhere >= self.cfg.switch_frames:  # a new object, started by looking at it
@@ -286,6 +415,7 @@ class VideoGazePolicy:
                         if found is not None:
                             res = FrameResult(i, found[0], "started", found[2], found[1], g)
                         state.elsewhere = 0
+        state.gaze = g
         res.decoder_calls = dec.calls
         res.decision_s = time.perf_counter() - t0
         if res.mask.any():
@@ -332,6 +462,7 @@ class TrackState:
     anchor: tuple[float, float] | None = None  # where gaze dwelt when the current object was chosen
     dwell: int = 0  # frames gaze has stayed far from the anchor
     elsewhere: int = 0  # consecutive frames of gaze away from the mask
+    gaze: tuple[float, float] | None = None  # the last frame's gaze point (None: that frame had none)
 
 
 def propagate_from_truth(predictor: Predictor, embeddings: Sequence[Any], first_truth: np.ndarray, first: int,
