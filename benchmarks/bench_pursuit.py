@@ -1,9 +1,9 @@
-"""Pursuit classification: gazesam's online I-VDT classifier against REMoDNaV on simulated pursuit.
+"""Pursuit classification: gazesam's streaming classifier against REMoDNaV on simulated pursuit.
 
 Simulated observers (gazesam.video.simulate: pursuit gain and lag, catch-up saccades, blinks, the fitted
 TX300 noise) follow the object of each clip (the ground-truth masks of ../shared/data/video, and a
 synthetic disc that crosses the frame with a pause); the same samples go through
-gazesam.signal.pursuit (online, causal) and REMoDNaV 1.1 (Dar, Wagner & Hanke 2021; offline, default
+gazesam.signal.pursuit (streaming, each label 150 ms after its sample) and REMoDNaV 1.1 (Dar, Wagner & Hanke 2021; offline, default
 parameters). Prints the sample-level agreement, Cohen's kappa and the confusion table (rows REMoDNaV,
 columns gazesam), pooled over every clip and seed; also each detector against the simulator's truth.
 
