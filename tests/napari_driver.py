@@ -34,6 +34,25 @@ def wait(cond, timeout: float = 60.0) -> bool:
     return cond()
 
 
+LOOK_POINTS = [(0, 0), (-18, -8), (16, 10), (12, -12), (-14, 12)]  # on the object, around its centre (pixels)
+
+
+def look_around(widget, to_world, timeout: float = 120.0) -> bool:
+    """Rest the pointer on a few points of the object, 0.5 s each, round and round as a reader keeps
+    looking, until the widget offers a stable mask (True) or ``timeout`` seconds pass (False). Stability
+    needs agreeing decisions on new fixations, so staring at one point after a single round cannot be
+    relied on: on a loaded machine most of that round's searches are replaced by newer gaze."""
+    end = time.monotonic() + timeout
+    k = 0
+    while time.monotonic() < end:
+        dx, dy = LOOK_POINTS[k % len(LOOK_POINTS)]
+        widget.point_at(to_world(dx, dy))
+        if wait(lambda: widget.candidate is not None and widget.candidate.stable, 0.5):
+            return True
+        k += 1
+    return False
+
+
 def lsl_gaze(viewer, widget, image, truth) -> dict:
     """Push 300 Hz gaze at the object's place on screen from a pylsl outlet; the widget's ``lsl:NAME``
     source maps it back through the canvas and segments the object."""
@@ -105,11 +124,12 @@ def main(out: Path) -> None:
 
     # --- mouse: rest the pointer on the object
     widget.start("mouse")
-    # look around the object as a reader would: a few points on it, 0.5 s each
-    for dx, dy in [(0, 0), (-18, -8), (16, 10), (12, -12), (-14, 12), (0, 0)]:
-        widget.point_at(image.data_to_world((CENTRE[1] + dy, CENTRE[0] + dx)))
-        wait(lambda: False, 0.5)
-    got = wait(lambda: widget.candidate is not None and widget.candidate.stable, 90)
+    seen: list = []  # what the pipeline delivered, for the test's failure message
+    widget.pipeline.add_listener(lambda u: seen.append((u.stage, bool(u.stable), u.decoder_calls)))
+    got = look_around(widget, lambda dx, dy: image.data_to_world((CENTRE[1] + dy, CENTRE[0] + dx)))
+    res["mouse_updates"] = seen[-20:]
+    res["mouse_pipeline"] = {"errors": widget.pipeline.errors[-5:], "superseded": widget.pipeline.n_superseded,
+                             "updates": len(seen)}
     wait(lambda: widget.pipeline.wait_idle(0.05), 30)
     wait(lambda: False, 0.3)  # let the last update reach the GUI thread
     res["mouse_candidate"] = got
@@ -179,10 +199,8 @@ def main(out: Path) -> None:
     viewer.dims.set_point(0, float(vlayer.data_to_world((3, 0, 0))[0]))
     widget.start("mouse")
     res["volume_z"] = widget.z
-    for dx, dy in [(0, 0), (-18, -8), (16, 10), (12, -12), (-14, 12), (0, 0)]:
-        widget.point_at(vlayer.data_to_world((3, CENTRE[1] + dy, CENTRE[0] + dx)))
-        wait(lambda: False, 0.5)
-    res["volume_candidate"] = wait(lambda: widget.candidate is not None and widget.candidate.stable, 90)
+    res["volume_candidate"] = look_around(
+        widget, lambda dx, dy: vlayer.data_to_world((3, CENTRE[1] + dy, CENTRE[0] + dx)))
     widget.accept()
     widget.stop()
     vlabels = viewer.layers["vol labels"] if "vol labels" in viewer.layers else None

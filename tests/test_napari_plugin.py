@@ -158,7 +158,8 @@ def test_widget_in_a_real_viewer(x_display: str, tmp_path: Path) -> None:
     res = json.loads((tmp_path / "result.json").read_text())
     print(json.dumps({k: v for k, v in res.items() if "dice" in k or "on_object" in k}))
     assert res["session_layers"] == [["object", "image"], ["object labels", "labels"]]
-    assert res["mouse_candidate"] and res["mouse_on_object"] > 0.95 and res["mouse_dice"] > 0.1
+    assert res["mouse_candidate"] and res["mouse_on_object"] > 0.95 and res["mouse_dice"] > 0.1, \
+        (res.get("mouse_pipeline"), res.get("mouse_updates"))
     assert res["accepted"] and res["labels_dice"] == pytest.approx(res["mouse_dice"])  # accepted as offered
     assert res["after_undo"] == 0 and res["after_redo_dice"] == pytest.approx(res["mouse_dice"])
     for mine_x, mine_y, ref_x, ref_y in res["display_mapping"]:  # display -> image as napari maps its canvas

@@ -156,3 +156,22 @@ def test_replay_never_supersedes_so_evaluation_stays_deterministic(litemedsam, p
     pipe.set_image(phantom.image)
     b = [u.mask for u in pipe.replay(events)]
     assert pipe.n_superseded == 0 and len(a) == len(b) >= 2 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_first_answer_that_arrives_after_the_search_for_its_look_is_dropped(litemedsam, phantom) -> None:
+    """The quick and the search workers run side by side: when the search for a look is delivered first
+    (a loaded machine), the late quick answer must neither replace the shown mask nor reset its stability."""
+    cx, cy, _ = _lesion(phantom)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    pipe.encode_now()
+    shown = []
+    pipe.add_listener(shown.append)
+    pipe.submit_fixation(FixationEvent("start", 0.0, 0.06, cx, cy, 0.06, fixation_id=1))
+    search = pipe._run_stage("search")
+    assert search is not None and search.stage == "search"
+    assert pipe._run_stage("quick") is None  # late: the search already answered this look
+    assert shown == [search] and pipe.last_update is search
+    pipe.submit_fixation(FixationEvent("end", 0.0, 0.3, cx, cy, 0.3, fixation_id=1))
+    quick = pipe._run_stage("quick")  # a newer look: its first answer is shown
+    assert quick is not None and quick.stage == "quick" and pipe.last_update is quick

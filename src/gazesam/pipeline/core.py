@@ -69,6 +69,10 @@ class GazePipeline:
         self._quick_pending = False
         self._quick_gaze_t = math.nan
         self._quick_memo: dict = {}
+        self._n_requests = 0  # requests so far; each stage remembers which one it answers
+        self._pending_req = 0
+        self._quick_req = 0
+        self._searched_req = 0  # the newest request a search has answered (older quick answers are dropped)
         self._quick_thread: threading.Thread | None = None
         self._needs_encode = False
         self._enabled = True
@@ -206,11 +210,14 @@ class GazePipeline:
     def _request(self, gaze_t: float) -> None:
         if not self._enabled:
             return
+        self._n_requests += 1
         self._pending = True
         self._pending_gaze_t = gaze_t
+        self._pending_req = self._n_requests
         if self._has_quick:
             self._quick_pending = True
             self._quick_gaze_t = gaze_t
+            self._quick_req = self._n_requests
         if len(self.request_times) < 1_000_000:
             self.request_times.append(float(gaze_t))
         self._wake.notify_all()
@@ -242,12 +249,12 @@ class GazePipeline:
                 if not self._quick_pending:
                     return None
                 self._quick_pending = False
-                gaze_t, memo = self._quick_gaze_t, self._quick_memo
+                gaze_t, memo, req = self._quick_gaze_t, self._quick_memo, self._quick_req
             else:
                 if not self._pending:
                     return None
                 self._pending = False
-                gaze_t, memo = self._pending_gaze_t, self._memo
+                gaze_t, memo, req = self._pending_gaze_t, self._memo, self._pending_req
             embedding = self._embedding
             image = self._image
             state = self.policy.snapshot()
@@ -270,6 +277,10 @@ class GazePipeline:
         with self._lock:
             if self._image is not image:
                 return None  # the image changed while we decided: this answer is stale
+            if stage == "quick" and req <= self._searched_req:
+                return None  # a search has already answered this look (or a newer one): the first answer is late
+            if stage == "search":
+                self._searched_req = max(self._searched_req, req)
             self.policy.commit(decision)
             self._seq += 1
             update = self._to_update(decision, gaze_t, decoder.calls, stage, time.perf_counter() - t0)
