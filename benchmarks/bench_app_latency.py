@@ -50,7 +50,7 @@ def _waits(requests: list[float], responses: list[tuple]) -> tuple[list[float], 
     return first, settled
 
 
-def measure(kvasir: Path, images: int, threads: int) -> dict:
+def measure(kvasir: Path, images: int, threads: int, supersede: bool = True) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from gazesam.app.config import AppConfig, RecentFiles
@@ -65,6 +65,7 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
     table = read_fixation_table(kvasir / "fixations.csv")
     names = sorted(n for n in table.trials if (kvasir / "images" / n).is_file())[:images]
     first_all, settled_all, gui_all, first_enc, settled_enc, search_s = [], [], [], [], [], []
+    n_superseded = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             fx = table.trials[name]
@@ -84,6 +85,8 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
                 if not listening and c.pipeline is not None:
                     c.pipeline.add_listener(lambda u: search_s.append(u.compute_s)
                                             if getattr(u, "stage", "search") == "search" and u.decoder_calls else None)
+                    if hasattr(c.pipeline, "supersede"):
+                        c.pipeline.supersede = supersede
                     listening = True
                 st = c.source.status().state if c.source is not None else ""
                 if st == "ended" and end_at is None:
@@ -91,6 +94,7 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
                 if end_at is not None and time.monotonic() > end_at:
                     break
             pipe = c.pipeline
+            n_superseded += int(getattr(pipe, "n_superseded", 0))
             responses = list(getattr(c, "responses", []))
             if responses and pipe is not None and hasattr(pipe, "request_times"):
                 first, settled = _waits(list(pipe.request_times), responses)
@@ -111,7 +115,7 @@ def measure(kvasir: Path, images: int, threads: int) -> dict:
             print(f"  {name}: {len(fx)} fixations, {len(first)} requests answered, median first/settled {med} ms",
                   flush=True)
     return {"first": first_all, "settled": settled_all, "gui": gui_all, "first_encoded": first_enc,
-            "settled_encoded": settled_enc, "search": search_s}
+            "settled_encoded": settled_enc, "search": search_s, "superseded": n_superseded}
 
 
 def _line(label: str, v: list[float]) -> str:
@@ -126,6 +130,8 @@ def main() -> int:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--baseline-src", default=None, help="another checkout's src/ to measure first")
+    ap.add_argument("--no-supersede", action="store_true",
+                    help="this checkout with live searches never stopped for newer gaze (GazePipeline.supersede)")
     ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # used by the baseline subprocess
     args = ap.parse_args()
     kvasir = Path(args.data) / "kvasir-gaze"
@@ -143,7 +149,7 @@ def main() -> int:
         base = json.loads(Path(out).read_text())
         Path(out).unlink()
         print("this checkout:", flush=True)
-    res = measure(kvasir, args.images, args.threads)
+    res = measure(kvasir, args.images, args.threads, supersede=not args.no_supersede)
     if args.json:
         Path(args.json).write_text(json.dumps(res))
         return 0
@@ -152,7 +158,11 @@ def main() -> int:
         print("  " + _line("look -> first mask", base["first"]))
         print("  " + _line("look -> settled mask", base["settled"]))
         print("  " + _line("GUI (decided -> painted)", base["gui"]))
-    print("\nthis checkout")
+        if base.get("settled_encoded"):
+            print("  " + _line("looks after the image was encoded: settled mask", base["settled_encoded"]))
+        if base.get("search"):
+            print("  " + _line("search compute", base["search"]))
+    print("\nthis checkout" + (" (searches never superseded)" if args.no_supersede else ""))
     print("  " + _line("look -> first mask on screen", res["first"]))
     print("  " + _line("look -> settled mask on screen", res["settled"]))
     print("  " + _line("GUI (decided -> painted)", res["gui"]))
@@ -160,6 +170,7 @@ def main() -> int:
     print("    " + _line("look -> first mask", res["first_encoded"]))
     print("    " + _line("look -> settled mask", res["settled_encoded"]))
     print("  " + _line("search compute (decisions that ran the engine)", res["search"]))
+    print(f"  searches stopped for newer gaze: {res['superseded']}")
     if base is not None and res["first"] and base["first"]:
         for k in ("first", "settled"):
             b, n = np.asarray(base[k]), np.asarray(res[k])

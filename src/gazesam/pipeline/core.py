@@ -48,8 +48,10 @@ class GazePipeline:
         policy: PromptPolicy,
         display: Any = None,
         detector: str | Any = "ivt",
+        supersede: bool = True,
     ) -> None:
         self.predictor = predictor
+        self.supersede = supersede  # live searches stop for newer gaze (see the class docstring)
         self.policy = policy
         self.display = display
         self.detector = make_detector(detector, display) if isinstance(detector, str) else detector
@@ -332,7 +334,7 @@ class GazePipeline:
                 if needs_encode:
                     self.encode_now()
                 else:
-                    self._run_stage("search", supersede=True)
+                    self._run_stage("search", supersede=self.supersede)
             except Exception as exc:  # a failing decision must not kill live use; it is reported
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 with self._lock:
