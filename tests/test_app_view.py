@@ -160,3 +160,30 @@ def test_help_overlay_is_dark_even_after_the_gaze_cursor_was_drawn(view: ImageVi
     img = view.grab().toImage()
     c = img.pixelColor(view.width() // 2, view.height() // 2)
     assert max(c.red(), c.green(), c.blue()) < 60, c.getRgb()
+
+
+def test_the_cached_image_layer_follows_every_change(view: ImageView) -> None:
+    """The image, labels and candidate are painted once into a cached layer (gaze repaints the view at
+    display rate); each change to them, to the zoom or to the size must show on the next paint."""
+    cx, cy = view.transform.image_to_widget(100, 60)
+    plain = view.grab().toImage().pixelColor(round(cx), round(cy)).green()
+    mask = np.zeros((120, 200), bool)
+    mask[30:90, 60:140] = True
+    view.set_candidate(mask)
+    assert view.grab().toImage().pixelColor(round(cx), round(cy)).green() > plain + 20
+    view.set_candidate(None)
+    assert view.grab().toImage().pixelColor(round(cx), round(cy)).green() == plain
+    def shows_image_at(wx: float, wy: float) -> None:
+        ix, iy = view.widget_to_image(QPointF(wx, wy))
+        got = view.grab().toImage().pixelColor(round(wx), round(wy))
+        want = _image()[int(round(iy)), int(round(ix))]
+        assert abs(got.red() - int(want[0])) < 12 and abs(got.green() - int(want[1])) < 12, (got.getRgb(), want)
+
+    wx, wy = view.transform.image_to_widget(30, 20)
+    shows_image_at(wx, wy)
+    view.zoom_by(3.0, QPointF(view.width() * 0.7, view.height() * 0.6))
+    shows_image_at(wx, wy)
+    view.zoom_fit()
+    view.resize(320, 240)
+    sx, sy = view.transform.image_to_widget(190, 110)
+    shows_image_at(sx, sy)

@@ -45,6 +45,12 @@ class ImageView(QWidget):
         self._labels: QImage | None = None
         self._candidate: QImage | None = None
         self._candidate_stable = False
+        # the image, labels and candidate as painted at this transform and size: gaze moves the cursor
+        # at display rate (60 Hz), and rescaling the image on every frame would take a core's share
+        # from the engine on a 2-core machine; the base is redrawn only when what it shows changes
+        self._base: QImage | None = None
+        self._base_key: tuple | None = None
+        self._content = 0  # bumped whenever the image, labels or candidate change
         self.gaze_global: QPointF | None = None
         self.gaze_active = False
         self.gaze_radius = 22.0
@@ -72,6 +78,7 @@ class ImageView(QWidget):
     def set_image(self, image: np.ndarray, keep_view: bool = False) -> None:
         """Show an image (uint8 grey or RGB); ``keep_view`` keeps zoom/pan (next slice of the same volume)."""
         self._image = to_qimage(image)
+        self._content += 1
         h, w = image.shape[:2]
         self._t = self._t.for_image(w, h, keep_view=keep_view).resized(self.width(), self.height())
         self._labels = None
@@ -83,10 +90,12 @@ class ImageView(QWidget):
 
     def set_labels(self, labels: np.ndarray | None, colors: dict[int, tuple[int, int, int]]) -> None:
         self._labels = None if labels is None or not labels.any() else to_qimage(label_overlay(labels, colors))
+        self._content += 1
         self.update()
 
     def set_candidate(self, mask: np.ndarray | None, stable: bool = False) -> None:
         self._candidate_stable = stable
+        self._content += 1
         if mask is None or not mask.any():
             self._candidate = None
         else:
@@ -136,9 +145,17 @@ class ImageView(QWidget):
         return self._t.widget_to_image(p.x(), p.y())
 
     # ---- painting ----------------------------------------------------------------------------
-    def paintEvent(self, event) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(18, 18, 20))
+    def _base_layer(self) -> QImage:
+        """Background, image, labels and candidate at the current transform, cached until one changes."""
+        dpr = self.devicePixelRatioF()
+        key = (self._content, self._t, self.width(), self.height(), dpr)
+        if self._base is not None and self._base_key == key:
+            return self._base
+        base = QImage(max(1, round(self.width() * dpr)), max(1, round(self.height() * dpr)),
+                      QImage.Format.Format_ARGB32_Premultiplied)
+        base.setDevicePixelRatio(dpr)
+        p = QPainter(base)
+        p.fillRect(QRectF(0, 0, self.width(), self.height()), QColor(18, 18, 20))
         if self._image is not None:
             x, y, w, h = self._t.image_rect()
             target = QRectF(x, y, w, h)
@@ -148,6 +165,14 @@ class ImageView(QWidget):
                 p.drawImage(target, self._labels)
             if self._candidate is not None:
                 p.drawImage(target, self._candidate)
+        p.end()
+        self._base, self._base_key = base, key
+        return base
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.drawImage(QPointF(0.0, 0.0), self._base_layer())
+        if self._image is not None:
             self._paint_prompts(p)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if self.show_trail:
