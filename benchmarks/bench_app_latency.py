@@ -50,7 +50,8 @@ def _waits(requests: list[float], responses: list[tuple]) -> tuple[list[float], 
     return first, settled
 
 
-def measure(kvasir: Path, images: int, threads: int, supersede: bool = True) -> dict:
+def measure(kvasir: Path, images: int, threads: int, supersede: bool | None = None) -> dict:
+    """``supersede``: set ``GazePipeline.supersede``; None keeps the checkout's default."""
     from PySide6.QtWidgets import QApplication
 
     from gazesam.app.config import AppConfig, RecentFiles
@@ -85,7 +86,7 @@ def measure(kvasir: Path, images: int, threads: int, supersede: bool = True) -> 
                 if not listening and c.pipeline is not None:
                     c.pipeline.add_listener(lambda u: search_s.append(u.compute_s)
                                             if getattr(u, "stage", "search") == "search" and u.decoder_calls else None)
-                    if hasattr(c.pipeline, "supersede"):
+                    if supersede is not None and hasattr(c.pipeline, "supersede"):
                         c.pipeline.supersede = supersede
                     listening = True
                 st = c.source.status().state if c.source is not None else ""
@@ -149,7 +150,7 @@ def main() -> int:
         base = json.loads(Path(out).read_text())
         Path(out).unlink()
         print("this checkout:", flush=True)
-    res = measure(kvasir, args.images, args.threads, supersede=not args.no_supersede)
+    res = measure(kvasir, args.images, args.threads, supersede=False if args.no_supersede else None)
     if args.json:
         Path(args.json).write_text(json.dumps(res))
         return 0
