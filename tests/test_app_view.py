@@ -176,7 +176,7 @@ def test_the_cached_image_layer_follows_every_change(view: ImageView) -> None:
     def shows_image_at(wx: float, wy: float) -> None:
         ix, iy = view.widget_to_image(QPointF(wx, wy))
         got = view.grab().toImage().pixelColor(round(wx), round(wy))
-        want = _image()[int(round(iy)), int(round(ix))]
+        want = _image()[round(iy), round(ix)]
         assert abs(got.red() - int(want[0])) < 12 and abs(got.green() - int(want[1])) < 12, (got.getRgb(), want)
 
     wx, wy = view.transform.image_to_widget(30, 20)
