@@ -175,3 +175,35 @@ def test_a_first_answer_that_arrives_after_the_search_for_its_look_is_dropped(li
     pipe.submit_fixation(FixationEvent("end", 0.0, 0.3, cx, cy, 0.3, fixation_id=1))
     quick = pipe._run_stage("quick")  # a newer look: its first answer is shown
     assert quick is not None and quick.stage == "quick" and pipe.last_update is quick
+
+
+def test_listeners_get_updates_in_the_order_they_were_committed(litemedsam, phantom) -> None:
+    """The quick and the search workers commit side by side. While the quick answer (seq 1) is still being
+    handed to the first listener, the search commits seq 2 on another thread: the second listener (an LSL
+    outlet, the annotator) must still see 1 before 2, or it shows the older mask last."""
+    import threading
+
+    cx, cy, _ = _lesion(phantom)
+    pipe = GazePipeline(litemedsam, make_policy("gaze-box"))
+    pipe.set_image(phantom.image)
+    pipe.encode_now()
+    quick_in_delivery, search_seen = threading.Event(), threading.Event()
+
+    def slow_first(u) -> None:
+        if u.stage == "quick":
+            quick_in_delivery.set()
+            search_seen.wait(1.0)  # a busy GUI thread; the search commits meanwhile
+        else:
+            search_seen.set()
+
+    order = []
+    pipe.add_listener(slow_first)
+    pipe.add_listener(lambda u: order.append((u.seq, u.stage)))
+    pipe.submit_fixation(FixationEvent("start", 0.0, 0.06, cx, cy, 0.06, fixation_id=1))
+    quick = threading.Thread(target=pipe._run_stage, args=("quick",))
+    quick.start()
+    assert quick_in_delivery.wait(30)
+    search = pipe._run_stage("search")
+    quick.join(30)
+    assert search is not None and search.seq == 2
+    assert order == [(1, "quick"), (2, "search")]

@@ -40,6 +40,10 @@ class GazePipeline:
     the search before it was stopped that way, so that a reader who keeps looking still gets answers.
     :meth:`replay` feeds a whole recording on the calling thread, one decision per request, which makes
     replay and evaluation deterministic.
+
+    Listeners get every update in ``seq`` order, on whichever worker thread is delivering: the quick and
+    the search workers commit side by side, and a consumer that saw a newer mask before an older one
+    would show the stale one last.
     """
 
     def __init__(
@@ -81,6 +85,8 @@ class GazePipeline:
         self._running = False
         self._thread: threading.Thread | None = None
         self._seq = 0
+        self._outbox: list[MaskUpdate] = []  # committed, not yet delivered, in seq order (under _lock)
+        self._deliver_lock = threading.RLock()  # one thread delivers at a time; never taken under _lock
         self._busy = 0  # workers deciding or encoding now
         self.last_update: MaskUpdate | None = None
         self.n_fixations = 0  # completed fixations on the current image (what the policy was shown)
@@ -287,9 +293,22 @@ class GazePipeline:
             self._seq += 1
             update = self._to_update(decision, gaze_t, decoder.calls, stage, time.perf_counter() - t0)
             self.last_update = update
-        for listener in list(self._listeners):
-            listener(update)
+            self._outbox.append(update)
+        self._deliver()
         return update
+
+    def _deliver(self) -> None:
+        """Hand every committed update to the listeners, oldest first. Updates are queued under the state
+        lock in the order their ``seq`` was given; whoever holds the delivery lock drains the queue, so an
+        update committed later is never delivered before one committed earlier."""
+        with self._deliver_lock:
+            while True:
+                with self._lock:
+                    if not self._outbox:
+                        return
+                    update = self._outbox.pop(0)
+                for listener in list(self._listeners):
+                    listener(update)
 
     def _to_update(self, d: Decision, gaze_t: float, calls: int, stage: str = "search",
                    compute_s: float = 0.0) -> MaskUpdate:
