@@ -199,3 +199,53 @@ def test_a_running_fixation_is_judged_on_target_once_not_per_sample() -> None:
     p.observe_fixation(ImageFixation(105.0, 100.0, 0.35, 0.7, 0.35, 2, final=True))
     p.observe_fixation(ImageFixation(106.0, 101.0, 0.75, 0.81, 0.06, 3, final=False))  # the next: judged afresh
     assert len(calls) == 3
+
+
+class _BoxDecoder:
+    """Each box's mask is its own rectangle: enough to see which boxes a search asks for."""
+
+    def __init__(self, shape) -> None:
+        self.image_size = shape
+        self.asked: list[tuple] = []
+
+    def batch_boxes(self, boxes):
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        self.asked += [tuple(b) for b in boxes]
+        masks = np.stack([_rect(self.image_size, *(int(round(v)) for v in b)) for b in boxes])
+        return masks, np.full(len(boxes), 0.9, np.float32), np.zeros((len(boxes), 256, 256), np.float32)
+
+    def full_mask(self, low_res_logits):
+        raise AssertionError("full-size masks need no full_mask")
+
+
+def test_the_box_centre_holds_for_a_one_step_move_and_follows_a_larger_one() -> None:
+    """The ladder of boxes is centred on the fixations' median, snapped to the grid (5 px here). A median
+    that wobbles by one grid step keeps the last search's centre, so the next search asks for the same
+    boxes (found in the decoder's memo live) instead of a whole new ladder; a move of two steps is
+    followed."""
+    from gazesam.prompt.base import Decision
+
+    p = _policy((200, 200))
+    p.observe_fixation(_fixation(100, 100, 0.0))
+    d = p.decide(p.snapshot(), _BoxDecoder((200, 200)))
+    assert d.info["center"] == (100, 100)
+    p.commit(d)
+    s = p.snapshot()
+    assert s.centre == (100, 100)
+    assert p._search(_at(s, 105, 4), _BoxDecoder((200, 200)))[6] == (100, 100)  # one step: held
+    assert p._search(_at(s, 110, 4), _BoxDecoder((200, 200)))[6] == (110, 100)  # two steps: followed
+    follow = GazeBoxPolicy(GazeBoxParams(centre_hold=0.0))
+    follow.reset((200, 200))
+    assert follow._search(_at(s, 105, 4), _BoxDecoder((200, 200)))[6] == (105, 100)
+    p.commit(Decision(Prompt(box=(0, 0, 1, 1)), d.mask, 0.9, d.target_id, 0.0, 1.0))  # no centre: kept
+    assert p.snapshot().centre == (100, 100)
+    p.new_target()
+    assert p.snapshot().centre is None
+
+
+def _at(s: _Target, x: float, n: int) -> _Target:
+    """``s`` with ``n`` fixations whose median is at (x, 100), spread enough to have an extent."""
+    from dataclasses import replace
+
+    xs = tuple(float(x) + d for d in (-20, 0, 0, 20)[:n]) if n > 3 else (float(x),) * n
+    return replace(s, xs=xs, ys=(100.0,) * n, ws=(0.3,) * n)

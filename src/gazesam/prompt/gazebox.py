@@ -45,6 +45,10 @@ Targets, and real gaze's habits:
 - *Fixations on the edge and tracker offset*: the box centre is the dwell-weighted median of the target's
   fixations (robust to a stray fixation); boxes of every size and shape are tried and redrawn around the
   model's masks, so an off-centre start still converges on the object.
+- *A centre that wobbles*: the centre snaps to a grid, and stays where the target's last search put it
+  while the median is within ``centre_hold`` grid steps of it. A median that crosses a grid line and back
+  as fixations accumulate would otherwise ask for a whole new ladder of boxes each time (about 30 decodes)
+  and could swap a settled mask for one of the new ladder's.
 - *No flicker*: a new mask replaces the shown one only if it differs from it (IoU < ``keep_iou``);
   otherwise the shown mask stays.
 - *At once* (:meth:`GazeBoxPolicy.quick`): the first answer to a look is the target's shown mask, or,
@@ -87,6 +91,9 @@ class GazeBoxParams:
     extent_full: int = 6  # ... and from when it is trusted fully (the likelihood fills in before)
     w_iou: float = 1.0
     grid: float = 0.025  # the box centre snaps to this share of the longest side (stable boxes, memoised decodes)
+    # the box centre stays where the target's last search put it while the fixations' median is within this
+    # many grid steps of it (0: it follows every grid step)
+    centre_hold: float = 1.0
     refine_margin: float = 0.02  # of the box side, added around a mask's tight box when it is redrawn
     target_radius: float = 0.08  # of the longest side: on-target distance when there is no mask yet
     mask_dilate: float = 0.25  # of sqrt(mask area): how far outside the mask still counts as on target
@@ -138,6 +145,7 @@ class _Target:
     shown_iou: float = 0.0
     last_x: float = math.nan  # the fixation that asked for this decision
     last_y: float = math.nan
+    centre: tuple[float, float] | None = None  # the box centre of this target's last search
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -191,6 +199,7 @@ class GazeBoxPolicy(PromptPolicy):
         self._last_xy = (math.nan, math.nan)
         self._history: list[np.ndarray] = []
         self._settled = False  # the last decision on this target was stable
+        self._centre: tuple[float, float] | None = None
         self._next_id += 1
         self._target_id = self._next_id
         self._running: ImageFixation | None = None
@@ -296,7 +305,7 @@ class GazeBoxPolicy(PromptPolicy):
             prev_t0=math.nan if prev is None else prev[2],
             prev_settled=prev is not None and prev[3],
             settled=self._settled, shown_box=self._shown_box, shown_iou=self._shown_iou,
-            last_x=self._last_xy[0], last_y=self._last_xy[1],
+            last_x=self._last_xy[0], last_y=self._last_xy[1], centre=self._centre,
         )
 
     # -- the search, worker thread ----------------------------------------------------------------------
@@ -466,7 +475,8 @@ class GazeBoxPolicy(PromptPolicy):
             # was before, or (while the new target is young) the search over both sets of fixations finds
             # one mask that holds each of them.
             union = replace(s, target_id=s.prev_id, xs=s.prev_xs + s.xs, ys=s.prev_ys + s.ys,
-                            ws=s.prev_ws + s.ws, t0=s.prev_t0, prev_id=None, prev_xs=(), prev_ys=(), prev_ws=())
+                            ws=s.prev_ws + s.ws, t0=s.prev_t0, prev_id=None, prev_xs=(), prev_ys=(), prev_ws=(),
+                            centre=None)
             if self.holds(found[1], s.prev_xs, s.prev_ys, s.prev_ws) >= self.p.merge_share:
                 merged_from, s = s.target_id, union
                 found = self._search(s, decode)
@@ -497,6 +507,8 @@ class GazeBoxPolicy(PromptPolicy):
         # Boxes of other shapes only once the fixations' extent can judge a mask's shape: before, the
         # likelihood's preference for small masks would pick a box that cuts the object in two.
         extent_in = self.extent_weight(len(s.xs)) > 0
+        if s.centre is not None and max(abs(cx - s.centre[0]), abs(cy - s.centre[1])) <= self.p.centre_hold * g + 1e-6:
+            cx, cy = s.centre  # the median wobbles: keep the last search's centre (see the module docstring)
         aspects = self.p.aspects if extent_in else (1.0,)
         boxes = self.candidate_boxes(cx, cy, aspects)
         if extent_in:
@@ -577,6 +589,8 @@ class GazeBoxPolicy(PromptPolicy):
         self._shown_score = float(d.info.get("score", 0.0))
         self._history = (self._history + [d.mask])[-self.p.stable_n:]
         self._settled = d.stable
+        if d.info.get("center") is not None:
+            self._centre = tuple(d.info["center"])
 
 
 def _pixels(shape: tuple[int, ...], xs, ys, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
