@@ -249,3 +249,54 @@ def _at(s: _Target, x: float, n: int) -> _Target:
 
     xs = tuple(float(x) + d for d in (-20, 0, 0, 20)[:n]) if n > 3 else (float(x),) * n
     return replace(s, xs=xs, ys=(100.0,) * n, ws=(0.3,) * n)
+
+
+def test_snapped_extent_boxes_stay_the_same_when_the_fixations_barely_move() -> None:
+    """With ``extent_snap`` the extent box's sides are powers of the ratio (of the longest side) and its
+    centre is on the grid, so a search whose fixations moved a few pixels proposes the very boxes the last
+    one decoded (memo hits live); without it every such search asks for five new boxes."""
+    # six fixations whose extent estimate (range x 7/5 + 10 px) is 200 * 1.2**-2 wide and 200 * 1.2**-4
+    # tall, centred on a grid point: the middle of a snapping cell, which a 1.5 px move does not leave
+    rng = np.random.default_rng(4)
+    half_w, half_h = (200 * 1.2 ** -2 - 10) / 1.4 / 2, (200 * 1.2 ** -4 - 10) / 1.4 / 2
+    pts = np.c_[np.linspace(100 - half_w, 100 + half_w, 6), rng.permutation(np.linspace(100 - half_h, 100 + half_h, 6))]
+    moved = pts + rng.uniform(-1.5, 1.5, pts.shape)
+    snap = GazeBoxPolicy(GazeBoxParams(extent_snap=1.2))
+    snap.reset((200, 200))
+    a, b = snap.extent_boxes(_target(pts)), snap.extent_boxes(_target(moved))
+    assert a.shape == (5, 4) and np.array_equal(a, b)
+    # the sides are powers of 1.2 of the longest side (where the box is not clipped), centres on the grid
+    inside = (a[:, 0] > 0) & (a[:, 2] < 200)
+    k = np.log((a[inside, 2] - a[inside, 0]) / 200) / np.log(1.2)
+    assert np.allclose(k, np.round(k)) and len(set(np.round(k))) == inside.sum()
+    assert np.allclose(((a[inside, 0] + a[inside, 2]) / 2) % 5, 0)
+    plain = _policy()
+    assert not np.array_equal(plain.extent_boxes(_target(pts)), plain.extent_boxes(_target(moved)))
+
+
+def test_other_shapes_are_proposed_only_at_the_best_squares_sizes() -> None:
+    """``shape_top``: once the extent term is in, the ladder's squares and the extent boxes come first, and
+    wide and tall boxes only at the sizes of the best-scoring squares (a 3:2 box has its square's area),
+    instead of at all ten sizes."""
+    p = GazeBoxPolicy(GazeBoxParams(shape_top=2, refine_iterations=0))
+    p.reset((200, 200))
+    s = _at(_target([(100, 100)]), 100, 4)
+    dec = _BoxDecoder((200, 200))
+    p._search(s, dec)
+    n_sq, n_ext = len(p.p.scales), len(p.p.extent_scales)
+    assert len(dec.asked) == n_sq + n_ext + 2 * 2
+    shaped = np.asarray(dec.asked[n_sq + n_ext:])
+    squares = np.asarray(dec.asked[:n_sq])
+    assert np.allclose(squares[:, 2] - squares[:, 0], squares[:, 3] - squares[:, 1])  # clipped? not at 200 px
+    w, h = shaped[:, 2] - shaped[:, 0], shaped[:, 3] - shaped[:, 1]
+    assert not np.allclose(w, h)
+    # the shapes sit at the sizes of the two best squares
+    masks, ious, _ = dec.batch_boxes(squares)
+    best = set(np.argsort(-p.score(masks, ious, s), kind="stable")[:2])
+    area = np.sqrt(w * h)
+    side = squares[:, 2] - squares[:, 0]
+    assert {int(np.argmin(abs(side - a))) for a in area} == best
+    every = _policy()
+    dec = _BoxDecoder((200, 200))
+    every._search(s, dec)
+    assert len(dec.asked) > len(p.p.scales) * len(p.p.aspects)  # shape_top=0: all thirty, then refinements

@@ -80,8 +80,15 @@ class GazeBoxParams:
     # half-side / longest side: a geometric ladder from a small lesion to most of the image
     scales: tuple[float, ...] = tuple(float(v) for v in np.geomspace(0.03, 0.5, 10))
     aspects: tuple[float, ...] = (1.0, 1.5, 1 / 1.5)  # width / height of the proposed boxes
+    # boxes of the other shapes are proposed only at the sizes of this many best-scoring squares (0: at
+    # every size): a wide or tall box has the area of the square of its size, so the squares find the size
+    shape_top: int = 0
     # the box the fixations' extent estimates (see ``extent``), scaled: proposed once the extent term is in
     extent_scales: tuple[float, ...] = (0.7, 0.85, 1.0, 1.2, 1.45)
+    # the extent box's width and height snap to powers of this ratio (of the longest side), and its centre
+    # to ``grid``, so that searches whose fixations barely moved propose the same boxes (memoised
+    # decodes); ``extent_scales`` then become the nearest powers of it. 0: no snapping
+    extent_snap: float = 0.0
     refine_top: int = 4  # only the best first-pass candidates are redrawn and decoded again
     refine_iterations: int = 2  # redraw-and-decode rounds (a tight box converges in about two)
     p_on: float = 0.75  # share of fixations on the target (real kvasir-gaze: 0.78)
@@ -309,11 +316,14 @@ class GazeBoxPolicy(PromptPolicy):
         )
 
     # -- the search, worker thread ----------------------------------------------------------------------
-    def candidate_boxes(self, cx: float, cy: float, aspects: tuple[float, ...] | None = None) -> np.ndarray:
+    def candidate_boxes(self, cx: float, cy: float, aspects: tuple[float, ...] | None = None,
+                        scales: tuple[float, ...] | None = None) -> np.ndarray:
+        """Boxes of every size (``scales``, default the ladder) and shape (``aspects``) centred on (cx, cy),
+        (K, 4) x0 y0 x1 y1, clipped to the image; size-major."""
         h, w = self.image_size
         L = max(h, w)
         boxes = []
-        for s in self.p.scales:
+        for s in (scales or self.p.scales):
             for a in (aspects or self.p.aspects):
                 rx, ry = s * L * math.sqrt(a), s * L / math.sqrt(a)
                 boxes.append((max(cx - rx, 0.0), max(cy - ry, 0.0), min(cx + rx, w), min(cy + ry, h)))
@@ -509,12 +519,24 @@ class GazeBoxPolicy(PromptPolicy):
         extent_in = self.extent_weight(len(s.xs)) > 0
         if s.centre is not None and max(abs(cx - s.centre[0]), abs(cy - s.centre[1])) <= self.p.centre_hold * g + 1e-6:
             cx, cy = s.centre  # the median wobbles: keep the last search's centre (see the module docstring)
-        aspects = self.p.aspects if extent_in else (1.0,)
+        shaped = extent_in and self.p.shape_top > 0
+        aspects = self.p.aspects if extent_in and not shaped else (1.0,)
         boxes = self.candidate_boxes(cx, cy, aspects)
         if extent_in:
             boxes = np.concatenate([boxes, self.extent_boxes(s)])
         masks, ious, logits = decode.batch_boxes(boxes)
         scores = self.score(masks, ious, s)
+        others = tuple(a for a in self.p.aspects if a != 1.0)
+        if shaped and others:
+            # the other shapes at the sizes whose squares scored best
+            n_sq = len(self.p.scales)
+            best = sorted(np.argsort(-scores[:n_sq], kind="stable")[: self.p.shape_top])
+            extra = np.concatenate([self.candidate_boxes(cx, cy, others, scales=(self.p.scales[i],))
+                                    for i in best])
+            m2, i2, l2 = decode.batch_boxes(extra)
+            boxes, masks = np.concatenate([boxes, extra]), np.concatenate([masks, m2])
+            ious, logits = np.concatenate([ious, i2]), np.concatenate([logits, l2])
+            scores = np.concatenate([scores, self.score(m2, i2, s)])
         # Redraw the best few tightly around their masks, as an annotator would, and decode again; the
         # winner is chosen among all of them (a first-pass mask may already be the best).
         top = np.argsort(-scores, kind="stable")[: self.p.refine_top]
@@ -549,11 +571,20 @@ class GazeBoxPolicy(PromptPolicy):
         if n < 2:
             return np.zeros((0, 4))
         f = (n + 1) / (n - 1)
-        margin = 2 * self.p.gaze_sigma * max(h, w)
+        L = max(h, w)
+        margin = 2 * self.p.gaze_sigma * L
         ew, eh = np.ptp(xs) * f + margin, np.ptp(ys) * f + margin
         mx, my = (xs.max() + xs.min()) / 2, (ys.max() + ys.min()) / 2
+        scales = self.p.extent_scales
+        r = self.p.extent_snap
+        if r > 1:
+            q = math.log(r)
+            ew, eh = (L * r ** round(math.log(e / L) / q) for e in (ew, eh))
+            g = self.p.grid * L
+            mx, my = round(mx / g) * g, round(my / g) * g
+            scales = tuple(r ** round(math.log(k) / q) for k in scales)
         return np.asarray([(max(mx - k * ew / 2, 0.0), max(my - k * eh / 2, 0.0), min(mx + k * ew / 2, w),
-                            min(my + k * eh / 2, h)) for k in self.p.extent_scales], np.float64).reshape(-1, 4)
+                            min(my + k * eh / 2, h)) for k in scales], np.float64).reshape(-1, 4)
 
     def holds(self, mask: np.ndarray, xs, ys, ws) -> float:
         """Dwell share of fixations that ``mask`` holds (within the gaze uncertainty)."""
