@@ -3,12 +3,13 @@
 Why a search: fixations land *inside* an object, so no statistic of the fixations alone gives a box that
 LiteMedSAM segments well (a box over their 10th-90th percentiles scores Dice 0.38 on real gaze). The model
 knows where edges are, the gaze knows which object and roughly how far it extends. So the policy proposes
-boxes of ten sizes and three shapes (square, 3:2 wide, 3:2 tall; squares only while the extent term is off)
-centred on the gaze target, and, once the extent term is in, the box the fixations' extent estimates (below)
-at five scales, centred on their range (it frames objects the gaze sees as tall, wide or off-centre from
-where the reader dwelt, which the ladder around the median cannot); asks the model for each mask, redraws
-the best few tightly around their masks (as an annotator would) twice, and keeps the candidate that best
-agrees with both:
+squares of ten sizes centred on the gaze target and, once the extent term is in, the box the fixations'
+extent estimates (below) at five scales, centred on their range (it frames objects the gaze sees as tall,
+wide or off-centre from where the reader dwelt, which the ladder around the median cannot); asks the
+model for each mask; then, with the extent term in, adds 3:2 wide and tall boxes at the sizes of the
+``shape_top`` best-scoring squares (a 3:2 box has its square's area, so the squares find the size: 4
+boxes instead of 20); redraws the best few tightly around their masks (as an annotator would) twice,
+and keeps the candidate that best agrees with both:
 
 - extent: a reader scans an object from edge to edge, so n fixations on an object of width W span about
   (n - 1) / (n + 1) of it (the expected range of n evenly spread points); the object's width and height
@@ -47,7 +48,7 @@ Targets, and real gaze's habits:
   model's masks, so an off-centre start still converges on the object.
 - *A centre that wobbles*: the centre snaps to a grid, and stays where the target's last search put it
   while the median is within ``centre_hold`` grid steps of it. A median that crosses a grid line and back
-  as fixations accumulate would otherwise ask for a whole new ladder of boxes each time (about 30 decodes)
+  as fixations accumulate would otherwise ask for a whole new ladder of boxes each time (10 to 20 decodes)
   and could swap a settled mask for one of the new ladder's.
 - *No flicker*: a new mask replaces the shown one only if it differs from it (IoU < ``keep_iou``);
   otherwise the shown mask stays.
@@ -82,7 +83,7 @@ class GazeBoxParams:
     aspects: tuple[float, ...] = (1.0, 1.5, 1 / 1.5)  # width / height of the proposed boxes
     # boxes of the other shapes are proposed only at the sizes of this many best-scoring squares (0: at
     # every size): a wide or tall box has the area of the square of its size, so the squares find the size
-    shape_top: int = 0
+    shape_top: int = 2
     # the box the fixations' extent estimates (see ``extent``), scaled: proposed once the extent term is in
     extent_scales: tuple[float, ...] = (0.7, 0.85, 1.0, 1.2, 1.45)
     # the extent box's width and height snap to powers of this ratio (of the longest side), and its centre
