@@ -135,7 +135,8 @@ def test_extent_boxes_are_the_box_the_fixations_span_scaled() -> None:
     rng = np.random.default_rng(2)
     n = 9
     pts = np.c_[rng.uniform(85, 115, n), np.sort(rng.uniform(60, 140, n))]
-    p = _policy()
+    p = GazeBoxPolicy(GazeBoxParams(extent_snap=0))  # the estimate itself, not snapped to the lattice
+    p.reset((200, 200))
     s = _target(pts)
     boxes = p.extent_boxes(s)
     assert boxes.shape == (len(p.p.extent_scales), 4)
@@ -270,7 +271,8 @@ def test_snapped_extent_boxes_stay_the_same_when_the_fixations_barely_move() -> 
     k = np.log((a[inside, 2] - a[inside, 0]) / 200) / np.log(1.2)
     assert np.allclose(k, np.round(k)) and len(set(np.round(k))) == inside.sum()
     assert np.allclose(((a[inside, 0] + a[inside, 2]) / 2) % 5, 0)
-    plain = _policy()
+    plain = GazeBoxPolicy(GazeBoxParams(extent_snap=0))
+    plain.reset((200, 200))
     assert not np.array_equal(plain.extent_boxes(_target(pts)), plain.extent_boxes(_target(moved)))
 
 

@@ -49,7 +49,9 @@ Targets, and real gaze's habits:
 - *A centre that wobbles*: the centre snaps to a grid, and stays where the target's last search put it
   while the median is within ``centre_hold`` grid steps of it. A median that crosses a grid line and back
   as fixations accumulate would otherwise ask for a whole new ladder of boxes each time (10 to 20 decodes)
-  and could swap a settled mask for one of the new ladder's.
+  and could swap a settled mask for one of the new ladder's. Likewise the extent box: its sides snap to
+  powers of ``extent_snap`` and its centre to the grid, so each new fixation that barely changes the
+  fixations' range proposes the boxes the last search decoded, and the image's memo answers them.
 - *No flicker*: a new mask replaces the shown one only if it differs from it (IoU < ``keep_iou``);
   otherwise the shown mask stays.
 - *At once* (:meth:`GazeBoxPolicy.quick`): the first answer to a look is the target's shown mask, or,
@@ -88,8 +90,9 @@ class GazeBoxParams:
     extent_scales: tuple[float, ...] = (0.7, 0.85, 1.0, 1.2, 1.45)
     # the extent box's width and height snap to powers of this ratio (of the longest side), and its centre
     # to ``grid``, so that searches whose fixations barely moved propose the same boxes (memoised
-    # decodes); ``extent_scales`` then become the nearest powers of it. 0: no snapping
-    extent_snap: float = 0.0
+    # decodes); ``extent_scales`` then become the nearest powers of it (0.66, 0.87, 1, 1.15, 1.52 at
+    # 1.15). 0: no snapping
+    extent_snap: float = 1.15
     refine_top: int = 4  # only the best first-pass candidates are redrawn and decoded again
     refine_iterations: int = 2  # redraw-and-decode rounds (a tight box converges in about two)
     p_on: float = 0.75  # share of fixations on the target (real kvasir-gaze: 0.78)
