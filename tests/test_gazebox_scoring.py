@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gazesam.pipeline import AcceptOnLeave, MaskUpdate
 from gazesam.prompt import GazeBoxParams, GazeBoxPolicy
@@ -303,3 +304,19 @@ def test_other_shapes_are_proposed_only_at_the_best_squares_sizes() -> None:
     dec = _BoxDecoder((200, 200))
     every._search(s, dec)
     assert len(dec.asked) == len(p.p.scales) * len(p.p.aspects) + n_ext  # shape_top=0: all thirty
+
+
+def test_snap_and_shape_parameters_out_of_range_are_refused_in_one_line() -> None:
+    """A ratio of 1 or below cannot snap (it would silently do nothing); a coarse ratio that maps two
+    extent scales onto one power proposes that box once."""
+    from gazesam.core.errors import InputError
+    from gazesam.prompt import make_policy
+
+    for bad in ({"extent_snap": "0.9"}, {"extent_snap": "1"}, {"shape_top": "-1"}):
+        with pytest.raises(InputError, match="gaze-box"):
+            make_policy("gaze-box", bad)
+    coarse = GazeBoxPolicy(GazeBoxParams(extent_snap=1.3))  # 0.7, 0.85 -> 1.3**-1; 1.2, 1.45 -> 1.3
+    coarse.reset((200, 200))
+    pts = np.c_[np.linspace(60, 140, 6), np.linspace(80, 120, 6)]
+    boxes = coarse.extent_boxes(_target(pts))
+    assert len(boxes) == 3 and len(np.unique(boxes, axis=0)) == 3
