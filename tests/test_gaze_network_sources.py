@@ -89,10 +89,12 @@ def test_lsl_inlet_time_correction_and_reconnect(shared_data: Path) -> None:
             assert (i1 - i0) % len(rows) == k1 - k0
         k, i = placed[0]
         assert got[k].left.pupil_mm == rows[i, 12] and got[k].x == pytest.approx((rows[i, 7] + rows[i, 20]) / 2)
-        # the outlet's timestamps + time correction land on our monotonic clock: a recent sample's
-        # time is its arrival time minus a small transport delay
+        # the outlet's timestamps + time correction land on our monotonic clock: a sample that arrives
+        # promptly has its arrival time minus a small transport delay. The fastest of the recent ones is
+        # the measure: a loaded machine can stall this process, and then a burst of samples that waited
+        # arrives at once (CI saw 0.5 s of them, delays 0.45 s down to 0), which says nothing of the clocks
         recent = [arr - s.t for arr, s in arrivals[-150:]]
-        assert 0.0 <= float(np.median(recent)) < 0.05
+        assert -0.002 <= min(recent) < 0.05, sorted(recent)[:5]
 
         # the outlet vanishes: no exception, status says so
         outlet.kill()
