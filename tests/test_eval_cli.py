@@ -91,3 +91,12 @@ def test_demo_segments_the_phantom_lesion_from_simulated_gaze(tmp_path: Path, ca
     assert dice > 0.9
     for f in ("phantom_mask.png", "phantom_overlay.png", "gaze.tsv", "trace.json"):
         assert (tmp_path / f).stat().st_size > 0
+
+
+def test_eval_refuses_a_bad_policy_value_before_any_image(shared_data: Path, tmp_path: Path, capsys) -> None:
+    """A value the policy refuses is one line on stderr, before the progress bar or any image is scored."""
+    rc = main(["eval", str(shared_data / "kvasir-gaze"), "--policy", "gaze-box", "--policy-param", "extent_snap=0.9",
+               "--report", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "extent_snap=0.9" in err[0] and "above 1" in err[0], err
+    assert not (tmp_path / "r" / "summary.json").exists()

@@ -303,6 +303,9 @@ def plan_evaluation(root: str | Path, policies: Sequence[str], *, gaze: str = "t
     if unused:
         raise InputError(f"no evaluated policy has the parameter {', '.join(map(repr, unused))}; "
                          f"e.g. {DEFAULT_POLICY} has: {', '.join(policy_parameters(DEFAULT_POLICY))}")
+    for p, values in params.items():
+        if values:
+            make_policy(p, values)  # a value the policy refuses fails here, before any image is read
     provider = table_gaze(root) if gaze == "table" else simulated_gaze(gaze) if gaze.startswith("simulated") \
         else table_gaze(root, Path(gaze))
     return EvalPlan(root, items, order, params, provider, gaze)
