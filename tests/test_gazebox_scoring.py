@@ -290,7 +290,7 @@ def test_other_shapes_are_proposed_only_at_the_best_squares_sizes() -> None:
     assert len(dec.asked) == n_sq + n_ext + 2 * 2
     shaped = np.asarray(dec.asked[n_sq + n_ext:])
     squares = np.asarray(dec.asked[:n_sq])
-    assert np.allclose(squares[:, 2] - squares[:, 0], squares[:, 3] - squares[:, 1])  # clipped? not at 200 px
+    assert np.allclose(squares[:, 2] - squares[:, 0], squares[:, 3] - squares[:, 1])  # no size reaches the edge here
     w, h = shaped[:, 2] - shaped[:, 0], shaped[:, 3] - shaped[:, 1]
     assert not np.allclose(w, h)
     # the shapes sit at the sizes of the two best squares

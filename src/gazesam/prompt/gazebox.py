@@ -544,8 +544,7 @@ class GazeBoxPolicy(PromptPolicy):
             # the other shapes at the sizes whose squares scored best
             n_sq = len(self.p.scales)
             best = sorted(np.argsort(-scores[:n_sq], kind="stable")[: self.p.shape_top])
-            extra = np.concatenate([self.candidate_boxes(cx, cy, others, scales=(self.p.scales[i],))
-                                    for i in best])
+            extra = self.candidate_boxes(cx, cy, others, scales=tuple(self.p.scales[i] for i in best))
             m2, i2, l2 = decode.batch_boxes(extra)
             boxes, masks = np.concatenate([boxes, extra]), np.concatenate([masks, m2])
             ious, logits = np.concatenate([ious, i2]), np.concatenate([logits, l2])
