@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from gazesam.cli.main import main
+from gazesam.engine import BoxOnlyModelWarning
 
 SUMMARY_KEYS = {"n_images", "mean_dice_end", "median_dice_end", "mean_dice_at_1s", "mean_dice_at_2s",
                 "mean_dice_at_4s", "median_time_to_dice_0_8_s", "mean_dice_end_live"}
@@ -20,9 +22,13 @@ SUMMARY_KEYS = {"n_images", "mean_dice_end", "median_dice_end", "mean_dice_at_1s
 @pytest.mark.slow
 def test_eval_on_real_gaze_writes_summary_table_and_report(shared_data: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "report"
-    rc = main(["eval", str(shared_data / "kvasir-gaze"), "--policy", "gaze-box", "--policy", "fixation-box",
-               "--limit", "2", "--report", str(out), "--no-progress"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc = main(["eval", str(shared_data / "kvasir-gaze"), "--policy", "gaze-box", "--policy", "fixation-box",
+                   "--limit", "2", "--report", str(out), "--no-progress"])
     assert rc == 0
+    # gazesam-paper's clicks on the box-only model: said once in the report, not warned at every decision
+    assert not [w for w in caught if issubclass(w.category, BoxOnlyModelWarning)]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["default_policy"] == "gaze-box"
     assert set(summary["policies"]) == {"gazesam-paper", "gaze-box", "fixation-box", "oracle-box"}
@@ -33,6 +39,7 @@ def test_eval_on_real_gaze_writes_summary_table_and_report(shared_data: Path, tm
     rows = list(csv.DictReader(open(out / "per_image.csv")))
     assert len(rows) == 8 and {"image", "policy", "dice_end", "dice_end_live", "time_to_dice_0_8_s"} <= set(rows[0])
     report = (out / "report.md").read_text()
+    assert "trained with box prompts only and ignores points" in report
     assert "dice_vs_time.png" in report and (out / "dice_vs_time.png").stat().st_size > 1000
     assert (out / "final_dice.png").exists() and list(out.glob("case_*_best.png"))
     assert "gaze-box" in capsys.readouterr().out

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,7 +26,7 @@ from gazesam.core.predictor import Predictor
 from gazesam.core.display import DisplayGeometry
 from gazesam.core.errors import InputError
 from gazesam.core.outputs import write_text
-from gazesam.engine import load_predictor
+from gazesam.engine import BoxOnlyModelWarning, load_predictor
 from gazesam.gaze.formats import read_fixation_table
 from gazesam.gaze.sources.simulated import parse_gaze_spec, simulate_gaze
 from gazesam.pipeline import AcceptOnLeave, GazePipeline
@@ -324,11 +325,16 @@ def load_case(plan: EvalPlan, item: Item) -> Case | None:
 
 
 def score_case(predictor: Predictor, plan: EvalPlan, case: Case, policy: str) -> ImageResult:
-    """One (image, policy) task: the unit a distributed evaluation schedules."""
+    """One (image, policy) task: the unit a distributed evaluation schedules.
+
+    A point policy on a box-only model (``gazesam-paper`` on LiteMedSAM) would warn at every decision;
+    the warning is silenced here and the report says it once (:func:`gazesam.evaluation.report.write_report`)."""
     if policy == ORACLE:
         return oracle_on_image(predictor, case.image, case.truth, case.ignore, case.item.name)
-    return run_policy_on_image(predictor, policy, case.image, case.truth, case.ignore, case.events, case.to_image,
-                               case.item.name, plan.display, plan.params[policy])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BoxOnlyModelWarning)
+        return run_policy_on_image(predictor, policy, case.image, case.truth, case.ignore, case.events,
+                                   case.to_image, case.item.name, plan.display, plan.params[policy])
 
 
 def assemble(plan: EvalPlan, results: dict[tuple[str, str], ImageResult], skipped: Sequence[str], seconds: float,

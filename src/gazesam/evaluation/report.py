@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from gazesam.core.errors import InputError
 from gazesam.core.imageio import read_image
+from gazesam.engine import get_spec
 from gazesam.evaluation.evaluate import ORACLE, EvalResult
 from gazesam.evaluation.dataset import list_items, read_item_mask
 from gazesam.evaluation.metrics import load_truth
@@ -90,7 +92,7 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
         "(the ceiling for box prompts) and `gazesam-paper` the GazeSAM rule (latest gaze point as a click). "
         "A mask is the reader's annotation: each object whose mask settled (stable) is kept when gaze moves to "
         "the next one, plus the live mask (`gazesam.pipeline.AcceptOnLeave`; images can hold several objects). "
-        "The live mask alone is scored in the 'live mask only' column.",
+        "The live mask alone is scored in the 'live mask only' column." + _box_only_note(result.model),
         "",
         summary_table(summary),
         "",
@@ -109,6 +111,17 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
     path = out / "report.md"
     path.write_text("\n".join(md))
     return path
+
+
+def _box_only_note(model: str) -> str:
+    """The one place a run on a box-only model says that point prompts mean nothing to it (the engine's
+    per-call warning is silenced during evaluation)."""
+    try:
+        box_only = get_spec(model).box_only
+    except InputError:  # a model name this checkout does not know (an old result): say nothing
+        return ""
+    return (f" `{model}` was trained with box prompts only and ignores points: a policy that prompts with "
+            "points alone (`gazesam-paper`) gets meaningless masks from it." if box_only else "")
 
 
 def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
