@@ -220,11 +220,13 @@ class _BoxDecoder:
         raise AssertionError("full-size masks need no full_mask")
 
 
-def test_the_box_centre_holds_for_a_one_step_move_and_follows_a_larger_one() -> None:
-    """The ladder of boxes is centred on the fixations' median, snapped to the grid (5 px here). A median
-    that wobbles by one grid step keeps the last search's centre, so the next search asks for the same
-    boxes (found in the decoder's memo live) instead of a whole new ladder; a move of two steps is
-    followed."""
+def test_a_settled_box_centre_holds_for_a_one_step_move_and_follows_a_larger_one() -> None:
+    """The ladder of boxes is centred on the fixations' median, snapped to the grid (5 px here). Once the
+    target's mask has settled, a median that wobbles by one grid step keeps the last search's centre, so
+    the next search asks for the same boxes (found in the decoder's memo live) instead of a whole new
+    ladder; a move of two steps is followed. Before the mask settles, the centre follows every step."""
+    from dataclasses import replace
+
     from gazesam.prompt.base import Decision
 
     p = _policy((200, 200))
@@ -233,12 +235,17 @@ def test_the_box_centre_holds_for_a_one_step_move_and_follows_a_larger_one() -> 
     assert d.info["center"] == (100, 100)
     p.commit(d)
     s = p.snapshot()
-    assert s.centre == (100, 100)
-    assert p._search(_at(s, 105, 4), _BoxDecoder((200, 200)))[6] == (100, 100)  # one step: held
-    assert p._search(_at(s, 110, 4), _BoxDecoder((200, 200)))[6] == (110, 100)  # two steps: followed
+    assert s.centre == (100, 100) and not s.settled
+    assert p._search(_at(s, 105, 4), _BoxDecoder((200, 200)))[6] == (105, 100)  # not settled: followed
+    settled = replace(s, settled=True)
+    assert p._search(_at(settled, 105, 4), _BoxDecoder((200, 200)))[6] == (100, 100)  # one step: held
+    assert p._search(_at(settled, 110, 4), _BoxDecoder((200, 200)))[6] == (110, 100)  # two steps: followed
+    always = GazeBoxPolicy(GazeBoxParams(centre_hold_settled=False))
+    always.reset((200, 200))
+    assert always._search(_at(s, 105, 4), _BoxDecoder((200, 200)))[6] == (100, 100)  # held from the start
     follow = GazeBoxPolicy(GazeBoxParams(centre_hold=0.0))
     follow.reset((200, 200))
-    assert follow._search(_at(s, 105, 4), _BoxDecoder((200, 200)))[6] == (105, 100)
+    assert follow._search(_at(settled, 105, 4), _BoxDecoder((200, 200)))[6] == (105, 100)
     p.commit(Decision(Prompt(box=(0, 0, 1, 1)), d.mask, 0.9, d.target_id, 0.0, 1.0))  # no centre: kept
     assert p.snapshot().centre == (100, 100)
     p.new_target()
