@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from gazesam.core.errors import InputError
 from gazesam.core.imageio import read_image
 from gazesam.engine import get_spec
 from gazesam.evaluation.evaluate import ORACLE, EvalResult
@@ -116,12 +115,10 @@ def write_report(result: EvalResult, out_dir: str | Path, summary: dict[str, Any
 def _box_only_note(model: str) -> str:
     """The one place a run on a box-only model says that point prompts mean nothing to it (the engine's
     per-call warning is silenced during evaluation)."""
-    try:
-        box_only = get_spec(model).box_only
-    except InputError:  # a model name this checkout does not know (an old result): say nothing
+    if not get_spec(model).box_only:
         return ""
     return (f" `{model}` was trained with box prompts only and ignores points: a policy that prompts with "
-            "points alone (`gazesam-paper`) gets meaningless masks from it." if box_only else "")
+            "points alone (`gazesam-paper`) gets meaningless masks from it.")
 
 
 def _overlays(result: EvalResult, out: Path, plt) -> list[tuple[str, str]]:
