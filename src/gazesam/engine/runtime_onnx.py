@@ -30,7 +30,7 @@ from gazesam.core import paths
 from gazesam.engine.registry import ModelSpec
 
 EXPORT_VERSION = 2  # bump whenever the exported graphs change
-BOX_EXPORT_VERSION = 1  # the same for the batched box graphs
+BOX_EXPORT_VERSION = 3  # the same for the batched box graphs (2 was an experiment's, never released)
 ONE_BOX_EXPORT_VERSION = 2  # the same for the one-box graph
 QUANT_VERSION = 2  # bump whenever the quantisation recipe changes (2: per-channel weights)
 OPSET = 17
