@@ -48,8 +48,9 @@ class EngineDecoder:
             multimask=multimask,
         )
 
-    def batch_boxes(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decode K boxes: masks (K, h, w) bool, predicted IoU (K,), low-res logits (K, 256, 256).
+    def batch_boxes(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Decode K boxes: masks (K, h, w) bool, predicted IoU (K,), and K low-res logit arrays (256, 256),
+        as a list: a search reads a few of them, so they are not copied into one array.
 
         With a predictor that decodes boxes in batches (``predict_boxes``) the masks are on the model's
         low-res grid over the image (``h, w`` about 256 on the longer side) when the image is larger than
@@ -78,7 +79,7 @@ class EngineDecoder:
         for k, hit in zip(keys, hits):
             self._remember(k, hit)
         return (np.stack([h[0] for h in hits]), np.asarray([h[1] for h in hits], np.float32),
-                np.stack([h[2] for h in hits]))
+                [h[2] for h in hits])
 
     def _decode(self, boxes: np.ndarray, todo: list[int], hits: list) -> None:
         """Decode ``boxes[todo]`` into ``hits``."""

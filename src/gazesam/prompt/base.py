@@ -38,7 +38,8 @@ class Decoder(Protocol):
     ) -> Any: ...
 
     def batch_boxes(self, boxes: np.ndarray) -> Any:
-        """Decode many boxes at once; returns masks (K, h, w), iou (K,), low-res logits (K, 256, 256).
+        """Decode many boxes at once; returns masks (K, h, w), iou (K,), and K low-res logit arrays
+        (256, 256) (a sequence: a list or one stacked array).
         The masks may be on a coarser grid than the image (h, w) < (H, W), covering the same extent:
         a policy scores them there and asks :meth:`full_mask` for the one it shows."""
 

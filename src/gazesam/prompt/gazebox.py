@@ -546,6 +546,7 @@ class GazeBoxPolicy(PromptPolicy):
         if extent_in:
             boxes = np.concatenate([boxes, self.extent_boxes(s)])
         masks, ious, logits = decode.batch_boxes(boxes)
+        logits = list(logits)  # K (256, 256) arrays; only a few are read, none is copied
         scores = self.score(masks, ious, s)
         others = tuple(a for a in self.p.aspects if a != 1.0)
         if shaped and others:
@@ -555,14 +556,14 @@ class GazeBoxPolicy(PromptPolicy):
             extra = self.candidate_boxes(cx, cy, others, scales=tuple(self.p.scales[i] for i in best))
             m2, i2, l2 = decode.batch_boxes(extra)
             boxes, masks = np.concatenate([boxes, extra]), np.concatenate([masks, m2])
-            ious, logits = np.concatenate([ious, i2]), np.concatenate([logits, l2])
+            ious, logits = np.concatenate([ious, i2]), logits + list(l2)
             scores = np.concatenate([scores, self.score(m2, i2, s)])
         # Redraw the best few tightly around their masks, as an annotator would, and decode again; the
         # winner is chosen among all of them (a first-pass mask may already be the best).
         top = np.argsort(-scores, kind="stable")[: self.p.refine_top]
         rounds = [(boxes, masks, ious, logits, scores)]
         cur_boxes, cur_masks = boxes[top], masks[top]
-        cur_logits = logits[top]
+        cur_logits = [logits[i] for i in top]
         grid = masks.shape[1:] != tuple(self.image_size)
         for _ in range(self.p.refine_iterations):
             # the redrawn box is tight around the full-size mask: on the low-res grid it would be off by up
