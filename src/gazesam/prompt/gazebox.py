@@ -134,10 +134,10 @@ class GazeBoxParams:
     # decode, so the first mask comes sooner (docs/results/2026-12-02-quick-box.md)
     quick_scales: tuple[float, ...] = (0.12,)
     # a settled (stable) mask stays until gaze gives evidence against it (a fixation on the target that
-    # it does not hold), and no search runs meanwhile. Off by default: on kvasir-gaze it saved most
-    # searches and one late flip (4 images instead of 5 end > 0.2 below their best), but a settled mask
-    # that is too small is then seldom corrected (readers fixate inside objects): mean Dice 0.892
-    # instead of 0.896, median time to Dice 0.8 2.03 s instead of 2.00 s.
+    # it does not hold), and no search runs meanwhile. Off by default: on kvasir-gaze it saves most
+    # searches, but a settled mask that is too small is then seldom corrected (readers fixate inside
+    # objects): mean Dice 0.901 instead of 0.905, median time to Dice 0.8 2.005 s instead of 1.853 s,
+    # 4 late flips instead of 3 (docs/results/2026-12-04-fewer-copies.md).
     keep_settled: bool = False
 
     def __post_init__(self) -> None:
