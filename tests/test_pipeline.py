@@ -225,3 +225,24 @@ def test_real_gaze_on_a_large_polyp_seen_in_pieces_becomes_one_target(litemedsam
     assert t08 is not None and t08 < 3.5, t08
     assert dices[-1] > 0.9
     assert len({u.target_id for u in updates if u.gaze_t >= t08}) == 1
+
+
+def test_prepare_ahead_leaves_nothing_for_the_first_look(litemedsam, monkeypatch) -> None:
+    """A front end prepares the image on its own worker before handing it over; the box decoder's
+    per-image state used to be made only on the pipeline's encode, after the first looks had come in,
+    so they waited for it. After :meth:`GazePipeline.prepare`, encoding the image runs no model at all."""
+    rng = np.random.default_rng(7)
+    image = (rng.random((180, 240, 3)) * 255).astype(np.uint8)  # content no other test encodes
+    calls: list[str] = []
+    runtime = litemedsam.runtime
+    for name in ("encode", "prepare_boxes"):
+        real = getattr(runtime, name)
+        monkeypatch.setattr(runtime, name, lambda *a, _real=real, _name=name: (calls.append(_name), _real(*a))[1])
+    pipe = GazePipeline(litemedsam, policy=make_policy("gaze-box"))
+    emb = pipe.prepare(image)
+    assert calls == ["encode", "prepare_boxes"]
+    pipe.set_image(image)
+    pipe.encode_now()
+    assert calls == ["encode", "prepare_boxes"], "the pipeline ran the model again for a prepared image"
+    assert litemedsam.prepare_boxes(emb) is litemedsam.prepare_boxes(litemedsam.encode(image))
+    assert np.isfinite(pipe.encoded_t)

@@ -294,6 +294,9 @@ class AppController(QObject):
         if self.predictor is None or self.canvas is None:
             return
         canvas, predictor, encoder = self.canvas, self.predictor, self.volumes.slice_encoder
+        # the pipeline's prepare also makes the box decoder's per-image state, so the image is ready for
+        # the first look when the pipeline gets it (and a replay starts only then)
+        prepare = self.pipeline.prepare if self.pipeline is not None else predictor.encode
         self.encoding = "encoding"
         self.statusChanged.emit()
 
@@ -302,7 +305,7 @@ class AppController(QObject):
             if encoder is not None:
                 encoder.pause()  # the slice on screen first: the background can wait
             try:
-                predictor.encode(canvas.image)
+                prepare(canvas.image)
             finally:
                 if encoder is not None:
                     encoder.resume()

@@ -194,8 +194,8 @@ class Predictor:
 
     # -- many boxes at once ----------------------------------------------------------------------------
     def prepare_boxes(self, emb: ImageEmbedding) -> dict[str, np.ndarray]:
-        """The image's prompt-independent decoder state (computed once per embedding, ~10-40 ms; a
-        front end may call it ahead, e.g. right after encoding, so the first box search does not wait)."""
+        """The image's prompt-independent decoder state (computed once per embedding, ~20-25 ms warm on 2
+        cores and 5-10x that in a process's first calls; a front end may call it ahead, e.g. right after encoding, so the first box search does not wait)."""
         with self._box_lock:
             hit = self._box_states.pop(id(emb), None)
             if hit is not None:

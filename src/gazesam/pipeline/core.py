@@ -157,16 +157,24 @@ class GazePipeline:
             self._pending = self._quick_pending = False
             self.last_update = None
 
+    def prepare(self, image: np.ndarray) -> Any:
+        """Everything the decoder needs of ``image`` before its first answer, made on the calling thread:
+        the embedding and the box decoder's per-image state (the state ~20-25 ms warm on 2 cores, 5-10x
+        that in the first calls of a process), both cached by the predictor. A front end calls it on its own worker before :meth:`set_image`, so that the image is
+        ready for gaze at once, not a prepare step after the first looks came in. Returns the embedding."""
+        embedding = self.predictor.encode(image)
+        prepare_boxes = getattr(self.predictor, "prepare_boxes", None)
+        if prepare_boxes is not None:
+            prepare_boxes(embedding)
+        return embedding
+
     def encode_now(self) -> None:
         """Encode the current image on the calling thread (replay/eval, or a front end that wants it ready)."""
         with self._lock:
             image = self._image
             if image is None or not self._needs_encode:
                 return
-        embedding = self.predictor.encode(image)
-        prepare = getattr(self.predictor, "prepare_boxes", None)
-        if prepare is not None:  # the box decoder's per-image state, before the first search needs it
-            prepare(embedding)
+        embedding = self.prepare(image)
         with self._lock:
             if self._image is image:
                 self._embedding = embedding
