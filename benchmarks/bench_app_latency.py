@@ -8,7 +8,9 @@ detector reports it, 60 ms in; its end; a running fixation's centroid moving), i
   * first mask: from the request to the first mask painted that answers it or a later request
     (the policy's quick answer, or the mask already shown when gaze is on it);
   * settled mask: to the first painted *search* answer to it or a later request;
-  * the GUI's share: decided -> painted.
+  * the GUI's share: decided -> painted;
+  * per image: from opening the app to the image being ready for gaze (the replay starts then; a live
+    tracker's looks before it wait for it).
 
 Requests that a newer one replaced while the engine was busy count too: their wait runs to the answer
 of the request that replaced them. ``--baseline-src DIR`` runs the same measurement first on another
@@ -65,7 +67,7 @@ def measure(kvasir: Path, images: int, threads: int, supersede: bool | None = No
     app = QApplication.instance() or QApplication([])
     table = read_fixation_table(kvasir / "fixations.csv")
     names = sorted(n for n in table.trials if (kvasir / "images" / n).is_file())[:images]
-    first_all, settled_all, gui_all, first_enc, settled_enc, search_s = [], [], [], [], [], []
+    first_all, settled_all, gui_all, first_enc, settled_enc, search_s, ready_s = [], [], [], [], [], [], []
     n_superseded = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -76,6 +78,7 @@ def measure(kvasir: Path, images: int, threads: int, supersede: bool | None = No
                                geometry="1280x860+0+0", threads=threads)
             c = AppController(config, registry=RecoveryRegistry(Path(tmp) / "registry"))
             w = MainWindow(config, c, recent=RecentFiles(Path(tmp) / "recent.json"))
+            opened = time.monotonic()
             w.start()
             deadline = time.monotonic() + 60 + 3 * duration
             listening = False
@@ -101,6 +104,8 @@ def measure(kvasir: Path, images: int, threads: int, supersede: bool | None = No
                 first, settled = _waits(list(pipe.request_times), responses)
                 gui = [p - d for _, _, p, d in responses if d is not None]
                 ready = getattr(pipe, "encoded_t", float("nan"))
+                if np.isfinite(ready):
+                    ready_s.append(ready - opened)  # model loaded, image encoded and prepared
                 later = [r for r in pipe.request_times if r >= ready]  # looks once the image was encoded
                 fe, se = _waits(later, responses)
                 first_enc += fe
@@ -116,7 +121,7 @@ def measure(kvasir: Path, images: int, threads: int, supersede: bool | None = No
             print(f"  {name}: {len(fx)} fixations, {len(first)} requests answered, median first/settled {med} ms",
                   flush=True)
     return {"first": first_all, "settled": settled_all, "gui": gui_all, "first_encoded": first_enc,
-            "settled_encoded": settled_enc, "search": search_s, "superseded": n_superseded}
+            "settled_encoded": settled_enc, "search": search_s, "superseded": n_superseded, "ready": ready_s}
 
 
 def _line(label: str, v: list[float]) -> str:
@@ -163,6 +168,8 @@ def main() -> int:
             print("  " + _line("looks after the image was encoded: settled mask", base["settled_encoded"]))
         if base.get("search"):
             print("  " + _line("search compute", base["search"]))
+        if base.get("ready"):
+            print("  " + _line("app opened -> image ready for gaze", base["ready"]))
     print("\nthis checkout" + (" (searches never superseded)" if args.no_supersede else ""))
     print("  " + _line("look -> first mask on screen", res["first"]))
     print("  " + _line("look -> settled mask on screen", res["settled"]))
@@ -172,6 +179,9 @@ def main() -> int:
     print("    " + _line("look -> settled mask", res["settled_encoded"]))
     print("  " + _line("search compute (decisions that ran the engine)", res["search"]))
     print(f"  searches stopped for newer gaze: {res['superseded']}")
+    if res["ready"]:
+        print("  " + _line("app opened -> image ready for gaze (model loaded, image encoded and prepared)",
+                           res["ready"]))
     if base is not None and res["first"] and base["first"]:
         for k in ("first", "settled"):
             b, n = np.asarray(base[k]), np.asarray(res[k])

@@ -108,3 +108,32 @@ def test_predict_boxes_rejects_a_box_outside_the_image(onnx_predictor) -> None:
     emb = onnx_predictor.encode(s.image)
     with pytest.raises(InputError, match="no area inside"):
         onnx_predictor.predict_boxes(emb, [[600, 600, 700, 700]])
+
+
+def test_warm_up_runs_the_largest_box_call_once_per_predictor(onnx_predictor, monkeypatch) -> None:
+    """A fresh predictor's first calls at each shape are the slow ones; ``warm_up`` makes exactly one
+    call at the largest shape a search can make (``BOX_CHUNK`` boxes on the whole grid), and only once."""
+    from gazesam.engine.predictor import Predictor
+
+    runtime = onnx_predictor.runtime
+    calls: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    real = runtime.decode_boxes
+    monkeypatch.setattr(runtime, "decode_boxes",
+                        lambda st, b, idx: (calls.append((b.shape, idx.shape)), real(st, b, idx))[1])
+    fresh = Predictor(onnx_predictor.spec, runtime)
+    emb = fresh.encode(ct_phantom().image)
+    assert not fresh.warmed
+    assert fresh.warm_up(emb) > 0
+    assert calls == [((Predictor.BOX_CHUNK, 4), (Predictor.BOX_CHUNK, boxbatch.GRID ** 2))]
+    assert fresh.warmed and fresh.warm_up(emb) == 0.0
+    assert len(calls) == 1
+
+
+def test_shape_changing_sessions_plan_no_memory_pattern(onnx_predictor) -> None:
+    """ONNX Runtime's memory pattern made the second call at each new prompt-batch shape several times
+    slower; the graphs whose input shapes change per call run without it, the fixed-shape ones keep it."""
+    rt = onnx_predictor.runtime
+    for name in ("box_dec", "box_one", "decoder"):
+        assert getattr(rt, name).get_session_options().enable_mem_pattern is False, name
+    for name in ("encoder", "box_prep"):
+        assert getattr(rt, name).get_session_options().enable_mem_pattern is True, name

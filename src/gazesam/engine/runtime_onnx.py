@@ -154,7 +154,11 @@ def quantize(fp32_path: Path, dest: Path) -> None:
     _atomic_write(dest, write)
 
 
-def session_options(threads: int | None):
+def session_options(threads: int | None, dynamic: bool = False):
+    """``dynamic``: the graph's input shapes change between calls (prompt batches, token windows). ONNX
+    Runtime's memory pattern is then turned off: it plans buffers per input shape and, measured on 2
+    cores, made the second call at each new shape 2-8x slower than the first warm one (an 8-box call on
+    the whole grid: 560-880 ms against ~115 ms), with no gain once warm."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -167,6 +171,8 @@ def session_options(threads: int | None):
     # no busy-waiting between ops: on 2 cores shared with a GUI, a gaze reader and other work, spinning
     # threads steal the CPU that the next op needs (measured: lower wall time under load without it)
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if dynamic:
+        so.enable_mem_pattern = False
     return so
 
 
@@ -209,16 +215,16 @@ class OnnxRuntime:
                 for src, dst in ((fp32_enc, enc_path), (fp32_dec, dec_path)):
                     if not dst.is_file():
                         quantize(src, dst)
-        so = session_options(threads)
+        so, dyn = session_options(threads), session_options(threads, dynamic=True)
         providers = ["CPUExecutionProvider"]
         self.encoder_path, self.decoder_path = enc_path, dec_path
         self.encoder = ort.InferenceSession(str(enc_path), so, providers=providers)
-        self.decoder = ort.InferenceSession(str(dec_path), so, providers=providers)
+        self.decoder = ort.InferenceSession(str(dec_path), dyn, providers=providers)
         self._mask_hw = tuple(self.decoder.get_inputs()[3].shape[-2:])
         self.box_prep = ort.InferenceSession(str(box_prep), so, providers=providers)
-        self.box_dec = ort.InferenceSession(str(box_dec), so, providers=providers)
+        self.box_dec = ort.InferenceSession(str(box_dec), dyn, providers=providers)
         self._box_inputs = [i.name for i in self.box_dec.get_inputs()]
-        self.box_one = ort.InferenceSession(str(box_one), so, providers=providers)
+        self.box_one = ort.InferenceSession(str(box_one), dyn, providers=providers)
 
     def prepare_boxes(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """The image's prompt-independent decoder tensors (once per image, reused for every box)."""

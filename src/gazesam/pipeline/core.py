@@ -160,12 +160,17 @@ class GazePipeline:
     def prepare(self, image: np.ndarray) -> Any:
         """Everything the decoder needs of ``image`` before its first answer, made on the calling thread:
         the embedding and the box decoder's per-image state (the state ~20-25 ms warm on 2 cores, 5-10x
-        that in the first calls of a process), both cached by the predictor. A front end calls it on its own worker before :meth:`set_image`, so that the image is
-        ready for gaze at once, not a prepare step after the first looks came in. Returns the embedding."""
+        that in the first calls of a process), both cached by the predictor, and, in a predictor's first
+        image, one decoder call at its largest shape (:meth:`Predictor.warm_up`). A front end calls it on
+        its own worker before :meth:`set_image`, so that the image is ready for gaze at once, not a
+        prepare step after the first looks came in. Returns the embedding."""
         embedding = self.predictor.encode(image)
         prepare_boxes = getattr(self.predictor, "prepare_boxes", None)
         if prepare_boxes is not None:
             prepare_boxes(embedding)
+        warm_up = getattr(self.predictor, "warm_up", None)
+        if warm_up is not None:
+            warm_up(embedding)  # once per predictor: the first searches then run at warm speed
         return embedding
 
     def encode_now(self) -> None:
