@@ -174,7 +174,7 @@ def main() -> int:
     print("  " + _line("look -> first mask on screen", res["first"]))
     print("  " + _line("look -> settled mask on screen", res["settled"]))
     print("  " + _line("GUI (decided -> painted)", res["gui"]))
-    print("  looks after the image was encoded (the encoder takes ~1 s after the image opens):")
+    print("  looks after the image was ready for gaze (see 'app opened -> image ready' below):")
     print("    " + _line("look -> first mask", res["first_encoded"]))
     print("    " + _line("look -> settled mask", res["settled_encoded"]))
     print("  " + _line("search compute (decisions that ran the engine)", res["search"]))
