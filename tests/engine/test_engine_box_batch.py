@@ -137,3 +137,67 @@ def test_shape_changing_sessions_plan_no_memory_pattern(onnx_predictor) -> None:
         assert getattr(rt, name).get_session_options().enable_mem_pattern is False, name
     for name in ("encoder", "box_prep"):
         assert getattr(rt, name).get_session_options().enable_mem_pattern is True, name
+
+
+def _brute_force_cost(sides: list[int], chunk: int) -> float:
+    """The least cost over every partition of ``sides`` (ascending) into runs of at most ``chunk``."""
+    if not sides:
+        return 0.0
+    return min(_brute_force_cost(sides[:j], chunk) + boxbatch.CALL_COST
+               + (len(sides) - j) * boxbatch.BOX_COST[sides[-1]]
+               for j in range(max(0, len(sides) - chunk), len(sides)))
+
+
+def test_box_calls_are_planned_at_the_least_cost() -> None:
+    """Small boxes share a call on a larger window when that saves a call's fixed part; a small box does
+    not join the whole grid; no call holds more than ``chunk`` boxes; every box is in one call."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        sides = sorted(int(s) for s in rng.choice(boxbatch.WINDOW_SIDES, size=int(rng.integers(1, 12))))
+        calls = boxbatch.plan_calls(np.array(sides), 8)
+        assert np.concatenate([g for g, _ in calls]).tolist() == list(range(len(sides)))
+        assert all(len(g) <= 8 and side == max(sides[i] for i in g) for g, side in calls)
+        cost = sum(boxbatch.CALL_COST + len(g) * boxbatch.BOX_COST[side] for g, side in calls)
+        assert cost == pytest.approx(_brute_force_cost(sides, 8))
+    assert [s for _, s in boxbatch.plan_calls(np.array([8, 12, 16, 24]), 8)] == [24]
+    assert [s for _, s in boxbatch.plan_calls(np.array([8, 64]), 8)] == [8, 64]
+
+
+def test_a_grown_window_contains_the_box_window_and_its_crop_equals_it() -> None:
+    rng = np.random.default_rng(1)
+    for top, left, side in [(0, 0, 8), (56, 3, 8), (20, 40, 12), (50, 50, 12), (1, 30, 24), (10, 10, 48)]:
+        for big in (s for s in boxbatch.WINDOW_SIDES if s >= side):
+            g = boxbatch.grow_window(np.array([top, left, side]), big)
+            assert g[2] == big and 0 <= g[0] <= top and 0 <= g[1] <= left
+            assert g[0] + big >= top + side and g[1] + big >= left + side and g[0] + big <= 64 and g[1] + big <= 64
+            blocks = rng.normal(size=(big * big, 4, 4)).astype(np.float32)
+            outer = np.full((256, 256), boxbatch.FILL_LOGIT, np.float32)
+            boxbatch.place_blocks(blocks, g, outer)
+            inner = np.full((256, 256), boxbatch.FILL_LOGIT, np.float32)
+            boxbatch.place_blocks(boxbatch.crop_blocks(blocks, g, np.array([top, left, side])),
+                                  np.array([top, left, side]), inner)
+            r0, c0, r1, c1 = top * 4, left * 4, (top + side) * 4, (left + side) * 4
+            assert np.array_equal(inner[r0:r1, c0:c1], outer[r0:r1, c0:c1])
+            assert (inner[:r0] == boxbatch.FILL_LOGIT).all() and (inner[r1:] == boxbatch.FILL_LOGIT).all()
+
+
+def test_boxes_sharing_a_call_get_what_each_gets_alone(onnx_predictor, monkeypatch) -> None:
+    """Boxes of several window sides in one predict_boxes call are decoded in fewer runtime calls than
+    there are sides, and each box's logits and IoU equal those of the box decoded on its own."""
+    s = ct_phantom()
+    emb = onnx_predictor.encode(s.image)
+    h, w = s.image.shape[:2]
+    boxes = _ladder(h, w, w * 0.45, h * 0.5)[::3]  # ten sizes: windows of several sides
+    runtime = onnx_predictor.runtime
+    calls: list[int] = []
+    real = runtime.decode_boxes
+    monkeypatch.setattr(runtime, "decode_boxes", lambda st, b, idx: (calls.append(len(b)), real(st, b, idx))[1])
+    batch = onnx_predictor.predict_boxes(emb, boxes)
+    n_sides = len(set(batch.windows[:, 2].tolist()))
+    assert n_sides >= 3
+    assert len(calls) < n_sides
+    for k, b in enumerate(boxes):
+        alone = onnx_predictor.predict_boxes(emb, b[None])
+        assert np.array_equal(alone.windows[0], batch.windows[k])
+        assert np.abs(alone.low_res_logits[0] - batch.low_res_logits[k]).max() < 1e-3
+        assert abs(float(alone.iou[0]) - float(batch.iou[k])) < 1e-4

@@ -296,15 +296,19 @@ class Predictor:
 
     def _decode_windows(self, state: dict[str, np.ndarray], boxes: np.ndarray, windows: np.ndarray,
                         which: np.ndarray, logits: np.ndarray, ious: np.ndarray) -> None:
-        for side in np.unique(windows[which, 2]):
-            same = which[windows[which, 2] == side]
-            for c in range(0, len(same), self.BOX_CHUNK):
-                sel = same[c: c + self.BOX_CHUNK]
-                idx = np.stack([boxbatch.window_indices(windows[i]) for i in sel])
-                iou, blocks = self.runtime.decode_boxes(state, boxes[sel], idx)
-                for j, i in enumerate(sel):
-                    boxbatch.place_blocks(blocks[j], windows[i], logits[i])
-                    ious[i] = iou[j]
+        """Decode ``boxes[which]`` on their ``windows`` into ``logits`` and ``ious``. Boxes of nearby
+        window sides share a call on the larger side (:func:`boxbatch.plan_calls`); each box keeps only
+        its own window's logits, so the result does not depend on which boxes shared its call."""
+        order = np.asarray(which, np.int64)[np.argsort(windows[which, 2], kind="stable")]
+        for group, side in boxbatch.plan_calls(windows[order, 2], self.BOX_CHUNK):
+            sel = order[group]
+            wins = [boxbatch.grow_window(windows[i], side) for i in sel]
+            idx = np.stack([boxbatch.window_indices(w) for w in wins])
+            iou, blocks = self.runtime.decode_boxes(state, boxes[sel], idx)
+            for j, i in enumerate(sel):
+                own = blocks[j] if windows[i, 2] == side else boxbatch.crop_blocks(blocks[j], wins[j], windows[i])
+                boxbatch.place_blocks(own, windows[i], logits[i])
+                ious[i] = iou[j]
 
     def box_masks(self, emb: ImageEmbedding, low_res_logits: np.ndarray) -> np.ndarray:
         """Full-size boolean masks (K, H, W) from low-res logits (K, 256, 256) of this embedding."""
