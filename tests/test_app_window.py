@@ -127,6 +127,39 @@ def test_gaze_prompting_held_only_while_space_is_down(make_window, qtbot, tmp_pa
     assert not c.prompting
 
 
+def test_the_mouse_pointer_resting_elsewhere_moves_the_mask(make_window, qtbot) -> None:
+    """A pointer at rest is one fixation as long as it rests: with the mouse as gaze, resting it on
+    something else moves the mask there (gaze-box's ``switch_hold_s``), without a second 'fixation'."""
+    w = make_window(source="mouse", prompting="on")
+    _show(w, qtbot)
+    c = w.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.pipeline is not None and c.encoding == "", timeout=TIMEOUT_MS)
+    assert c.pipeline.policy.p.switch_hold_s == pytest.approx(0.3)
+    wx, wy = w.view.transform.image_to_widget(*CENTRE)
+    qtbot.mouseMove(w.view, QPoint(round(wx), round(wy)))
+    qtbot.waitUntil(lambda: c.annotator.candidate is not None and on_object(c.annotator.candidate.mask),
+                    timeout=TIMEOUT_MS)
+    first = c.annotator.candidate.mask.copy()
+    away = (CENTRE[0] - 150.0, CENTRE[1] + 70.0)  # background, far from the object
+    wx, wy = w.view.transform.image_to_widget(*away)
+    qtbot.mouseMove(w.view, QPoint(round(wx), round(wy)))  # and rest there
+
+    def moved() -> bool:
+        cand = c.annotator.candidate
+        return cand is not None and not (cand.mask & first).any() and bool(cand.mask[int(away[1]), int(away[0])])
+    qtbot.waitUntil(moved, timeout=TIMEOUT_MS)
+
+
+def test_a_policy_param_given_for_the_mouse_wins_over_its_default(make_window, qtbot) -> None:
+    w = make_window(source="mouse", prompting="on", policy_params={"switch_hold_s": "0"})
+    _show(w, qtbot)
+    c = w.controller
+    c.start()
+    qtbot.waitUntil(lambda: c.pipeline is not None, timeout=TIMEOUT_MS)
+    assert c.pipeline.policy.p.switch_hold_s == 0.0
+
+
 def test_the_mouse_as_gaze_and_mouse_corrections(make_window, qtbot, tmp_path) -> None:
     w = make_window(source="mouse", prompting="on")
     _show(w, qtbot)

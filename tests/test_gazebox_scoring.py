@@ -327,3 +327,44 @@ def test_snap_and_shape_parameters_out_of_range_are_refused_in_one_line() -> Non
     pts = np.c_[np.linspace(60, 140, 6), np.linspace(80, 120, 6)]
     boxes = coarse.extent_boxes(_target(pts))
     assert len(boxes) == 3 and len(np.unique(boxes, axis=0)) == 3
+
+
+def _running(x: float, y: float, t0: float, dur: float, fid: int, final: bool = False):
+    from gazesam.prompt.base import ImageFixation
+
+    return ImageFixation(x=x, y=y, t_start=t0, t=t0 + dur, duration_s=dur, fixation_id=fid, final=final)
+
+
+def test_resting_off_the_target_switches_only_with_switch_hold() -> None:
+    """A still mouse pointer is one fixation as long as it rests. With ``switch_hold_s`` one that has run
+    that long off the target starts a new target at once (and asks for a decision); without it (eye
+    trackers) a single fixation away, however long, does not move the target."""
+    from gazesam.prompt.base import Decision
+
+    for hold in (0.0, 0.3):
+        p = GazeBoxPolicy(GazeBoxParams(switch_hold_s=hold))
+        p.reset((200, 200))
+        assert p.observe_fixation(_running(40, 40, 0.0, 0.1, 1))
+        p.observe_fixation(_running(40, 40, 0.0, 0.4, 1, final=True))
+        first = p.snapshot().target_id
+        p.commit(Decision(Prompt(box=(30, 30, 55, 55)), _rect((200, 200), 30, 30, 55, 55), 0.8, first, 0.0, 0.4))
+        asks = [p.observe_fixation(_running(150, 150, 0.5, d, 2)) for d in (0.06, 0.1, 0.2, 0.29)]
+        assert not any(asks) and p.snapshot().target_id == first  # not yet: it may be a glance
+        switched = p.observe_fixation(_running(150, 150, 0.5, 0.31, 2))
+        s = p.snapshot()
+        if hold == 0.0:
+            assert not switched and s.target_id == first
+            assert not p.observe_fixation(_running(150, 150, 0.5, 2.0, 2))
+            continue
+        assert switched and s.target_id != first and s.prev_id == first and s.xs == (150.0,)
+        assert not p.observe_fixation(_running(150.5, 150, 0.5, 0.5, 2))  # the same fixation runs on
+        assert p.observe_fixation(_running(150.5, 150, 0.5, 1.5, 2, final=True))
+        s = p.snapshot()
+        assert s.target_id != first and s.xs == (150.5,) and s.ws == (1.5,)  # counted once, when it ended
+
+
+def test_switch_hold_rejects_a_negative_time() -> None:
+    from gazesam.core.errors import InputError
+
+    with pytest.raises(InputError, match="switch_hold_s"):
+        GazeBoxParams(switch_hold_s=-1.0)

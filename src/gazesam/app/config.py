@@ -15,6 +15,10 @@ from gazesam.core.paths import cache_dir
 from gazesam.engine import DEFAULT_MODEL, DEFAULT_RUNTIME, DEFAULT_THREADS
 
 PROMPTING_MODES = ("hold", "toggle", "on")
+#: prompt-policy settings for the mouse as gaze, under any the user gives (``--policy-param``): a pointer
+#: at rest is one fixation for as long as it rests, so resting 0.3 s off the target is a look at something
+#: else (gaze-box's ``switch_hold_s``), as a second fixation there is for an eye tracker
+MOUSE_POLICY_PARAMS = {"switch_hold_s": "0.3"}
 
 
 @dataclass

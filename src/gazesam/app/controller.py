@@ -37,7 +37,7 @@ from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 from gazesam.app import status as status_text
 from gazesam.app import workers
 from gazesam.app.annotating import Annotating
-from gazesam.app.config import AppConfig
+from gazesam.app.config import MOUSE_POLICY_PARAMS, AppConfig
 from gazesam.app.document import DocumentManager
 from gazesam.app.gaze_input import GazeInput, RawListener
 from gazesam.app.stats import LatencyMeter
@@ -51,7 +51,7 @@ from gazesam.core.predictor import Predictor
 from gazesam.gaze.recording import RecordingWriter
 from gazesam.gaze.source import GazeSource
 from gazesam.pipeline import GazePipeline
-from gazesam.prompt import DEFAULT_POLICY, make_policy
+from gazesam.prompt import DEFAULT_POLICY, make_policy, policy_parameters
 from gazesam.session import Annotator, Autosaver, ImageCanvas, RecoveryRegistry, Session, VolumeCanvas
 from gazesam.volume.io import Volume
 from gazesam.volume.windowing import Window
@@ -209,7 +209,11 @@ class AppController(QObject):
             self.annotator.point_prompts = self.point_prompts
         self.policy_name = self.config.policy or DEFAULT_POLICY
         try:
-            policy = make_policy(self.policy_name, self.config.policy_params)
+            params = dict(self.config.policy_params)
+            if self.is_mouse_source:
+                known = policy_parameters(self.policy_name)
+                params = {**{k: v for k, v in MOUSE_POLICY_PARAMS.items() if k in known}, **params}
+            policy = make_policy(self.policy_name, params)
         except GazesamError as exc:
             self.model_state = "failed"
             self.error.emit(str(exc))
