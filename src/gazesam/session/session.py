@@ -146,7 +146,7 @@ class Session:
         self.events: list[dict] = []
         self.settings: dict = dict(settings or {})
         self.validation: list[dict] = []
-        self.recordings: list[str] = []  # gaze logs, relative to the session folder, one per app run
+        self.recordings: list[str] = []  # gaze logs, relative to the session folder: one for each app run that had it open
         self.session_dir: Path | None = Path(session_dir) if session_dir is not None else None
         self.overwrite = overwrite
         self.created = now_iso()
