@@ -237,7 +237,8 @@ class MainWindow(QMainWindow):
                 return False  # nobody to ask; the entry stays for the next interactive start
             answer = QMessageBox.question(
                 self, "Restore session?",
-                f"This session was open when gazesam stopped without closing it.\n\n{entry.describe()}\n\nRestore this session?",
+                f"This session was open when gazesam stopped without closing it.\n\n{entry.describe()}"
+                "\n\nRestore this session?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
             if answer != QMessageBox.StandardButton.Yes:
                 self.controller.registry.discard(entry)

@@ -120,10 +120,7 @@ def grow_window(window: np.ndarray, side: int) -> np.ndarray:
     """A (top, left, side) window of ``side`` tokens that contains ``window`` (top, left, side <= ``side``),
     centred on it and kept inside the grid."""
     top, left, own = (int(v) for v in np.asarray(window).reshape(-1)[:3])
-    if own == side:
-        return np.asarray(window, np.int64).reshape(-1)[:3]
-    grow = (side - own) // 2
-    return np.array([min(max(top - grow, 0), GRID - side), min(max(left - grow, 0), GRID - side), side], np.int64)
+    return np.array([_place(top, top + own, side), _place(left, left + own, side), side], np.int64)
 
 
 def crop_blocks(blocks: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -131,7 +128,8 @@ def crop_blocks(blocks: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.
     ``outer``, which contains it. The upscaling is per token, so they equal a decode on ``inner``."""
     ot, ol, oh, ow = _hw(outer)
     it, il, ih, iw = _hw(inner)
-    b = np.asarray(blocks).reshape(oh, ow, *np.asarray(blocks).shape[1:])
+    blocks = np.asarray(blocks)
+    b = blocks.reshape(oh, ow, *blocks.shape[1:])
     return b[it - ot: it - ot + ih, il - ol: il - ol + iw].reshape(ih * iw, *b.shape[2:])
 
 

@@ -121,8 +121,8 @@ class GazeBoxParams:
     # a fixation off the target that has run this long, still running, starts a new target on its own (0:
     # only completed fixations switch, by the two rules above). Eye trackers' fixations seldom last over
     # a second (kvasir-gaze: 99th percentile 1.17 s), so it is off for them; a mouse pointer at rest is
-    # one fixation for as long as it rests, so the app sets it for ``--source mouse`` (the mask moves to
-    # what the pointer rests on, instead of after the pointer moved twice more)
+    # one fixation for as long as it rests, so the app sets it for ``--source mouse``: the mask moves to
+    # what the pointer rests on
     switch_hold_s: float = 0.0
     keep_iou: float = 0.9
     merge_share: float = 0.5  # dwell share of the previous target's fixations a new target's mask must hold

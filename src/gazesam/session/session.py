@@ -146,7 +146,8 @@ class Session:
         self.events: list[dict] = []
         self.settings: dict = dict(settings or {})
         self.validation: list[dict] = []
-        self.recordings: list[str] = []  # gaze logs, relative to the session folder: one for each app run that had it open
+        # gaze logs, relative to the session folder: one for each app run that had the session open
+        self.recordings: list[str] = []
         self.session_dir: Path | None = Path(session_dir) if session_dir is not None else None
         self.overwrite = overwrite
         self.created = now_iso()

@@ -9,10 +9,11 @@ Layout (everything a downstream user needs, in formats every tool reads)::
 
 Every file is written to a temporary name and renamed into place, and session.json last, so a crash in
 the middle of a save leaves the folder as its last complete save wrote it, readable. Each save first
-removes the temporaries a killed writer left (:func:`remove_stale_temporaries`). Every path written, read or deleted is checked
-by :func:`session_path` to lie inside the session folder after resolving links: a link planted in a
-session (``masks`` pointing at another folder, ``overlay.png`` at a file elsewhere, a ``label_map`` of
-``../x``) is refused instead of followed, so opening a session never touches a file outside it.
+removes the temporaries a killed writer left (:func:`remove_stale_temporaries`). Every path written,
+read or deleted is checked by :func:`session_path` to lie inside the session folder after resolving
+links: a link planted in a session (``masks`` pointing at another folder, ``overlay.png`` at a file
+elsewhere, a ``label_map`` of ``../x``) is refused instead of followed, so opening a session never touches
+a file outside it.
 """
 
 from __future__ import annotations
