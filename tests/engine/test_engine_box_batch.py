@@ -124,27 +124,9 @@ def test_warm_up_runs_the_largest_box_call_once_per_predictor(onnx_predictor, mo
     emb = fresh.encode(ct_phantom().image)
     assert not fresh.warmed
     assert fresh.warm_up(emb) > 0
-    assert calls == [((Predictor.BOX_CHUNK, 4), (Predictor.BOX_CHUNK, boxbatch.GRID ** 2)),
-                     ((1, 4), (1, boxbatch.GRID ** 2))]
+    assert calls == [((Predictor.BOX_CHUNK, 4), (Predictor.BOX_CHUNK, boxbatch.GRID ** 2))]
     assert fresh.warmed and fresh.warm_up(emb) == 0.0
-    assert len(calls) == 2
-
-
-def test_box_call_split_across_threads_equals_one_call(onnx_predictor) -> None:
-    """On two threads a call of several boxes runs as one part per thread on one-thread sessions; the
-    IoU and logits equal one call of all the boxes on the two-thread session, in the boxes' order."""
-    rt = onnx_predictor.runtime
-    assert len(rt.box_dec_parts) == 2
-    emb = onnx_predictor.encode(ct_phantom().image)
-    state = onnx_predictor.prepare_boxes(emb)
-    boxes = np.array([[20, 30, 120, 140], [60, 60, 200, 210], [5, 5, 250, 250]], np.float32)
-    idx = np.stack([boxbatch.window_indices(np.array([0, 0, 32]))] * 3)
-    iou, blocks = rt.decode_boxes(state, boxes, idx)
-    feed = dict(state, boxes=boxes, win_idx=idx)
-    ref_iou, ref_blocks = rt.box_dec.run(None, feed)
-    np.testing.assert_allclose(iou, ref_iou, atol=1e-5)
-    np.testing.assert_allclose(blocks, ref_blocks, atol=1e-4)
-    assert blocks.shape == (3, 32 * 32, 4, 4)
+    assert len(calls) == 1
 
 
 def test_shape_changing_sessions_plan_no_memory_pattern(onnx_predictor) -> None:
@@ -153,7 +135,6 @@ def test_shape_changing_sessions_plan_no_memory_pattern(onnx_predictor) -> None:
     rt = onnx_predictor.runtime
     for name in ("box_dec", "box_one", "decoder"):
         assert getattr(rt, name).get_session_options().enable_mem_pattern is False, name
-    assert rt.box_dec_parts and all(s.get_session_options().enable_mem_pattern is False for s in rt.box_dec_parts)
     for name in ("encoder", "box_prep"):
         assert getattr(rt, name).get_session_options().enable_mem_pattern is True, name
 

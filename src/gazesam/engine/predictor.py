@@ -211,10 +211,9 @@ class Predictor:
         return state
 
     def warm_up(self, emb: ImageEmbedding) -> float:
-        """Run the box decoder at its largest call (``BOX_CHUNK`` boxes on the whole token grid), and with
-        one box on the whole grid, on ``emb``, so that a search's first calls are not the runtime's slow
-        first ones (the ONNX runtime runs one box and several boxes on different sessions). Returns the
-        seconds it took (0 once warmed).
+        """Run the box decoder once at its largest call (``BOX_CHUNK`` boxes on the whole token grid) on
+        ``emb``, so that a search's first calls are not the runtime's slow first ones. Returns the seconds
+        it took (0 once warmed).
 
         ONNX Runtime grows its buffers on the first call that needs them: measured on 2 cores, a fresh
         predictor's first 8-box call at each window size costs 80-230 ms against 65-115 ms later. After one
@@ -230,7 +229,6 @@ class Predictor:
         whole = np.array([0, 0, boxbatch.GRID], np.int64)
         idx = np.stack([boxbatch.window_indices(whole)] * self.BOX_CHUNK)
         self.runtime.decode_boxes(state, boxes, idx)
-        self.runtime.decode_boxes(state, boxes[:1], idx[:1])  # a runtime may run one box another way
         self.warmed = True
         return time.perf_counter() - t0
 

@@ -9,12 +9,6 @@ boxes and each box's token window. A third, ``onebox``, decodes one box with not
 step). They stay fp32 at every precision: their products are between activations, which dynamic int8
 quantisation does not cover.
 
-On two or more threads, a call of several boxes is split into one part per thread, each run at once on
-its own one-thread session of the same ``boxdec`` graph: the graph is ~600 ops, most of them too small to
-share between threads, so one call on two threads keeps the second core idle much of the time. Measured
-on 2 cores (kvasir, 2-8 boxes of one window size, 20 alternating calls each): the two parts took
-1.07-1.25x less time than one two-thread call, with the same results.
-
 The decoder graph takes a variable number of points (SAM's ONNX convention: a box is two corner points
 labelled 2 and 3, a padding point is labelled -1, a mask prompt is switched on by ``has_mask_input``) and
 returns all four masks, so single- and multi-mask output share one graph.
@@ -27,7 +21,6 @@ import io
 import os
 import tempfile
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -231,12 +224,6 @@ class OnnxRuntime:
         self.box_prep = ort.InferenceSession(str(box_prep), so, providers=providers)
         self.box_dec = ort.InferenceSession(str(box_dec), dyn, providers=providers)
         self._box_inputs = [i.name for i in self.box_dec.get_inputs()]
-        # one one-thread session per thread for calls of several boxes (see the module docstring)
-        one = session_options(1, dynamic=True)
-        self.box_dec_parts = ([ort.InferenceSession(str(box_dec), one, providers=providers) for _ in range(threads)]
-                              if threads and threads > 1 else [])
-        self._parts_pool = (ThreadPoolExecutor(len(self.box_dec_parts) - 1, thread_name_prefix="gazesam-boxdec")
-                            if self.box_dec_parts else None)
         self.box_one = ort.InferenceSession(str(box_one), dyn, providers=providers)
 
     def prepare_boxes(self, features: np.ndarray) -> dict[str, np.ndarray]:
@@ -248,25 +235,12 @@ class OnnxRuntime:
     def decode_boxes(self, shared: dict[str, np.ndarray], boxes: np.ndarray,
                      win_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """K boxes (model-input pixels) in one call: IoU (K,) and logit blocks (K, M, 4, 4) on each
-        box's token window ``win_idx`` (K, M). Several boxes on several threads run as one part per thread
-        at once (see the module docstring); the result does not depend on the split."""
-        boxes = np.ascontiguousarray(boxes, np.float32).reshape(-1, 4)
-        win_idx = np.ascontiguousarray(win_idx, np.int64)
-
-        def run(session, sel: slice) -> list[np.ndarray]:
-            feed = dict(shared)
-            feed["boxes"], feed["win_idx"] = boxes[sel], win_idx[sel]
-            return session.run(None, feed)
-
-        parts = min(len(self.box_dec_parts), len(boxes))
-        if parts < 2:
-            iou, blocks = run(self.box_dec, slice(None))
-            return iou, blocks
-        bounds = np.linspace(0, len(boxes), parts + 1).round().astype(int)
-        sels = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        futures = [self._parts_pool.submit(run, s, sel) for s, sel in zip(self.box_dec_parts[1:], sels[1:])]
-        outs = [run(self.box_dec_parts[0], sels[0])] + [f.result() for f in futures]
-        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+        box's token window ``win_idx`` (K, M)."""
+        feed = dict(shared)
+        feed["boxes"] = np.ascontiguousarray(boxes, np.float32).reshape(-1, 4)
+        feed["win_idx"] = np.ascontiguousarray(win_idx, np.int64)
+        iou, blocks = self.box_dec.run(None, feed)
+        return iou, blocks
 
     def decode_box(self, features: np.ndarray, box: np.ndarray,
                    win_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
